@@ -1,0 +1,102 @@
+"""Settings shared by every service, read from the environment (DESIGN §7).
+
+Every variable has the ``MICROCRED_`` prefix. In development (the embedded default) any
+secret left unset is generated once and kept in ``<data dir>/secrets.json`` so that a
+restart reuses it; in production a missing or placeholder secret refuses to start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FIELDS = ("admin_token", "service_token", "key_encryption_key")
+PLACEHOLDERS = {"", "changeme", "change-me", "secret", "dev", "test"}
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+def _generate(name: str) -> str:
+    # 32 random bytes each; the key-encryption key is used as an AES-256-GCM key.
+    return secrets.token_urlsafe(32)
+
+
+def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
+    """The development secrets kept under the data folder, generating the missing ones."""
+    path = data_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in SECRET_FIELDS if not stored.get(name)]
+    if missing:
+        stored.update({name: _generate(name) for name in missing})
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        # Written 0600 then renamed, so a half-written file is never read.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh, indent=2)
+        os.replace(tmp, path)
+    return stored
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MICROCRED_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".data")
+    database_url: str = ""
+    eth_rpc_url: str = "http://127.0.0.1:8545"
+    contract_address: str = ""
+    confirmations: int = 1
+    public_base_url: str = "http://127.0.0.1:8000"
+    issuer_url: str = "http://127.0.0.1:8001"
+    registry_url: str = "http://127.0.0.1:8002"
+    admin_token: SecretStr | None = None
+    service_token: SecretStr | None = None
+    key_encryption_key: SecretStr | None = None
+    # Largest request body any route accepts; routes may set a smaller one.
+    max_body_bytes: int = 2 * 1024 * 1024
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> ServiceSettings:
+        if self.confirmations < 1:
+            raise SettingsError("MICROCRED_CONFIRMATIONS must be at least 1")
+        if not self.database_url:
+            if self.env == "production":
+                raise SettingsError("MICROCRED_DATABASE_URL is required in production")
+            self.database_url = f"sqlite:///{(self.data_dir / 'microcred.db').resolve()}"
+        if not self.contract_address and self.env == "development":
+            self.contract_address = read_deployment(self.data_dir).get("contract", "")
+        unset = [n for n in SECRET_FIELDS if getattr(self, n) is None]
+        if self.env == "production":
+            bad = [n for n in SECRET_FIELDS
+                   if getattr(self, n) is None or getattr(self, n).get_secret_value().strip().lower() in PLACEHOLDERS]
+            if bad:
+                raise SettingsError("set real values for " + ", ".join(f"MICROCRED_{n.upper()}" for n in bad))
+        elif unset:
+            generated = load_or_create_dev_secrets(self.data_dir)
+            for name in unset:
+                setattr(self, name, SecretStr(generated[name]))
+        self.public_base_url = self.public_base_url.rstrip("/")
+        self.issuer_url = self.issuer_url.rstrip("/")
+        self.registry_url = self.registry_url.rstrip("/")
+        return self
+
+    def secret(self, name: str) -> str:
+        value = getattr(self, name)
+        assert value is not None  # filled in by the validator
+        return value.get_secret_value()
+
+
+def read_deployment(data_dir: Path) -> dict:
+    """What the embedded dev chain recorded at its first start (contract address, chain id)."""
+    path = data_dir / "deployment.json"
+    return json.loads(path.read_text()) if path.exists() else {}

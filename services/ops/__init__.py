@@ -1,0 +1,1 @@
+"""Process-level operations: migrations, the embedded dev stack. Not imported by services."""

@@ -1,0 +1,1 @@
+"""The registry service: chain accounts, Merkle-batched anchoring, revocations, receipts."""

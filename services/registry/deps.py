@@ -1,0 +1,49 @@
+"""Typed FastAPI dependencies of the registry (STYLE example 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from services.core.web import require_token
+from services.registry.chain import RegistryChain
+from services.registry.settings import RegistrySettings
+
+
+def get_settings(request: Request) -> RegistrySettings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request owns the transaction: commit on success, roll back on any error."""
+    session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_chain(request: Request) -> RegistryChain | None:
+    return request.app.state.chain
+
+
+def get_owner(request: Request) -> str:
+    return request.app.state.owner_address
+
+
+def require_service_token(request: Request, settings: Annotated[RegistrySettings, Depends(get_settings)]) -> None:
+    require_token(request, settings.secret("service_token"), "service token")
+
+
+SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ChainDep = Annotated[RegistryChain | None, Depends(get_chain)]
+OwnerDep = Annotated[str, Depends(get_owner)]
+ServiceAuth = Depends(require_service_token)

@@ -1,0 +1,82 @@
+"""The registry's HTTP routes (DESIGN §6). Thin: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Response
+
+from services.registry import service
+from services.registry.chain import ChainError
+from services.registry.deps import ChainDep, OwnerDep, ServiceAuth, SessionDep, SettingsDep
+from services.registry.schemas import (AnchorReceipt, Bytes32, ChainStatus, HashesIn, IssuerCreate, IssuerRead,
+                                       KeyRotate, QueuedOut, RevocationRead, _bytes32)
+from services.core.errors import InvalidInput
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _path_hash(value: str) -> str:
+    try:
+        return _bytes32(value)
+    except ValueError as exc:
+        raise InvalidInput(f"hash: {exc}") from None
+
+
+@router.post("/issuers", status_code=201, dependencies=[ServiceAuth], response_model=IssuerRead)
+def create_issuer(body: IssuerCreate, session: SessionDep, settings: SettingsDep, owner: OwnerDep,
+                  response: Response) -> IssuerRead:
+    """Create the issuer's chain account; funding and registration on chain follow."""
+    issuer, created = service.create_issuer(session, settings, owner, body)
+    if not created:
+        response.status_code = 200
+    return issuer
+
+
+@router.get("/issuers/{issuer_id}", dependencies=[ServiceAuth], response_model=IssuerRead)
+def get_issuer(issuer_id: str, session: SessionDep) -> IssuerRead:
+    return service.get_issuer(session, issuer_id)
+
+
+@router.post("/issuers/{issuer_id}/keys", status_code=202, dependencies=[ServiceAuth], response_model=IssuerRead)
+def rotate_key(issuer_id: str, body: KeyRotate, session: SessionDep, owner: OwnerDep) -> IssuerRead:
+    """Register a new Ed25519 key and/or retire one (for compromise, from a past time)."""
+    return service.rotate_key(session, owner, issuer_id, body)
+
+
+@router.post("/anchors", status_code=202, dependencies=[ServiceAuth], response_model=QueuedOut)
+def queue_anchors(body: HashesIn, session: SessionDep) -> QueuedOut:
+    """Queue credential hashes; the worker anchors them in the next Merkle batch."""
+    return service.queue_anchors(session, body)
+
+
+@router.get("/anchors/{credential_hash}", response_model=AnchorReceipt)
+def anchor_receipt(session: SessionDep, chain: ChainDep, credential_hash: str = Path(max_length=80)) -> AnchorReceipt:
+    """The anchoring receipt of a hash (public: it holds only hashes)."""
+
+    def head() -> int | None:
+        try:
+            return chain.head() if chain else None
+        except ChainError:
+            return None
+
+    return service.anchor_receipt(session, chain, head, _path_hash(credential_hash))
+
+
+@router.post("/revocations", status_code=202, dependencies=[ServiceAuth], response_model=QueuedOut)
+def queue_revocations(body: HashesIn, session: SessionDep) -> QueuedOut:
+    return service.queue_revocations(session, body)
+
+
+@router.get("/revocations/{credential_hash}", response_model=list[RevocationRead])
+def revocation_state(session: SessionDep, credential_hash: str = Path(max_length=80)) -> list[RevocationRead]:
+    return service.revocation_state(session, _path_hash(credential_hash))
+
+
+@router.get("/chain", response_model=ChainStatus)
+def chain_status(session: SessionDep, settings: SettingsDep, chain: ChainDep, owner: OwnerDep) -> ChainStatus:
+    """Chain id, contract, head block, health and anchoring lag."""
+    return service.chain_status(session, settings, chain, owner)
+
+
+@router.get("/health")
+def health() -> dict:
+    return {"status": "ok"}

@@ -1,0 +1,140 @@
+"""The registry's tables. Everything that must reach the chain is a row first (DESIGN §8)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.core.db import UTCDateTime, new_metadata, utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class AccountState(enum.StrEnum):
+    registering = "registering"  # waiting for the owner's registerIssuer to confirm
+    active = "active"
+
+
+class ItemState(enum.StrEnum):
+    queued = "queued"
+    submitted = "submitted"
+    confirmed = "confirmed"
+
+
+class JobKind(enum.StrEnum):
+    fund = "fund"
+    register_issuer = "register_issuer"
+    add_key = "add_key"
+    retire_key = "retire_key"
+    anchor = "anchor"
+    revoke = "revoke"
+
+
+class JobState(enum.StrEnum):
+    pending = "pending"      # built, not yet signed
+    sent = "sent"            # signed (raw tx stored) and broadcast, not yet mined
+    mined = "mined"          # in a block, waiting for confirmations
+    confirmed = "confirmed"  # enough confirmations; still watched for re-orgs in a window
+    failed = "failed"        # refused by the contract for good (its error is kept)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings (no database ENUM type), so a new state is not a migration.
+    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=20,
+                values_callable=lambda members: [m.value for m in members])
+
+
+class ChainAccount(Base):
+    """One Ethereum account per issuer; its private key is sealed with the key-encryption key."""
+
+    __tablename__ = "registry_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    did: Mapped[str] = mapped_column(String(512))
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    sealed_key: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(66))  # the current Ed25519 key, 0x hex
+    state: Mapped[AccountState] = mapped_column(_enum(AccountState, "account_state"), default=AccountState.registering)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChainJob(Base):
+    """One intended contract call: built, signed, broadcast, mined, confirmed.
+
+    A job keeps its identity when its transaction is re-sent (dropped, re-orged out), so
+    the anchors and revocations that point to it follow the new transaction.
+    """
+
+    __tablename__ = "registry_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(42))
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"))
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"), default=JobState.pending)
+    # Set for anchor jobs: the Merkle root (0x hex), unique so a root is never built twice.
+    root: Mapped[str | None] = mapped_column(String(66), unique=True)
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    raw_tx: Mapped[str | None] = mapped_column(Text)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_registry_jobs_sender_state", "sender", "state"),)
+
+
+class Anchor(Base):
+    """A credential hash to anchor, and once batched, its receipt."""
+
+    __tablename__ = "registry_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(66), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    state: Mapped[ItemState] = mapped_column(_enum(ItemState, "item_state"), default=ItemState.queued)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("registry_jobs.id"))
+    # The Merkle path, sibling hashes concatenated as hex without 0x (64 chars each).
+    proof: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_registry_anchors_account_state", "account_id", "state"),
+                      Index("ix_registry_anchors_job", "job_id"))
+
+
+class Revocation(Base):
+    """A credential hash its issuer revokes, batched into revokeBatch transactions."""
+
+    __tablename__ = "registry_revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    hash: Mapped[str] = mapped_column(String(66))
+    state: Mapped[ItemState] = mapped_column(_enum(ItemState, "item_state"), default=ItemState.queued)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("registry_jobs.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("account_id", "hash"),
+                      Index("ix_registry_revocations_account_state", "account_id", "state"),
+                      Index("ix_registry_revocations_job", "job_id"))
+
+
+class Lease(Base):
+    """Who may send transactions for a chain account, until when (one writer per account)."""
+
+    __tablename__ = "registry_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,378 @@
+"""The anchoring worker: turns queued rows into contract transactions, exactly once.
+
+Every pass, for each chain account with work, under that account's database lease:
+
+1. **reconcile** what was broadcast: record the block, count confirmations, notice a
+   transaction that was dropped or re-orged out (then send the same call again);
+2. **cut batches** (issuer accounts): queued hashes → one Merkle root, one job;
+   queued revocations → one ``revokeBatch`` job;
+3. **send** pending jobs in order: sign, store the signed transaction, then broadcast.
+
+Exactly once comes from the contract and from this order. The signed transaction is
+committed *before* it is broadcast, so a crash leaves either nothing sent or a known
+hash to look up. Before a job is sent again, the chain is asked whether its effect
+already happened (root anchored, issuer registered, hashes revoked) and, if so, the
+job adopts that transaction instead. And the contract refuses a root twice.
+
+Run it with ``python -m services.registry.worker``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.db import transaction, utcnow
+from services.core.merkle import MerkleTree
+from services.registry import repository as repo
+from services.registry.accounts import open_account_key
+from services.registry.chain import ChainError, ChainUnavailable, ContractRevert, LogRef, RegistryChain, sign_tx
+from services.registry.models import (Anchor, AccountState, ChainJob, ItemState, JobKind, JobState, Revocation)
+from services.registry.settings import RegistrySettings
+
+log = logging.getLogger("microcred.registry.worker")
+
+LEASE_TTL = timedelta(seconds=30)
+
+# Contract errors that mean "this already happened": the job adopts the earlier transaction.
+ALREADY_DONE = {"RootAlreadyAnchored", "IssuerAlreadyRegistered", "AlreadyRevoked", "KeyAlreadyRegistered",
+                "KeyAlreadyRetired"}
+
+
+def _crash_point(name: str) -> None:
+    """Fault-injection hook for the crash tests: die here, abruptly, when asked to."""
+    if os.environ.get("MICROCRED_TEST_CRASH_AT") == name:
+        log.warning("crash point %s reached: exiting abruptly", name)
+        os._exit(86)
+
+
+def _hex_proof(proof: list[bytes]) -> str:
+    return "".join(p.hex() for p in proof)
+
+
+class Worker:
+    def __init__(self, settings: RegistrySettings, sessions: sessionmaker[Session], chain: RegistryChain,
+                 owner_key: bytes, owner_address: str, holder: str | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.chain = chain
+        self.owner_key = owner_key
+        self.owner = owner_address
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # -- the loop ----------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        backoff = self.settings.poll_interval
+        while not stop.is_set():
+            try:
+                self.tick()
+                backoff = self.settings.poll_interval
+            except ChainUnavailable as exc:
+                backoff = min(max(backoff * 2, 1.0), 15.0)
+                log.warning("chain unavailable, retrying in %.1fs: %s", backoff, exc)
+            except Exception:
+                backoff = min(max(backoff * 2, 1.0), 15.0)
+                log.exception("worker pass failed, retrying in %.1fs", backoff)
+            stop.wait(backoff)
+
+    def tick(self, force_cut: bool = False) -> None:
+        """One pass over every account with work. ``force_cut`` cuts batches without waiting."""
+        head = self.chain.head()
+        watch_from = max(0, head - self.settings.reorg_window)
+        with transaction(self.sessions) as session:
+            senders = set(repo.senders_with_work(session, watch_from))
+            issuers = {a.address: a.id for a in repo.active_accounts(session)}
+        for sender in sorted(senders | set(issuers)):
+            self._process_sender(sender, issuers.get(sender), head, watch_from, force_cut)
+
+    def _process_sender(self, sender: str, account_id: int | None, head: int, watch_from: int,
+                        force_cut: bool) -> None:
+        with transaction(self.sessions) as session:
+            if not repo.acquire_lease(session, sender, self.holder, LEASE_TTL):
+                return
+        self._reconcile(sender, head, watch_from)
+        if account_id is not None:
+            self._cut_anchor_batch(sender, account_id, force_cut)
+            self._cut_revocation_batch(sender, account_id, force_cut)
+        self._send_pending(sender)
+
+    # -- 1. reconcile ------------------------------------------------------------
+    def _reconcile(self, sender: str, head: int, watch_from: int) -> None:
+        with transaction(self.sessions) as session:
+            job_ids = [j.id for j in repo.jobs_in_flight(session, sender, watch_from)]
+        for job_id in job_ids:
+            with transaction(self.sessions) as session:
+                job = session.get(ChainJob, job_id)
+                self._reconcile_job(session, job, head)
+
+    def _reconcile_job(self, session: Session, job: ChainJob, head: int) -> None:
+        receipt = self.chain.receipt(job.tx_hash) if job.tx_hash else None
+        if receipt is None:
+            if job.state in (JobState.mined, JobState.confirmed):
+                log.warning("job %s (%s): tx %s left the chain in a re-org; sending again",
+                            job.id, job.kind.value, job.tx_hash)
+                self._back_to_pending(session, job, "re-orged out")
+            elif self.chain.is_pending(job.tx_hash):
+                return
+            elif job.sent_at and utcnow() - job.sent_at > timedelta(seconds=self.settings.resend_after):
+                log.warning("job %s: tx %s neither mined nor pending; sending again", job.id, job.tx_hash)
+                self._back_to_pending(session, job, "dropped")
+            else:
+                self._broadcast(job)  # not seen yet: maybe the broadcast itself was lost
+            return
+        if receipt.status == 0:
+            self._handle_revert(session, job, receipt.block_number)
+            return
+        self._record_mined(session, job, receipt.tx_hash, receipt.block_number, receipt.block_hash,
+                           receipt.gas_used, head)
+
+    def _record_mined(self, session: Session, job: ChainJob, tx_hash: str, block_number: int, block_hash: str,
+                      gas_used: int | None, head: int) -> None:
+        job.tx_hash, job.block_number, job.block_hash = tx_hash, block_number, block_hash
+        if gas_used is not None:
+            job.gas_used = gas_used
+        confirmations = head - block_number + 1
+        if confirmations >= self.settings.confirmations:
+            if job.state != JobState.confirmed:
+                job.state = JobState.confirmed
+                job.confirmed_at = utcnow()
+                repo.set_items_state(session, job.id, ItemState.confirmed)
+                if job.kind == JobKind.register_issuer:
+                    account = repo.account_by_address(session, job.payload["account"])
+                    if account is not None:
+                        account.state = AccountState.active
+                log.info("job %s (%s) confirmed in block %s", job.id, job.kind.value, block_number)
+        else:
+            job.state = JobState.mined
+            repo.set_items_state(session, job.id, ItemState.submitted)
+
+    def _back_to_pending(self, session: Session, job: ChainJob, why: str) -> None:
+        job.state = JobState.pending
+        job.block_number = job.block_hash = None
+        job.confirmed_at = None
+        job.last_error = why
+        repo.set_items_state(session, job.id, ItemState.submitted)
+
+    def _handle_revert(self, session: Session, job: ChainJob, block: int) -> None:
+        call, args = self._call_for(job)
+        reason = self.chain.revert_reason(job.sender, call, args, block - 1) if call != "transfer" else None
+        name = reason.name if reason else "unknown revert"
+        if self._adopt_existing_effect(session, job):
+            return
+        self._fail(session, job, str(reason) if reason else f"reverted ({name})")
+
+    @staticmethod
+    def _fail(session: Session, job: ChainJob, error: str) -> None:
+        """The contract refuses this job for good: keep the error, give its items back to the queue."""
+        log.error("job %s (%s) refused by the contract: %s", job.id, job.kind.value, error)
+        job.state, job.last_error = JobState.failed, error
+        job.root = None  # the same hashes may form this root again in a later batch
+        repo.release_items(session, job.id)
+
+    # -- 2. cut batches --------------------------------------------------------------
+    def _due(self, count: int, oldest: datetime | None, limit: int, force: bool) -> bool:
+        if count == 0:
+            return False
+        if force or count >= limit:
+            return True
+        return oldest is not None and (datetime.now(UTC) - oldest).total_seconds() >= self.settings.anchor_interval
+
+    def _cut_anchor_batch(self, sender: str, account_id: int, force: bool) -> None:
+        limit = self.settings.anchor_max_leaves
+        with transaction(self.sessions) as session:
+            count, oldest = repo.oldest_unbatched(session, Anchor, account_id)
+            if not self._due(count, oldest, limit, force):
+                return
+            items = repo.unbatched(session, Anchor, account_id, limit)
+            tree = MerkleTree.build([bytes.fromhex(a.hash[2:]) for a in items])
+            root = "0x" + tree.root.hex()
+            job = repo.add_job(session, sender, JobKind.anchor, {"root": root, "leafCount": len(items)}, root=root)
+            repo.assign_to_job(session, Anchor, [
+                {"id": a.id, "job_id": job.id, "proof": _hex_proof(tree.proof(bytes.fromhex(a.hash[2:])))}
+                for a in items])
+            log.info("batch of %d hashes for %s cut, root %s", len(items), sender, root)
+        _crash_point("after_cut")
+
+    def _cut_revocation_batch(self, sender: str, account_id: int, force: bool) -> None:
+        limit = self.settings.revoke_max_per_tx
+        with transaction(self.sessions) as session:
+            count, oldest = repo.oldest_unbatched(session, Revocation, account_id)
+            if not self._due(count, oldest, limit, force):
+                return
+            items = repo.unbatched(session, Revocation, account_id, limit)
+            job = repo.add_job(session, sender, JobKind.revoke, {"hashes": [r.hash for r in items]})
+            repo.assign_to_job(session, Revocation, [{"id": r.id, "job_id": job.id} for r in items])
+
+    # -- 3. send -----------------------------------------------------------------------
+    def _send_pending(self, sender: str) -> None:
+        with transaction(self.sessions) as session:
+            job_ids = [j.id for j in repo.pending_jobs(session, sender)]
+        for job_id in job_ids:
+            with transaction(self.sessions) as session:
+                job = session.get(ChainJob, job_id)
+                if job.state != JobState.pending:
+                    continue
+                if job.attempts > 0 and self._adopt_existing_effect(session, job):
+                    continue
+                if job.kind == JobKind.revoke:
+                    self._drop_already_revoked(session, job)
+                    if not job.payload["hashes"]:
+                        continue
+                try:
+                    self._sign(session, job)
+                except ContractRevert as exc:
+                    # estimate_gas says it would revert: maybe done already, else refused.
+                    if exc.name in ALREADY_DONE and self._adopt_existing_effect(session, job):
+                        continue
+                    self._fail(session, job, str(exc))
+                    continue
+                # Lose the lease and we must not broadcast: another worker owns this account now.
+                if not repo.acquire_lease(session, sender, self.holder, LEASE_TTL):
+                    raise RuntimeError(f"lost the lease on {sender}; not sending")
+            _crash_point("after_sign")
+            self._broadcast(job)
+            _crash_point("after_send")
+
+    def _sign(self, session: Session, job: ChainJob) -> None:
+        call, args = self._call_for(job)
+        nonce = self.chain.pending_nonce(job.sender)
+        value = job.payload["value"] if call == "transfer" else 0
+        to = job.payload.get("to") if call == "transfer" else None
+        tx = self.chain.build_tx(job.sender, nonce, call, args, value=value, to=to)
+        raw, tx_hash = sign_tx(tx, self._key_for(session, job.sender))
+        job.nonce, job.raw_tx, job.tx_hash = nonce, raw, tx_hash
+        job.state, job.sent_at = JobState.sent, utcnow()
+        job.attempts += 1
+        repo.set_items_state(session, job.id, ItemState.submitted)
+
+    def _broadcast(self, job: ChainJob) -> None:
+        try:
+            self.chain.send_raw(job.raw_tx)
+        except ChainUnavailable:
+            raise
+        except ChainError as exc:
+            # e.g. "nonce too low": reconcile decides next pass (mined, or sent again).
+            log.warning("broadcast of job %s failed: %s", job.id, exc)
+
+    def _key_for(self, session: Session, sender: str) -> bytes:
+        if sender == self.owner:
+            return self.owner_key
+        account = repo.account_by_address(session, sender)
+        return open_account_key(self.settings.secret("key_encryption_key"), account.address, account.sealed_key)
+
+    @staticmethod
+    def _call_for(job: ChainJob) -> tuple[str, list]:
+        p = job.payload
+        b32 = bytes.fromhex
+        match job.kind:
+            case JobKind.fund:
+                return "transfer", []
+            case JobKind.register_issuer:
+                return "registerIssuer", [p["account"], p["did"], b32(p["publicKey"][2:])]
+            case JobKind.add_key:
+                return "addKey", [p["account"], b32(p["publicKey"][2:])]
+            case JobKind.retire_key:
+                return "retireKey", [p["account"], b32(p["publicKey"][2:]), p["validUntil"], p["compromised"]]
+            case JobKind.anchor:
+                return "anchorRoot", [b32(p["root"][2:]), p["leafCount"]]
+            case JobKind.revoke:
+                return "revokeBatch", [[b32(h[2:]) for h in p["hashes"]]]
+        raise ValueError(f"unknown job kind {job.kind}")
+
+    # -- idempotency ----------------------------------------------------------------------
+    def _existing_effect(self, job: ChainJob) -> LogRef | None | bool:
+        """Where the chain already shows this job's effect: its log, True if seen without one, else None."""
+        p = job.payload
+        match job.kind:
+            case JobKind.anchor:
+                record = self.chain.anchor_of(p["root"])
+                if int(record.anchored_by, 16) == 0:
+                    return None
+                if record.anchored_by.lower() != job.sender.lower():
+                    return None  # someone else's root: ours must still be sent (and will be refused)
+                return self.chain.find_log("RootAnchored", {"root": p["root"]}) or True
+            case JobKind.register_issuer:
+                if self.chain.issuer_registered_at(p["account"]) == 0:
+                    return None
+                return self.chain.find_log("IssuerRegistered", {"account": p["account"]}) or True
+            case JobKind.revoke:
+                if not all(self.chain.revoked_at(job.sender, h) for h in p["hashes"]):
+                    return None
+                return self.chain.find_log("CredentialRevoked", {"issuer": job.sender, "credentialHash": p["hashes"][-1]}) or True
+            case JobKind.add_key:
+                keys = self.chain.issuer_keys(p["account"])
+                if not any(k[0] == p["publicKey"] for k in keys):
+                    return None
+                return self.chain.find_log("KeyAdded", {"account": p["account"], "publicKey": p["publicKey"]}) or True
+            case JobKind.retire_key:
+                keys = self.chain.issuer_keys(p["account"])
+                if not any(k[0] == p["publicKey"] and k[2] != 0 for k in keys):
+                    return None
+                return self.chain.find_log("KeyRetired", {"account": p["account"], "publicKey": p["publicKey"]}) or True
+            case JobKind.fund:
+                # A transfer leaves no log; a funded account is the effect that matters.
+                return True if self.chain.balance(p["to"]) >= p["value"] else None
+        return None
+
+    def _adopt_existing_effect(self, session: Session, job: ChainJob) -> bool:
+        effect = self._existing_effect(job)
+        if effect is None:
+            return False
+        head = self.chain.head()
+        if isinstance(effect, LogRef):
+            log.info("job %s (%s) already on chain in tx %s: adopting it", job.id, job.kind.value, effect.tx_hash)
+            self._record_mined(session, job, effect.tx_hash, effect.block_number, effect.block_hash, None, head)
+        else:
+            job.block_number = job.block_number or head
+            self._record_mined(session, job, job.tx_hash or "", job.block_number, job.block_hash or "", None, head)
+        return True
+
+    def _drop_already_revoked(self, session: Session, job: ChainJob) -> None:
+        """Before a re-send, leave out hashes a lost earlier attempt did revoke (revokeBatch would refuse them)."""
+        if job.attempts == 0:
+            return
+        remaining = [h for h in job.payload["hashes"] if not self.chain.revoked_at(job.sender, h)]
+        if len(remaining) != len(job.payload["hashes"]):
+            job.payload = {**job.payload, "hashes": remaining}
+            if not remaining:
+                self._adopt_existing_effect(session, job)
+
+
+def build_worker(settings: RegistrySettings) -> Worker:
+    """Wire the worker from settings: database, chain adapter, the operator's key."""
+    from eth_account import Account
+
+    from services.core.db import make_engine, make_sessionmaker
+    from services.registry.chain import Web3Chain
+
+    owner = Account.from_key(settings.secret("owner_private_key"))
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    chain = Web3Chain(settings.eth_rpc_url, settings.contract_address)
+    return Worker(settings, sessions, chain, bytes(owner.key), owner.address)
+
+
+def main() -> None:
+    from services.registry.settings import get_settings
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = build_worker(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("anchoring worker %s started (interval %.1fs, max %d leaves, %d confirmations)",
+             worker.holder, settings.anchor_interval, settings.anchor_max_leaves, settings.confirmations)
+    worker.run(stop)
+    log.info("anchoring worker stopped")
+
+
+if __name__ == "__main__":
+    main()
