@@ -1,0 +1,20 @@
+"""Fixtures every test layer may use: databases from the real migrations."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.db import migrated_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """A freshly migrated database, once on SQLite and once on PostgreSQL."""
+    with migrated_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    with migrated_database("sqlite", tmp_path) as url:
+        yield url
