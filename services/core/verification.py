@@ -1,0 +1,238 @@
+"""The verification rules (DESIGN §5) as pure functions over gathered facts.
+
+The verifier (and the CLI) gather :class:`Facts` over I/O — the issuer's DID document,
+the chain's contract views, the anchoring receipt — and :func:`evaluate` turns them into
+the one report that the page, the API and the CLI all show. Nothing here does I/O, and
+``now`` is passed in, so every rule is tested with plain data.
+
+A fact that could not be gathered (chain or issuer unreachable, timeout) is carried as an
+error string; the check it feeds fails closed and says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+CheckStatus = Literal["passed", "failed", "pending", "skipped"]
+Status = Literal["valid", "pending", "revoked", "expired", "invalid"]
+CHECK_IDS = ("format", "signature", "issuer", "integrity", "anchor", "revocation", "expiry")
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    status: CheckStatus
+    message: str
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "status": self.status, "message": self.message}
+
+
+@dataclass(frozen=True)
+class KeyOnChain:
+    valid_from: int
+    valid_until: int  # 0 = still valid
+    compromised: bool
+
+
+@dataclass
+class Facts:
+    """Everything the rules need, gathered by the caller. ``*_error`` means "could not find out"."""
+
+    # format
+    format_error: str | None = None
+    credential_hash: str | None = None  # 0x hex of the RDFC document hash
+    issuer_did: str | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    # signature
+    signature_valid: bool | None = None
+    signature_error: str | None = None
+    signed_at: datetime | None = None
+    public_key: str | None = None  # 0x hex Ed25519 key that made the proof
+    # issuer registry (on chain), for the anchoring account
+    account: str | None = None
+    account_did: str | None = None  # the DID the contract records for the account
+    account_active: bool | None = None
+    key: KeyOnChain | None = None  # the signing key as the contract records it for the account
+    issuer_error: str | None = None
+    # integrity + anchor
+    receipt_root: str | None = None
+    receipt_path_root: str | None = None  # the root the path folds to from our recomputed hash
+    receipt_error: str | None = None
+    anchored_by: str | None = None  # per the contract's anchorOf(root)
+    anchored_at: datetime | None = None
+    confirmations: int | None = None
+    confirmations_required: int = 1
+    anchor_error: str | None = None
+    anchor_pending: bool = False  # queued or submitted, not yet on chain
+    # revocation
+    revoked_on_chain_at: datetime | None = None
+    revocation_pending_at_issuer: bool = False
+    revocation_error: str | None = None
+    revocation_checked_at: datetime | None = None
+    revocation_freshness: float = 30.0
+
+
+@dataclass
+class Report:
+    status: Status
+    checks: list[Check]
+    credential: dict = field(default_factory=dict)
+    anchor: dict | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "valid"
+
+    def check(self, check_id: str) -> Check:
+        return next(c for c in self.checks if c.id == check_id)
+
+    def to_json(self) -> dict:
+        return {"verified": self.verified, "status": self.status, "checks": [c.to_json() for c in self.checks],
+                "credential": self.credential, "anchor": self.anchor}
+
+
+def _same_account(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and a.lower() == b.lower()
+
+
+def check_format(f: Facts) -> Check:
+    if f.format_error:
+        return Check("format", "failed", f"This is not a well-formed Open Badges 3.0 credential: {f.format_error}")
+    return Check("format", "passed", "A well-formed Open Badges 3.0 credential that uses only known vocabularies.")
+
+
+def check_signature(f: Facts) -> Check:
+    if f.format_error:
+        return Check("signature", "skipped", "Not checked, because the credential is malformed.")
+    if f.signature_error:
+        return Check("signature", "failed", f"The issuer's digital signature could not be checked: {f.signature_error}")
+    if f.signature_valid:
+        return Check("signature", "passed", "The issuer's digital signature is genuine and covers every detail shown.")
+    return Check("signature", "failed", "The digital signature does not match: the credential was altered or "
+                                        "was not signed by this issuer.")
+
+
+def check_issuer(f: Facts, at: datetime | None) -> Check:
+    if f.format_error:
+        return Check("issuer", "skipped", "Not checked, because the credential is malformed.")
+    if f.issuer_error:
+        return Check("issuer", "failed", f"The issuer registry could not be checked: {f.issuer_error}")
+    if not f.account:
+        return Check("issuer", "pending", "The issuer's registration will be checked once the credential is anchored.")
+    if f.account_did is None or f.account_did == "":
+        return Check("issuer", "failed", "The account that anchored this credential is not a registered issuer.")
+    if f.account_did != f.issuer_did:
+        return Check("issuer", "failed", f"The anchoring account is registered to {f.account_did}, "
+                                         f"not to the issuer named in the credential.")
+    if f.key is None:
+        return Check("issuer", "failed", "The key that signed this credential is not registered to this issuer.")
+    signed = int(f.signed_at.timestamp()) if f.signed_at else None
+    if signed is None or signed < f.key.valid_from:
+        return Check("issuer", "failed", "The credential claims to be signed before its key was registered.")
+    if f.key.valid_until and signed >= f.key.valid_until:
+        return Check("issuer", "failed", "The signing key had been retired when this credential was signed.")
+    if f.key.compromised and f.key.valid_until:
+        # A stolen key can backdate "created"; only the anchor's block time is beyond forgery.
+        if at is None or int(at.timestamp()) >= f.key.valid_until:
+            return Check("issuer", "failed", "The signing key was reported compromised, and this credential was "
+                                             "not anchored before then.")
+    return Check("issuer", "passed", "The issuer and its signing key are registered on the blockchain, and the key "
+                                     "was valid when the credential was signed.")
+
+
+def check_integrity(f: Facts) -> Check:
+    if f.format_error:
+        return Check("integrity", "skipped", "Not checked, because the credential is malformed.")
+    if f.receipt_error:
+        return Check("integrity", "failed", f"The anchoring receipt is unusable: {f.receipt_error}")
+    if f.receipt_root is None:
+        return Check("integrity", "pending", "The credential's fingerprint is waiting to be written to the blockchain.")
+    if f.receipt_path_root != f.receipt_root:
+        return Check("integrity", "failed", "The credential's fingerprint is not the one that was anchored: "
+                                            "it was changed after issuing.")
+    return Check("integrity", "passed", "The credential's fingerprint, recomputed here, is exactly the one anchored.")
+
+
+def check_anchor(f: Facts) -> Check:
+    if f.format_error:
+        return Check("anchor", "skipped", "Not checked, because the credential is malformed.")
+    if f.anchor_error:
+        return Check("anchor", "failed", f"The blockchain could not be checked: {f.anchor_error}")
+    if f.receipt_root is None or f.receipt_error or f.receipt_path_root != f.receipt_root:
+        if f.anchor_pending and not f.receipt_error:
+            return Check("anchor", "pending", "Waiting to be written to the blockchain; this usually takes seconds.")
+        return Check("anchor", "skipped" if f.receipt_error or f.receipt_root else "pending",
+                     "No anchor to check yet." if not f.receipt_root else "Not checked, because the fingerprint does not match.")
+    if not f.anchored_by or int(f.anchored_by, 16) == 0:
+        if f.anchor_pending:
+            return Check("anchor", "pending", "Submitted to the blockchain, waiting to be included in a block.")
+        return Check("anchor", "failed", "The blockchain has no record of this credential's anchor.")
+    if not _same_account(f.anchored_by, f.account):
+        return Check("anchor", "failed", "The anchor was written by a different account than the issuer's.")
+    if (f.confirmations or 0) < f.confirmations_required:
+        return Check("anchor", "pending", f"On the blockchain with {f.confirmations or 0} of "
+                                          f"{f.confirmations_required} confirmations needed.")
+    return Check("anchor", "passed", f"Recorded on the blockchain by the issuer's account, with "
+                                     f"{f.confirmations} confirmation{'s' if f.confirmations != 1 else ''}.")
+
+
+def check_revocation(f: Facts, now: datetime) -> Check:
+    if f.format_error:
+        return Check("revocation", "skipped", "Not checked, because the credential is malformed.")
+    if f.revocation_error:
+        return Check("revocation", "failed", f"Revocation status could not be checked: {f.revocation_error}")
+    if f.revoked_on_chain_at is not None:
+        return Check("revocation", "failed", f"The issuer revoked this credential on "
+                                             f"{f.revoked_on_chain_at:%d %B %Y}.")
+    if f.revocation_pending_at_issuer:
+        return Check("revocation", "failed", "The issuer has revoked this credential.")
+    if f.revocation_checked_at is None or (now - f.revocation_checked_at).total_seconds() > f.revocation_freshness:
+        return Check("revocation", "failed", "Revocation status is not fresh enough to rely on; try again.")
+    if not f.account:
+        return Check("revocation", "passed", "The issuer has not revoked this credential.")
+    return Check("revocation", "passed", "Not revoked: checked on the blockchain and with the issuer just now.")
+
+
+def check_expiry(f: Facts, now: datetime) -> Check:
+    if f.format_error:
+        return Check("expiry", "skipped", "Not checked, because the credential is malformed.")
+    if f.valid_from and now < f.valid_from:
+        return Check("expiry", "failed", f"Not valid until {f.valid_from:%d %B %Y}.")
+    if f.valid_until and now >= f.valid_until:
+        return Check("expiry", "failed", f"Expired on {f.valid_until:%d %B %Y}.")
+    if f.valid_until:
+        return Check("expiry", "passed", f"Valid until {f.valid_until:%d %B %Y}.")
+    return Check("expiry", "passed", "Valid, with no expiry date.")
+
+
+def decide(checks: list[Check], facts: Facts) -> Status:
+    """The verdict: a revocation or an expiry says so; any other failure is invalid; else pending or valid."""
+    by_id = {c.id: c for c in checks}
+    hard = [c for c in checks if c.status == "failed" and c.id not in ("revocation", "expiry")]
+    if hard:
+        return "invalid"
+    if by_id["revocation"].status == "failed":
+        known = facts.revoked_on_chain_at is not None or facts.revocation_pending_at_issuer
+        return "revoked" if known else "invalid"
+    if by_id["expiry"].status == "failed":
+        return "expired" if facts.valid_until and not facts.format_error else "invalid"
+    if any(c.status in ("pending", "skipped") for c in checks):
+        return "pending"
+    return "valid"
+
+
+def evaluate(facts: Facts, now: datetime, credential: dict | None = None, anchor: dict | None = None) -> Report:
+    checks = [
+        check_format(facts),
+        check_signature(facts),
+        check_issuer(facts, facts.anchored_at),
+        check_integrity(facts),
+        check_anchor(facts),
+        check_revocation(facts, now),
+        check_expiry(facts, now),
+    ]
+    return Report(status=decide(checks, facts), checks=checks, credential=credential or {}, anchor=anchor)

@@ -1,0 +1,127 @@
+"""The verification rules of DESIGN §5, on plain facts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.core.verification import CHECK_IDS, Facts, KeyOnChain, evaluate
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+SIGNED = NOW - timedelta(days=10)
+ACCOUNT = "0x" + "ab" * 20
+ROOT = "0x" + "11" * 32
+
+
+def good(**over) -> Facts:
+    facts = Facts(
+        credential_hash="0x" + "22" * 32, issuer_did="did:web:issuer.example:issuers:cc",
+        valid_from=SIGNED, valid_until=None,
+        signature_valid=True, signed_at=SIGNED, public_key="0x" + "33" * 32,
+        account=ACCOUNT, account_did="did:web:issuer.example:issuers:cc", account_active=True,
+        key=KeyOnChain(valid_from=int((SIGNED - timedelta(days=1)).timestamp()), valid_until=0, compromised=False),
+        receipt_root=ROOT, receipt_path_root=ROOT, anchored_by=ACCOUNT, anchored_at=SIGNED + timedelta(minutes=1),
+        confirmations=3, confirmations_required=1, revocation_checked_at=NOW - timedelta(seconds=1))
+    return replace(facts, **over)
+
+
+def statuses(report) -> dict[str, str]:
+    return {c.id: c.status for c in report.checks}
+
+
+def test_a_good_credential_is_valid_with_every_check_passed_in_order():
+    report = evaluate(good(), NOW)
+    assert report.status == "valid" and report.verified
+    assert [c.id for c in report.checks] == list(CHECK_IDS)
+    assert set(statuses(report).values()) == {"passed"}
+    assert all(c.message.endswith(".") for c in report.checks)
+
+
+def test_json_shape_is_the_contract():
+    body = evaluate(good(), NOW, credential={"id": "x"}, anchor={"chainId": 31337}).to_json()
+    assert set(body) == {"verified", "status", "checks", "credential", "anchor"}
+    assert set(body["checks"][0]) == {"id", "status", "message"}
+
+
+@pytest.mark.parametrize("over,failed", [
+    ({"format_error": "unknown property 'foo'"}, "format"),
+    ({"signature_valid": False}, "signature"),
+    ({"signature_error": "no eddsa-rdfc-2022 proof"}, "signature"),
+    ({"account_did": ""}, "issuer"),
+    ({"account_did": "did:web:someone-else"}, "issuer"),
+    ({"key": None}, "issuer"),
+    ({"receipt_path_root": "0x" + "99" * 32}, "integrity"),
+    ({"anchored_by": "0x" + "cd" * 20}, "anchor"),
+    ({"anchored_by": "0x" + "00" * 20}, "anchor"),
+    ({"issuer_error": "chain unreachable"}, "issuer"),
+    ({"anchor_error": "chain unreachable"}, "anchor"),
+])
+def test_each_broken_fact_makes_the_credential_invalid(over, failed):
+    report = evaluate(good(**over), NOW)
+    assert report.status == "invalid" and not report.verified
+    assert statuses(report)[failed] == "failed"
+
+
+def test_unreachable_revocation_source_fails_closed():
+    report = evaluate(good(revocation_error="issuer did not answer in 3s"), NOW)
+    assert not report.verified and report.status == "invalid"
+    assert "could not be checked" in report.check("revocation").message
+
+
+def test_stale_revocation_status_is_not_a_pass():
+    report = evaluate(good(revocation_checked_at=NOW - timedelta(seconds=31), revocation_freshness=30), NOW)
+    assert report.check("revocation").status == "failed" and not report.verified
+
+
+def test_revoked_on_chain_or_at_the_issuer_is_revoked():
+    assert evaluate(good(revoked_on_chain_at=NOW - timedelta(days=1)), NOW).status == "revoked"
+    assert evaluate(good(revocation_pending_at_issuer=True), NOW).status == "revoked"
+
+
+def test_past_valid_until_is_expired_and_future_valid_from_is_not_yet_valid():
+    assert evaluate(good(valid_until=NOW - timedelta(seconds=1)), NOW).status == "expired"
+    assert evaluate(good(valid_until=NOW + timedelta(days=1)), NOW).status == "valid"
+    assert evaluate(good(valid_from=NOW + timedelta(days=1)), NOW).status == "invalid"
+
+
+def test_a_tampered_credential_that_is_also_revoked_is_invalid_not_revoked():
+    report = evaluate(good(signature_valid=False, revoked_on_chain_at=NOW), NOW)
+    assert report.status == "invalid"
+
+
+def test_not_yet_anchored_is_pending():
+    report = evaluate(good(account=None, account_did=None, key=None, receipt_root=None, receipt_path_root=None,
+                           anchored_by=None, anchored_at=None, confirmations=None, anchor_pending=True), NOW)
+    assert report.status == "pending" and not report.verified
+    assert statuses(report) == {"format": "passed", "signature": "passed", "issuer": "pending",
+                                "integrity": "pending", "anchor": "pending", "revocation": "passed",
+                                "expiry": "passed"}
+
+
+def test_too_few_confirmations_is_pending():
+    report = evaluate(good(confirmations=1, confirmations_required=3), NOW)
+    assert report.status == "pending" and report.check("anchor").status == "pending"
+
+
+def test_key_rotated_normally_keeps_older_credentials_valid():
+    retired = int((SIGNED + timedelta(days=2)).timestamp())
+    key = KeyOnChain(valid_from=int((SIGNED - timedelta(days=1)).timestamp()), valid_until=retired, compromised=False)
+    assert evaluate(good(key=key), NOW).status == "valid"
+    assert evaluate(good(key=key, signed_at=SIGNED + timedelta(days=3)), NOW).status == "invalid"
+
+
+def test_compromised_key_invalidates_what_was_anchored_after_the_compromise():
+    compromised_at = int((SIGNED + timedelta(hours=1)).timestamp())
+    key = KeyOnChain(valid_from=int((SIGNED - timedelta(days=1)).timestamp()), valid_until=compromised_at, compromised=True)
+    # signed and anchored before the compromise: still valid
+    assert evaluate(good(key=key), NOW).status == "valid"
+    # a backdated "created" does not help a thief: the anchor came after the compromise
+    late = good(key=key, anchored_at=SIGNED + timedelta(hours=2))
+    assert evaluate(late, NOW).status == "invalid"
+    assert "compromised" in evaluate(late, NOW).check("issuer").message
+
+
+def test_signed_before_the_key_existed_is_invalid():
+    assert evaluate(good(signed_at=SIGNED - timedelta(days=5)), NOW).status == "invalid"
