@@ -1,0 +1,1 @@
+"""Bundled JSON-LD context documents (data only; see README.md and services/core/jsonld.py)."""

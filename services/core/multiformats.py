@@ -1,0 +1,68 @@
+"""Multibase (base58btc, prefix 'z') and Multikey encodings of Ed25519 keys.
+
+A Multikey is multibase(base58btc, multicodec-varint || raw key). For Ed25519 the public
+key codec is 0xed (varint bytes ``ed 01``), so public keys read ``z6Mk…``; the private key
+(32-byte seed) codec is 0x1300 (varint ``80 26``), reading ``z3u2…``. See the W3C
+Controlled Identifiers spec, §Multikey, and the multicodec table.
+"""
+
+from __future__ import annotations
+
+import base58
+
+BASE58BTC = "z"
+ED25519_PUB = b"\xed\x01"
+ED25519_PRIV = b"\x80\x26"
+ED25519_KEY_LENGTH = 32
+
+
+class MultiformatError(ValueError):
+    """A string is not the multibase / multikey value it claims to be."""
+
+
+def multibase_encode(data: bytes) -> str:
+    """``data`` as multibase base58btc: ``'z' + base58btc(data)``."""
+    return BASE58BTC + base58.b58encode(data).decode("ascii")
+
+
+def multibase_decode(value: str) -> bytes:
+    """The bytes of a base58btc multibase string; anything else raises :class:`MultiformatError`."""
+    if not isinstance(value, str) or not value.startswith(BASE58BTC) or len(value) < 2:
+        raise MultiformatError("expected a base58btc multibase string starting with 'z'")
+    try:
+        return base58.b58decode(value[1:].encode("ascii"))
+    except ValueError as error:  # also covers non-ASCII (UnicodeEncodeError)
+        raise MultiformatError(f"invalid base58btc: {error}") from None
+
+
+def encode_public_key(public_key: bytes) -> str:
+    """An Ed25519 public key (32 raw bytes) as a Multikey string, ``z6Mk…``."""
+    return _encode(ED25519_PUB, public_key)
+
+
+def decode_public_key(multikey: str) -> bytes:
+    """The raw 32-byte Ed25519 public key in a ``z6Mk…`` Multikey string."""
+    return _decode(ED25519_PUB, multikey, "Ed25519 public")
+
+
+def encode_private_key(seed: bytes) -> str:
+    """An Ed25519 private key (its 32-byte seed) as a Multikey string, ``z3u2…``."""
+    return _encode(ED25519_PRIV, seed)
+
+
+def decode_private_key(multikey: str) -> bytes:
+    """The 32-byte Ed25519 seed in a ``z3u2…`` Multikey string."""
+    return _decode(ED25519_PRIV, multikey, "Ed25519 private")
+
+
+def _encode(prefix: bytes, key: bytes) -> str:
+    if len(key) != ED25519_KEY_LENGTH:
+        raise MultiformatError(f"an Ed25519 key is {ED25519_KEY_LENGTH} bytes, got {len(key)}")
+    return multibase_encode(prefix + key)
+
+
+def _decode(prefix: bytes, multikey: str, what: str) -> bytes:
+    data = multibase_decode(multikey)
+    if not data.startswith(prefix) or len(data) != len(prefix) + ED25519_KEY_LENGTH:
+        raise MultiformatError(f"not an {what} Multikey (expected codec 0x{prefix.hex()} and a 32-byte key)")
+    return data[len(prefix):]
