@@ -8,16 +8,16 @@ drop — a term no context defines, an undefined type, a relative IRI — raises
 form does not contain. pyld has no safe mode, so :class:`_SafeProcessor` hooks its
 expansion to report what jsonld.js (``safe: true``) would report.
 
-Speed (DESIGN §9): pyld keeps processed contexts in a ``ResolvedContext`` cache keyed by
-the active context, but only for documents a loader tags ``static`` — so the loader
-does — and it keys inline (type-scoped) contexts by their JCS serialisation on every use,
-which :class:`_ContextResolver` short-circuits by object identity. docs/signing.md has
-the measurements.
+Speed (DESIGN §9): context processing is nearly all of pyld's cost. The loader tags its
+documents ``static`` so pyld's resolved-context cache keeps them, and
+:meth:`_SafeProcessor._process_context` memoises processed contexts, which pyld's own
+cache misses for every type-scoped context. docs/signing.md has the measurements.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -196,15 +196,10 @@ class _SafeProcessor(pyld.JsonLdProcessor):
         return expanded
 
 
-_default_loader: StaticDocumentLoader | None = None
-
-
+@functools.cache
 def default_loader() -> StaticDocumentLoader:
     """The process-wide loader over the bundled contexts (its caches are what make repeats fast)."""
-    global _default_loader
-    if _default_loader is None:
-        _default_loader = StaticDocumentLoader()
-    return _default_loader
+    return StaticDocumentLoader()
 
 
 def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | None = None) -> str:
