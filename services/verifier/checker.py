@@ -1,0 +1,303 @@
+"""Gathers the facts of DESIGN §5 over I/O, then lets the pure rules decide.
+
+Sources, and how far each is trusted:
+
+* the credential itself — hostile until proven: shape, safe-mode canonicalisation, signature;
+* the issuer's DID document — only to find the signing key; the chain must confirm it;
+* the anchoring receipt — embedded in the credential, or from the registry while the
+  embedded one is not there yet; it is only a pointer: every claim in it is re-checked;
+* the contract, over JSON-RPC — the authority for issuers, keys, anchors and revocations.
+
+Caches: the expensive, immutable part of a verdict (canonical hash and signature) by the
+SHA-256 of the exact document; confirmed anchors by root (in :mod:`chainview`); issuer
+records for seconds; whole reports by credential id for ``report_ttl`` seconds only, so a
+revocation shows within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from services.core import anchorproof
+from services.core.credential import CredentialFormatError, check_shape, summary
+from services.core.dataintegrity import ProofError, find_proof
+from services.core.dataintegrity import verify as verify_eddsa
+from services.core.jsonld import JsonLdDocumentError, credential_hash
+from services.core.merkle import leaf_hash, process_proof
+from services.core.multiformats import MultiformatError, decode_public_key
+from services.core.verification import Facts, KeyOnChain, Report, evaluate
+from services.verifier.chainview import ChainReadError, ChainView
+
+MAX_CREDENTIAL_BYTES = 256 * 1024
+
+
+@dataclass
+class Verdict:
+    """What a document's bytes alone decide; cached by the document's SHA-256."""
+
+    format_error: str | None
+    credential_hash: str | None
+    signature_valid: bool | None
+    signature_error: str | None
+    signed_at: datetime | None
+    public_key: str | None
+    verification_method: str | None
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def document_verdict(credential: dict) -> Verdict:
+    """Shape, safe-mode canonical hash and the eddsa-rdfc-2022 signature: pure CPU work.
+
+    The signing key is taken from the verification method's multikey fragment
+    (``did:…#z6Mk…``) or a ``did:key``; whether it belongs to the issuer is the chain's to say.
+    """
+    try:
+        check_shape(credential)
+    except CredentialFormatError as exc:
+        return Verdict(str(exc), None, None, None, None, None, None)
+    try:
+        proof = find_proof(credential)
+        vm = proof.get("verificationMethod")
+        public_key = _key_from_verification_method(vm)
+        result = verify_eddsa(credential, public_key)
+    except JsonLdDocumentError as exc:
+        return Verdict(str(exc), None, None, None, None, None, None)
+    except (ProofError, ValueError) as exc:
+        # The document hash is still ours to compute: the anchor checks do not need the proof.
+        return Verdict(None, _document_hash(credential), None, str(exc), None, None, None)
+    return Verdict(None, "0x" + result.document_hash.hex(), result.valid, None, result.created,
+                   "0x" + public_key.hex(), result.verification_method)
+
+
+def _document_hash(credential: dict) -> str | None:
+    try:
+        return "0x" + credential_hash(credential).hex()
+    except JsonLdDocumentError:
+        return None
+
+
+def _key_from_verification_method(vm: Any) -> bytes:
+    if not isinstance(vm, str) or len(vm) > 2048:
+        raise ValueError("the proof names no verification method")
+    fragment = vm.split("#", 1)[1] if "#" in vm else vm.removeprefix("did:key:")
+    if not fragment.startswith("z6Mk"):
+        raise ValueError("the verification method is not an Ed25519 multikey")
+    try:
+        return decode_public_key(fragment)
+    except MultiformatError:
+        raise ValueError("the verification method's key is malformed") from None
+
+
+class Checker:
+    def __init__(self, *, chain: ChainView | None, http: httpx.AsyncClient | None, registry_url: str | None,
+                 issuer_url: str | None, public_base_url: str, confirmations: int = 1, report_ttl: float = 2.0,
+                 revocation_freshness: float = 30.0) -> None:
+        self.chain = chain
+        self.http = http
+        self.registry_url = registry_url
+        self.issuer_url = issuer_url
+        self.public_base_url = public_base_url.rstrip("/")
+        self.confirmations = confirmations
+        self.report_ttl = report_ttl
+        self.revocation_freshness = revocation_freshness
+        self._verdicts: _LRU = _LRU(20_000)
+        self._reports: _LRU = _LRU(20_000)
+
+    # -- entry points ----------------------------------------------------------------
+    async def verify_credential_id(self, credential_id: str) -> tuple[Report | None, dict | None]:
+        """The report for one of our own credentials, by id; (None, None) if there is no such credential."""
+        cached = self._reports.get(credential_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1], cached[2]
+        credential = await self.fetch_own_credential(credential_id)
+        if credential is None:
+            return None, None
+        report = await self.verify_document(credential)
+        self._reports.put(credential_id, (time.monotonic() + self.report_ttl, report, credential))
+        return report, credential
+
+    async def fetch_own_credential(self, credential_id: str) -> dict | None:
+        if self.http is None or self.issuer_url is None:
+            return None
+        r = await self.http.get(f"{self.issuer_url}/public/credentials/{quote(credential_id, safe='')}")
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()
+
+    async def verify_document(self, credential: dict) -> Report:
+        now = datetime.now(UTC)
+        verdict = await self._verdict(credential)
+        facts = Facts(format_error=verdict.format_error, credential_hash=verdict.credential_hash,
+                      signature_valid=verdict.signature_valid, signature_error=verdict.signature_error,
+                      signed_at=verdict.signed_at, public_key=verdict.public_key,
+                      confirmations_required=self.confirmations, revocation_freshness=self.revocation_freshness)
+        summary_json: dict = {}
+        anchor_json = None
+        if not verdict.format_error:
+            summary_json = summary(credential)
+            facts.issuer_did = summary_json.get("issuerId")
+            summary_json.pop("issuerId", None)
+            facts.valid_from = _parse_time(credential.get("validFrom"))
+            facts.valid_until = _parse_time(credential.get("validUntil"))
+            if verdict.credential_hash:
+                anchor_json = await self._gather_chain_facts(credential, facts)
+        return evaluate(facts, now, credential=summary_json, anchor=anchor_json)
+
+    # -- pieces ------------------------------------------------------------------------
+    async def _verdict(self, credential: dict) -> Verdict:
+        key = hashlib.sha256(orjson.dumps(credential, option=orjson.OPT_SORT_KEYS)).digest()
+        cached = self._verdicts.get(key)
+        if cached is None:
+            # Canonicalisation is CPU-bound: keep the event loop free for other requests.
+            cached = await asyncio.to_thread(document_verdict, credential)
+            self._verdicts.put(key, cached)
+        return cached
+
+    async def _receipt(self, credential: dict, credential_hash: str, facts: Facts) -> anchorproof.AnchorReceipt | None:
+        proof = anchorproof.find(credential.get("proof"))
+        if proof is not None:
+            try:
+                return anchorproof.decode(proof)
+            except anchorproof.AnchorProofError as exc:
+                facts.receipt_error = str(exc)
+                return None
+        if self.http is None or self.registry_url is None:
+            return None
+        try:
+            r = await self.http.get(f"{self.registry_url}/api/v1/anchors/{credential_hash}")
+        except httpx.HTTPError:
+            return None  # our registry is only a shortcut for pending credentials
+        if r.status_code != 200:
+            return None
+        body = r.json()
+        facts.anchor_pending = body.get("state") in ("queued", "submitted")
+        if not body.get("root") or not body.get("txHash") or body.get("blockNumber") is None:
+            return None
+        try:
+            return anchorproof.AnchorReceipt(
+                chain_id=int(body["chainId"]), contract=body["contract"], account=body["account"], root=body["root"],
+                path=tuple(body["proof"] or ()), tx_hash=body["txHash"], block_number=int(body["blockNumber"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    async def _gather_chain_facts(self, credential: dict, facts: Facts) -> dict | None:
+        receipt = await self._receipt(credential, facts.credential_hash, facts)
+        if receipt is None:
+            await self._issuer_status(credential, facts)
+            return None
+        facts.account = receipt.account
+        facts.receipt_root = receipt.root
+        try:
+            leaf = leaf_hash(bytes.fromhex(facts.credential_hash[2:]))
+            facts.receipt_path_root = "0x" + process_proof(leaf, [bytes.fromhex(p[2:]) for p in receipt.path]).hex()
+        except ValueError as exc:
+            facts.receipt_error = f"malformed Merkle path: {exc}"
+        anchor_json = {"chainId": receipt.chain_id, "contract": receipt.contract, "account": receipt.account,
+                       "root": receipt.root, "txHash": receipt.tx_hash, "blockNumber": receipt.block_number,
+                       "confirmations": None}
+        if self.chain is None:
+            facts.anchor_error = facts.issuer_error = facts.revocation_error = "no chain endpoint is configured"
+            return anchor_json
+        try:
+            chain_id = await self.chain.chain_id()
+        except ChainReadError as exc:
+            facts.anchor_error = facts.issuer_error = facts.revocation_error = str(exc)
+            return anchor_json
+        if chain_id != receipt.chain_id or self.chain.address.lower() != receipt.contract.lower():
+            msg = (f"anchored on chain {receipt.chain_id}, contract {receipt.contract}, "
+                   f"which this verifier does not read")
+            facts.anchor_error = facts.issuer_error = facts.revocation_error = msg
+            return anchor_json
+        results = await asyncio.gather(
+            self.chain.anchor_of(receipt.root), self.chain.head(), self.chain.issuer(receipt.account),
+            self.chain.revoked_at(receipt.account, facts.credential_hash), self._issuer_status(credential, facts),
+            return_exceptions=True)
+        anchor, head, issuer, revoked_at, _ = results
+        if isinstance(anchor, Exception) or isinstance(head, Exception):
+            facts.anchor_error = str(anchor if isinstance(anchor, Exception) else head)
+        else:
+            facts.anchored_by = anchor.anchored_by
+            if anchor.block_number:
+                facts.anchored_at = datetime.fromtimestamp(anchor.anchored_at, UTC)
+                facts.confirmations = max(0, head - anchor.block_number + 1)
+                anchor_json["confirmations"] = facts.confirmations
+                # The contract's block number is the fact; the receipt's is only a claim.
+                anchor_json["blockNumber"] = anchor.block_number
+        if isinstance(issuer, Exception):
+            facts.issuer_error = str(issuer)
+        else:
+            facts.account_did = issuer.did
+            facts.account_active = issuer.active
+            key = next((k for k in issuer.keys if k[0] == facts.public_key), None)
+            facts.key = KeyOnChain(valid_from=key[1], valid_until=key[2], compromised=key[3]) if key else None
+        if isinstance(revoked_at, Exception):
+            facts.revocation_error = str(revoked_at)
+        elif revoked_at:
+            facts.revoked_on_chain_at = datetime.fromtimestamp(revoked_at, UTC)
+        return anchor_json
+
+    async def _issuer_status(self, credential: dict, facts: Facts) -> None:
+        """Revocation recorded at the issuer but maybe not yet on chain (credentialStatus)."""
+        status = credential.get("credentialStatus")
+        url = status.get("id") if isinstance(status, dict) else None
+        if self.http is None or not isinstance(url, str) or not url.startswith(self.public_base_url + "/"):
+            # Another deployment's status endpoint, or offline: the chain alone decides.
+            facts.revocation_checked_at = datetime.now(UTC)
+            return
+        credential_id = url.removeprefix(self.public_base_url + "/c/").split("/", 1)[0]
+        try:
+            r = await self.http.get(f"{self.issuer_url}/public/credentials/{quote(credential_id, safe='')}/status")
+            r.raise_for_status()
+            facts.revocation_pending_at_issuer = bool(r.json().get("revoked"))
+            facts.revocation_checked_at = datetime.now(UTC)
+        except (httpx.HTTPError, ValueError) as exc:
+            facts.revocation_error = f"the issuer's status service did not answer ({type(exc).__name__})"
+
+
+async def verify_offline(credential: dict, rpc_url: str, contract: str, confirmations: int = 1) -> Report:
+    """The same checks with no issuer or registry service: the credential file and the chain only."""
+    chain = ChainView(rpc_url, contract)
+    checker = Checker(chain=chain, http=None, registry_url=None, issuer_url=None, public_base_url="",
+                      confirmations=confirmations)
+    return await checker.verify_document(credential)
+
+
+def build_checker(settings, http: httpx.AsyncClient) -> Checker:
+    """Wire a checker from the verifier's settings; no contract configured means chain checks fail closed."""
+    chain = ChainView(settings.eth_rpc_url, settings.contract_address) if settings.contract_address else None
+    return Checker(chain=chain, http=http, registry_url=settings.registry_url, issuer_url=settings.issuer_url,
+                   public_base_url=settings.public_base_url, confirmations=settings.confirmations,
+                   report_ttl=getattr(settings, "report_ttl", 2.0),
+                   revocation_freshness=getattr(settings, "revocation_freshness", 30.0))
