@@ -116,7 +116,7 @@ def verify(document: Mapping[str, Any], public_key: PublicKeySource, expected_pu
     unsecured = _without_proof(document)
     options = {key: value for key, value in proof.items() if key != "proofValue"}
     if "@context" in options:
-        # §3.3.2: the proof's context must open the document's, and then governs both.
+        # Verify Proof (eddsa-rdfc-2022): the proof's context must open the document's, then governs both.
         context = _as_list(options.pop("@context"))
         if _as_list(unsecured.get("@context"))[: len(context)] != context:
             raise ProofError("the proof's @context does not match the start of the document's @context")

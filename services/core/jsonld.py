@@ -206,7 +206,8 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
     """RDFC-1.0 canonical N-Quads of ``document``, in safe mode.
 
     Raises :class:`UnsafeDocumentError`, :class:`UnknownContextError`, or
-    :class:`JsonLdDocumentError` for any other JSON-LD error.
+    :class:`JsonLdDocumentError` for any other reason the input is not usable JSON-LD —
+    never anything else, whatever the input.
     """
     loader = loader or default_loader()
     options = {
@@ -220,8 +221,13 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
     }
     try:
         return _SafeProcessor(loader.processed_contexts).normalize(document, options)
+    except JsonLdDocumentError:
+        raise
     except pyld.JsonLdError as error:
         raise _unwrap(error) from error
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
+        # pyld lets these escape on some malformed input; to callers it is just invalid JSON-LD
+        raise JsonLdDocumentError(f"invalid JSON-LD: {error}") from error
 
 
 def credential_hash(credential: Mapping[str, Any], loader: StaticDocumentLoader | None = None) -> bytes:

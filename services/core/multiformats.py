@@ -27,7 +27,7 @@ def multibase_encode(data: bytes) -> str:
 
 def multibase_decode(value: str) -> bytes:
     """The bytes of a base58btc multibase string; anything else raises :class:`MultiformatError`."""
-    if not isinstance(value, str) or not value.startswith(BASE58BTC) or len(value) < 2:
+    if not isinstance(value, str) or not value.startswith(BASE58BTC):
         raise MultiformatError("expected a base58btc multibase string starting with 'z'")
     try:
         return base58.b58decode(value[1:].encode("ascii"))

@@ -173,3 +173,15 @@ def test_a_wrong_size_public_key_is_a_proof_error_not_a_crypto_exception(loader)
 def test_created_must_be_timezone_aware(private_key):
     with pytest.raises(ValueError, match="timezone"):
         dataintegrity.sign(Case("main").unsigned, private_key, "did:example:1#k", datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("value", ["", "z", "u6MkrJVnaZ", "z0OIl", "zé", "z3u2en7t5LR2WtQH5PfFqMqwVHBeXouLzo6haApm8XHqvjxq",
+                                   "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbT"])
+def test_a_bad_multikey_is_a_multiformat_error(value):
+    with pytest.raises(multiformats.MultiformatError):
+        multiformats.decode_public_key(value)
+
+
+def test_multibase_round_trips():
+    for data in (b"", b"\x00\x00\x01", bytes(range(256))):
+        assert multiformats.multibase_decode(multiformats.multibase_encode(data)) == data

@@ -21,6 +21,7 @@ from pyld import jsonld as pyld
 
 from services.core import dataintegrity
 from services.core.jsonld import (
+    JsonLdDocumentError,
     StaticDocumentLoader,
     UnknownContextError,
     UnsafeDocumentError,
@@ -195,6 +196,29 @@ def test_any_undefined_key_anywhere_raises(path, key, value):
     _set(path, key, value)(document)
     with pytest.raises(UnsafeDocumentError):
         canonicalize(document)
+
+
+JSON_LD_KEYS = st.sampled_from(["id", "type", "name", "image", "achievement", "@id", "@type", "@value", "@list",
+                                 "@set", "@context", "@graph", "@reverse", "@index", "@language", "@vocab"])
+hostile_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+    | st.sampled_from(["_:b0", "c/1", "@id", "@vocab", "Achievement", ""]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(JSON_LD_KEYS | st.text(max_size=4), children,
+                                                                      max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(OBJECT_PATHS), key=JSON_LD_KEYS | st.text(max_size=6), value=hostile_values)
+def test_hostile_input_raises_only_our_error(path, key, value):
+    """Whatever is inserted, the verifier sees a canonical form or a JsonLdDocumentError, never a crash."""
+    document = credential()
+    _set(path, key, value)(document)
+    try:
+        canonicalize(document)
+    except JsonLdDocumentError:
+        pass
 
 
 def test_bundled_contexts_match_their_npm_packages():
