@@ -52,8 +52,10 @@ def check_shape(credential: Any) -> None:
     if _depth(credential) > MAX_DEPTH:
         raise CredentialFormatError("the credential is nested too deeply")
     context = credential.get("@context")
-    if not isinstance(context, list) or tuple(context[:2]) != CONTEXTS:
-        raise CredentialFormatError(f"@context must start with {VC_CONTEXT} then {OB_CONTEXT}")
+    # Exactly these two: an extra inline context could redefine terms without changing
+    # the canonical form, which safe mode alone would not notice.
+    if not isinstance(context, list) or tuple(context) != CONTEXTS:
+        raise CredentialFormatError(f"@context must be exactly [{VC_CONTEXT}, {OB_CONTEXT}]")
     types = _types(credential.get("type"))
     if not all(t in types for t in CREDENTIAL_TYPES):
         raise CredentialFormatError("type must include VerifiableCredential and OpenBadgeCredential")
