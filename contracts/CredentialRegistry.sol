@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ICredentialRegistry} from "./ICredentialRegistry.sol";
+
+/// @title CredentialRegistry
+/// @notice Registers issuers and their Ed25519 keys (with history), records Merkle roots of
+/// credential hashes anchored by issuer accounts, and per-issuer revocations.
+/// @dev Anchoring costs one storage slot per root, whatever the batch size, so the cost per
+/// credential falls with the batch. Revocations are keyed by the revoking account, so an
+/// issuer can only ever revoke within its own namespace.
+contract CredentialRegistry is ICredentialRegistry, Ownable {
+    struct Issuer {
+        string did;
+        bool active;
+        uint64 registeredAt;
+    }
+
+    /// One slot: who anchored the root, when, in which block.
+    struct Anchor {
+        address anchoredBy;
+        uint48 anchoredAt;
+        uint48 blockNumber;
+    }
+
+    mapping(address account => Issuer) private _issuers;
+    mapping(address account => IssuerKey[]) private _keys;
+    mapping(bytes32 root => Anchor) private _anchors;
+    mapping(address issuer => mapping(bytes32 credentialHash => uint64 revokedAt)) private _revokedAt;
+
+    constructor(address initialOwner) Ownable(initialOwner) {}
+
+    modifier onlyActiveIssuer() {
+        Issuer storage record = _issuers[msg.sender];
+        if (record.registeredAt == 0) revert IssuerNotRegistered(msg.sender);
+        if (!record.active) revert IssuerNotActive(msg.sender);
+        _;
+    }
+
+    // ---------------------------------------------------------------- owner
+
+    /// @notice Register an issuer's chain account, its DID and first Ed25519 key (valid from now).
+    function registerIssuer(address account, string calldata did, bytes32 publicKey) external onlyOwner {
+        if (_issuers[account].registeredAt != 0) revert IssuerAlreadyRegistered(account);
+        if (bytes(did).length == 0) revert EmptyDid();
+        if (publicKey == bytes32(0)) revert InvalidPublicKey();
+        _issuers[account] = Issuer({did: did, active: true, registeredAt: uint64(block.timestamp)});
+        _keys[account].push(IssuerKey(publicKey, uint64(block.timestamp), 0, false));
+        emit IssuerRegistered(account, did, publicKey);
+        emit KeyAdded(account, publicKey, uint64(block.timestamp));
+    }
+
+    /// @notice Suspend or reinstate an issuer: a suspended account can neither anchor nor revoke.
+    function setIssuerActive(address account, bool active) external onlyOwner {
+        Issuer storage record = _requireIssuer(account);
+        record.active = active;
+        emit IssuerActiveChanged(account, active);
+    }
+
+    /// @notice Add a new Ed25519 key (key rotation), valid from now.
+    function addKey(address account, bytes32 publicKey) external onlyOwner {
+        _requireIssuer(account);
+        if (publicKey == bytes32(0)) revert InvalidPublicKey();
+        IssuerKey[] storage keys = _keys[account];
+        for (uint256 i = 0; i < keys.length; ++i) {
+            if (keys[i].publicKey == publicKey) revert KeyAlreadyRegistered(account, publicKey);
+        }
+        keys.push(IssuerKey(publicKey, uint64(block.timestamp), 0, false));
+        emit KeyAdded(account, publicKey, uint64(block.timestamp));
+    }
+
+    /// @notice Retire a key. Signatures made from `validUntil` on no longer count; for a
+    /// compromise it may lie in the past (not before the key's validFrom). 0 means now.
+    function retireKey(address account, bytes32 publicKey, uint64 validUntil, bool compromised) external onlyOwner {
+        _requireIssuer(account);
+        IssuerKey storage key = _findKey(account, publicKey);
+        if (key.validUntil != 0) revert KeyAlreadyRetired(account, publicKey);
+        uint64 until = validUntil == 0 ? uint64(block.timestamp) : validUntil;
+        if (until < key.validFrom || until > block.timestamp) revert InvalidValidity(key.validFrom, until);
+        key.validUntil = until;
+        key.compromised = compromised;
+        emit KeyRetired(account, publicKey, until, compromised);
+    }
+
+    // ---------------------------------------------------------------- issuers
+
+    /// @notice Anchor the Merkle root of a batch of credential hashes. A root is anchored once.
+    function anchorRoot(bytes32 root, uint256 leafCount) external onlyActiveIssuer {
+        if (root == bytes32(0)) revert EmptyRoot();
+        Anchor storage existing = _anchors[root];
+        if (existing.anchoredBy != address(0)) revert RootAlreadyAnchored(root, existing.anchoredBy);
+        _anchors[root] = Anchor(msg.sender, uint48(block.timestamp), uint48(block.number));
+        emit RootAnchored(msg.sender, root, leafCount);
+    }
+
+    /// @notice Revoke one credential hash, in the caller's own namespace.
+    function revoke(bytes32 credentialHash) external onlyActiveIssuer {
+        _revoke(credentialHash);
+    }
+
+    /// @notice Revoke many credential hashes in one transaction; all or none.
+    function revokeBatch(bytes32[] calldata credentialHashes) external onlyActiveIssuer {
+        if (credentialHashes.length == 0) revert EmptyBatch();
+        for (uint256 i = 0; i < credentialHashes.length; ++i) {
+            _revoke(credentialHashes[i]);
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function issuer(address account)
+        external view returns (string memory did, bool active, uint64 registeredAt, uint256 keyCount)
+    {
+        Issuer storage record = _issuers[account];
+        return (record.did, record.active, record.registeredAt, _keys[account].length);
+    }
+
+    function issuerKeys(address account) external view returns (IssuerKey[] memory) {
+        return _keys[account];
+    }
+
+    /// @notice Whether `publicKey` was a valid signing key of `account` at `timestamp`.
+    function keyValidAt(address account, bytes32 publicKey, uint64 timestamp) external view returns (bool) {
+        IssuerKey[] storage keys = _keys[account];
+        for (uint256 i = 0; i < keys.length; ++i) {
+            IssuerKey storage key = keys[i];
+            if (key.publicKey == publicKey) {
+                return timestamp >= key.validFrom && (key.validUntil == 0 || timestamp < key.validUntil);
+            }
+        }
+        return false;
+    }
+
+    function anchorOf(bytes32 root) external view returns (address anchoredBy, uint64 anchoredAt, uint64 blockNumber) {
+        Anchor storage a = _anchors[root];
+        return (a.anchoredBy, a.anchoredAt, a.blockNumber);
+    }
+
+    function revokedAt(address issuerAccount, bytes32 credentialHash) external view returns (uint64) {
+        return _revokedAt[issuerAccount][credentialHash];
+    }
+
+    /// @notice Whether `proof` leads from the credential's leaf to `root`, by the rules of
+    /// OpenZeppelin's StandardMerkleTree: leaf = keccak256(keccak256(abi.encode(hash))), sorted pairs.
+    function verifyInclusion(bytes32 root, bytes32[] calldata proof, bytes32 credentialHash)
+        external pure returns (bool)
+    {
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(credentialHash))));
+        return MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _revoke(bytes32 credentialHash) private {
+        if (_revokedAt[msg.sender][credentialHash] != 0) revert AlreadyRevoked(msg.sender, credentialHash);
+        _revokedAt[msg.sender][credentialHash] = uint64(block.timestamp);
+        emit CredentialRevoked(msg.sender, credentialHash);
+    }
+
+    function _requireIssuer(address account) private view returns (Issuer storage record) {
+        record = _issuers[account];
+        if (record.registeredAt == 0) revert IssuerNotRegistered(account);
+    }
+
+    function _findKey(address account, bytes32 publicKey) private view returns (IssuerKey storage) {
+        IssuerKey[] storage keys = _keys[account];
+        for (uint256 i = 0; i < keys.length; ++i) {
+            if (keys[i].publicKey == publicKey) return keys[i];
+        }
+        revert KeyNotFound(account, publicKey);
+    }
+}

@@ -1,0 +1,1 @@
+"""The embedded development chain: a local anvil with persisted state, and the contract on it."""
