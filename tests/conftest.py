@@ -18,3 +18,26 @@ def database_url(request, tmp_path):
 def sqlite_url(tmp_path):
     with migrated_database("sqlite", tmp_path) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def devnet():
+    """One anvil for the session with the contract deployed; see ``chain`` for isolation."""
+    from services.ops.processes import free_port
+    from tests.support.devnet import start_devnet
+
+    net = start_devnet(free_port())
+    try:
+        yield net
+    finally:
+        net.anvil.stop()
+
+
+@pytest.fixture
+def chain(devnet):
+    """The session chain, reverted to its state before the test when the test ends."""
+    snapshot = devnet.snapshot()
+    try:
+        yield devnet
+    finally:
+        devnet.revert(snapshot)

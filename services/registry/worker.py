@@ -102,7 +102,10 @@ class Worker:
         if account_id is not None:
             self._cut_anchor_batch(sender, account_id, force_cut)
             self._cut_revocation_batch(sender, account_id, force_cut)
-        self._send_pending(sender)
+        if self._send_pending(sender):
+            # With instant or fast blocks the receipt is often there already: record it now
+            # rather than a pass later.
+            self._reconcile(sender, self.chain.head(), watch_from)
 
     # -- 1. reconcile ------------------------------------------------------------
     def _reconcile(self, sender: str, head: int, watch_from: int) -> None:
@@ -212,9 +215,11 @@ class Worker:
             repo.assign_to_job(session, Revocation, [{"id": r.id, "job_id": job.id} for r in items])
 
     # -- 3. send -----------------------------------------------------------------------
-    def _send_pending(self, sender: str) -> None:
+    def _send_pending(self, sender: str) -> int:
+        """Sign and broadcast the sender's pending jobs in order; returns how many were sent."""
         with transaction(self.sessions) as session:
             job_ids = [j.id for j in repo.pending_jobs(session, sender)]
+        sent = 0
         for job_id in job_ids:
             with transaction(self.sessions) as session:
                 job = session.get(ChainJob, job_id)
@@ -239,7 +244,9 @@ class Worker:
                     raise RuntimeError(f"lost the lease on {sender}; not sending")
             _crash_point("after_sign")
             self._broadcast(job)
+            sent += 1
             _crash_point("after_send")
+        return sent
 
     def _sign(self, session: Session, job: ChainJob) -> None:
         call, args = self._call_for(job)
