@@ -2,23 +2,26 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ICredentialRegistry} from "./ICredentialRegistry.sol";
 
 /// @title CredentialRegistry
 /// @notice Registers issuers and their Ed25519 keys (with history), records Merkle roots of
 /// credential hashes anchored by issuer accounts, and per-issuer revocations.
-/// @dev Anchoring costs one storage slot per root, whatever the batch size, so the cost per
+/// @dev Anchoring writes one storage slot per root, whatever the batch size, so the cost per
 /// credential falls with the batch. Revocations are keyed by the revoking account, so an
-/// issuer can only ever revoke within its own namespace.
-contract CredentialRegistry is ICredentialRegistry, Ownable {
+/// issuer can only ever revoke within its own namespace. Ownership moves in two steps
+/// (transferOwnership, then acceptOwnership by the new owner).
+contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
+    /// @dev registeredAt != 0 marks a registered account; active and registeredAt share a slot.
     struct Issuer {
         string did;
         bool active;
         uint64 registeredAt;
     }
 
-    /// One slot: who anchored the root, when, in which block.
+    /// @dev One slot: who anchored the root (20 bytes), block time (6), block number (6).
     struct Anchor {
         address anchoredBy;
         uint48 anchoredAt;
@@ -41,7 +44,7 @@ contract CredentialRegistry is ICredentialRegistry, Ownable {
 
     // ---------------------------------------------------------------- owner
 
-    /// @notice Register an issuer's chain account, its DID and first Ed25519 key (valid from now).
+    /// @inheritdoc ICredentialRegistry
     function registerIssuer(address account, string calldata did, bytes32 publicKey) external onlyOwner {
         if (_issuers[account].registeredAt != 0) revert IssuerAlreadyRegistered(account);
         if (bytes(did).length == 0) revert EmptyDid();
@@ -52,14 +55,14 @@ contract CredentialRegistry is ICredentialRegistry, Ownable {
         emit KeyAdded(account, publicKey, uint64(block.timestamp));
     }
 
-    /// @notice Suspend or reinstate an issuer: a suspended account can neither anchor nor revoke.
+    /// @inheritdoc ICredentialRegistry
     function setIssuerActive(address account, bool active) external onlyOwner {
         Issuer storage record = _requireIssuer(account);
         record.active = active;
         emit IssuerActiveChanged(account, active);
     }
 
-    /// @notice Add a new Ed25519 key (key rotation), valid from now.
+    /// @inheritdoc ICredentialRegistry
     function addKey(address account, bytes32 publicKey) external onlyOwner {
         _requireIssuer(account);
         if (publicKey == bytes32(0)) revert InvalidPublicKey();
@@ -71,8 +74,7 @@ contract CredentialRegistry is ICredentialRegistry, Ownable {
         emit KeyAdded(account, publicKey, uint64(block.timestamp));
     }
 
-    /// @notice Retire a key. Signatures made from `validUntil` on no longer count; for a
-    /// compromise it may lie in the past (not before the key's validFrom). 0 means now.
+    /// @inheritdoc ICredentialRegistry
     function retireKey(address account, bytes32 publicKey, uint64 validUntil, bool compromised) external onlyOwner {
         _requireIssuer(account);
         IssuerKey storage key = _findKey(account, publicKey);
@@ -86,21 +88,22 @@ contract CredentialRegistry is ICredentialRegistry, Ownable {
 
     // ---------------------------------------------------------------- issuers
 
-    /// @notice Anchor the Merkle root of a batch of credential hashes. A root is anchored once.
+    /// @inheritdoc ICredentialRegistry
     function anchorRoot(bytes32 root, uint256 leafCount) external onlyActiveIssuer {
         if (root == bytes32(0)) revert EmptyRoot();
+        if (leafCount == 0) revert EmptyBatch();
         Anchor storage existing = _anchors[root];
         if (existing.anchoredBy != address(0)) revert RootAlreadyAnchored(root, existing.anchoredBy);
         _anchors[root] = Anchor(msg.sender, uint48(block.timestamp), uint48(block.number));
         emit RootAnchored(msg.sender, root, leafCount);
     }
 
-    /// @notice Revoke one credential hash, in the caller's own namespace.
+    /// @inheritdoc ICredentialRegistry
     function revoke(bytes32 credentialHash) external onlyActiveIssuer {
         _revoke(credentialHash);
     }
 
-    /// @notice Revoke many credential hashes in one transaction; all or none.
+    /// @inheritdoc ICredentialRegistry
     function revokeBatch(bytes32[] calldata credentialHashes) external onlyActiveIssuer {
         if (credentialHashes.length == 0) revert EmptyBatch();
         for (uint256 i = 0; i < credentialHashes.length; ++i) {
@@ -110,6 +113,7 @@ contract CredentialRegistry is ICredentialRegistry, Ownable {
 
     // ---------------------------------------------------------------- views
 
+    /// @inheritdoc ICredentialRegistry
     function issuer(address account)
         external view returns (string memory did, bool active, uint64 registeredAt, uint256 keyCount)
     {
@@ -117,11 +121,12 @@ contract CredentialRegistry is ICredentialRegistry, Ownable {
         return (record.did, record.active, record.registeredAt, _keys[account].length);
     }
 
+    /// @inheritdoc ICredentialRegistry
     function issuerKeys(address account) external view returns (IssuerKey[] memory) {
         return _keys[account];
     }
 
-    /// @notice Whether `publicKey` was a valid signing key of `account` at `timestamp`.
+    /// @inheritdoc ICredentialRegistry
     function keyValidAt(address account, bytes32 publicKey, uint64 timestamp) external view returns (bool) {
         IssuerKey[] storage keys = _keys[account];
         for (uint256 i = 0; i < keys.length; ++i) {
@@ -133,17 +138,18 @@ contract CredentialRegistry is ICredentialRegistry, Ownable {
         return false;
     }
 
+    /// @inheritdoc ICredentialRegistry
     function anchorOf(bytes32 root) external view returns (address anchoredBy, uint64 anchoredAt, uint64 blockNumber) {
         Anchor storage a = _anchors[root];
         return (a.anchoredBy, a.anchoredAt, a.blockNumber);
     }
 
+    /// @inheritdoc ICredentialRegistry
     function revokedAt(address issuerAccount, bytes32 credentialHash) external view returns (uint64) {
         return _revokedAt[issuerAccount][credentialHash];
     }
 
-    /// @notice Whether `proof` leads from the credential's leaf to `root`, by the rules of
-    /// OpenZeppelin's StandardMerkleTree: leaf = keccak256(keccak256(abi.encode(hash))), sorted pairs.
+    /// @inheritdoc ICredentialRegistry
     function verifyInclusion(bytes32 root, bytes32[] calldata proof, bytes32 credentialHash)
         external pure returns (bool)
     {

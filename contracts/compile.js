@@ -10,19 +10,26 @@ const solc = require("solc");
 const ROOT = path.resolve(__dirname, "..");
 const SOURCES = ["contracts/ICredentialRegistry.sol", "contracts/CredentialRegistry.sol"];
 const ARTIFACT = path.join(ROOT, "services/core/contract/CredentialRegistry.json");
+// cancun: anvil 1.7 runs prague by default and executes cancun code unchanged; most EVM chains
+// in service today accept cancun too.
 const SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: "cancun",
+  remappings: ["@openzeppelin/=node_modules/@openzeppelin/"],
   outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
 };
+// Imports resolve only inside these folders of the repository.
+const IMPORT_ROOTS = ["contracts/", "node_modules/@openzeppelin/"];
 
 function findImport(importPath) {
-  const candidates = [path.join(ROOT, importPath), path.join(ROOT, "node_modules", importPath)];
-  for (const file of candidates) {
-    if (fs.existsSync(file)) return { contents: fs.readFileSync(file, "utf8") };
-  }
-  return { error: `not found: ${importPath}` };
+  const rel = path.posix.normalize(importPath);
+  if (!IMPORT_ROOTS.some((prefix) => rel.startsWith(prefix))) return { error: `import outside ${IMPORT_ROOTS}: ${importPath}` };
+  const file = path.join(ROOT, rel);
+  if (!fs.existsSync(file)) return { error: `not found: ${importPath} (run npm ci)` };
+  return { contents: fs.readFileSync(file, "utf8") };
 }
+
+const sha256 = (text) => crypto.createHash("sha256").update(text).digest("hex");
 
 function sortKeys(value) {
   if (Array.isArray(value)) return value.map(sortKeys);
@@ -34,18 +41,16 @@ function sortKeys(value) {
 
 function compile() {
   const sources = {};
-  const sourceHashes = {};
-  for (const rel of SOURCES) {
-    const text = fs.readFileSync(path.join(ROOT, rel), "utf8");
-    sources[rel] = { content: text };
-    sourceHashes[rel] = crypto.createHash("sha256").update(text).digest("hex");
-  }
+  for (const rel of SOURCES) sources[rel] = { content: fs.readFileSync(path.join(ROOT, rel), "utf8") };
   const input = { language: "Solidity", sources, settings: SETTINGS };
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport }));
-  const errors = (output.errors || []).filter((e) => e.severity === "error");
-  if (errors.length) {
-    for (const e of errors) console.error(e.formattedMessage);
-    process.exit(2);
+  const diagnostics = output.errors || [];
+  for (const e of diagnostics) console.error(e.formattedMessage);
+  if (diagnostics.some((e) => e.severity === "error")) process.exit(2);
+  // sha256 of every source unit that went in: ours and the OpenZeppelin files they import.
+  const sourceHashes = {};
+  for (const unit of Object.keys(output.sources)) {
+    sourceHashes[unit] = sha256(fs.readFileSync(path.join(ROOT, unit), "utf8"));
   }
   const contract = output.contracts["contracts/CredentialRegistry.sol"].CredentialRegistry;
   const artifact = sortKeys({

@@ -1,28 +1,40 @@
 """Run a local anvil (npm package @foundry-rs/anvil-linux-amd64), bound to loopback only.
 
 With a state file, anvil loads it at start, dumps it every few seconds and at a clean
-stop, so a restarted chain keeps every block: the embedded default loses nothing.
+stop (SIGTERM), so a restarted chain keeps every block: the embedded default loses nothing.
+Only the process started here is ever signalled, by its own PID.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANVIL_BIN = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+DEV_CHAIN_ID = 31337
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
-# anvil's first dev accounts (from DEV_MNEMONIC): dev chains only, never real funds.
+# anvil's ten dev accounts (m/44'/60'/0'/0/i of DEV_MNEMONIC), each funded with 10,000 ETH.
+# Dev chains only: these keys are public and must never hold real funds. Account 0 is the
+# operator (the contract's owner) on the dev chain.
 DEV_KEYS = (
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9d804cdc9b0b5",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 )
 
 
@@ -31,67 +43,110 @@ class AnvilError(RuntimeError):
 
 
 def anvil_binary() -> Path:
-    path = Path(os.environ.get("MICROCRED_ANVIL_BIN", ANVIL_BIN))
+    """The anvil executable: $MICROCRED_ANVIL_BIN, else the npm package under node_modules."""
+    path = Path(os.environ.get("MICROCRED_ANVIL_BIN") or ANVIL_BIN)
     if not path.exists():
         raise AnvilError(f"anvil not found at {path}: run `npm ci` (make install does)")
     return path
 
 
-class Anvil:
-    """One anvil process; use as a context manager or call start()/stop()."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __init__(self, port: int, state_path: Path | None = None, chain_id: int = 31337,
-                 block_time: float | None = None, log_path: Path | None = None) -> None:
-        self.port = port
-        self.state_path = state_path
+
+class Anvil:
+    """One anvil process; use as a context manager or call start()/stop().
+
+    ``state_path``: load the chain from this file if it exists and dump it there every
+    ``state_interval`` seconds and on stop. ``block_time``: mine on an interval instead of
+    one block per transaction. ``port=None`` picks a free port.
+    """
+
+    def __init__(self, port: int | None = None, state_path: Path | None = None, chain_id: int = DEV_CHAIN_ID,
+                 block_time: float | None = None, log_path: Path | None = None,
+                 state_interval: int = 2) -> None:
+        self.port = port if port is not None else free_port()
+        self.state_path = Path(state_path) if state_path is not None else None
         self.chain_id = chain_id
         self.block_time = block_time
-        self.log_path = log_path
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.state_interval = state_interval
         self.process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def rpc_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> Anvil:
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def argv(self) -> list[str]:
         argv = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port),
-                "--chain-id", str(self.chain_id), "--mnemonic", DEV_MNEMONIC, "--accounts", "4"]
+                "--chain-id", str(self.chain_id), "--mnemonic", DEV_MNEMONIC, "--accounts", str(len(DEV_KEYS))]
         if self.state_path is not None:
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            argv += ["--state", str(self.state_path), "--state-interval", "2"]
+            # --state = --load-state + --dump-state; historical states keep eth_call at
+            # older blocks working after a restart.
+            argv += ["--state", str(self.state_path), "--state-interval", str(self.state_interval),
+                     "--preserve-historical-states"]
         if self.block_time:
             argv += ["--block-time", str(self.block_time)]
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return argv
+
+    def start(self, timeout: float = 20.0) -> Anvil:
+        if self.process is not None and self.process.poll() is None:
+            raise AnvilError(f"anvil already running (pid {self.process.pid})")
+        if self.state_path is not None:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                        stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         self._wait_ready(timeout)
         return self
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AnvilError(f"anvil exited with {self.process.returncode} (port {self.port} taken?)")
+                code = self.process.returncode
+                self._close_log()
+                raise AnvilError(f"anvil exited with {code} (port {self.port} taken? see {self.log_path})")
             try:
-                r = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-                               timeout=1.0)
-                if r.status_code == 200:
+                r = httpx.post(self.rpc_url, json=payload, timeout=1.0)
+                if r.status_code == 200 and int(r.json()["result"], 16) == self.chain_id:
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(0.05)
         self.stop()
         raise AnvilError(f"anvil did not answer on {self.rpc_url} within {timeout}s")
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, so anvil dumps its state, then wait; SIGKILL only if it hangs."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> Anvil:
         return self.start()

@@ -12,10 +12,16 @@ from importlib import resources
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.exceptions import DecodingError
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
-# OpenZeppelin Ownable's errors are part of the contract's surface too.
-_INHERITED_ERRORS = [
+__all__ = ["ABI", "BYTECODE", "DEPLOYED_BYTECODE", "decode_custom_error", "error_selectors", "load_artifact"]
+
+# Solidity's built-in reverts (require with a message, panics) and OpenZeppelin Ownable's
+# errors, in case an ABI ever lacks them: the decoder names every revert the contract can give.
+_EXTRA_ERRORS = [
+    {"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]},
+    {"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
     {"type": "error", "name": "OwnableUnauthorizedAccount", "inputs": [{"name": "account", "type": "address"}]},
     {"type": "error", "name": "OwnableInvalidOwner", "inputs": [{"name": "owner", "type": "address"}]},
 ]
@@ -23,16 +29,19 @@ _INHERITED_ERRORS = [
 
 @cache
 def load_artifact() -> dict[str, Any]:
+    """The artifact: abi, bytecode, deployedBytecode, compiler (version, settings), sources (sha256)."""
     text = resources.files(__package__).joinpath("CredentialRegistry.json").read_text()
     return json.loads(text)
 
 
+_LAZY = {"ABI": "abi", "BYTECODE": "bytecode", "DEPLOYED_BYTECODE": "deployedBytecode"}
+
+
 def __getattr__(name: str) -> Any:
-    if name == "ABI":
-        return load_artifact()["abi"]
-    if name == "BYTECODE":
-        return load_artifact()["bytecode"]
-    raise AttributeError(name)
+    # ABI, BYTECODE, DEPLOYED_BYTECODE: read from the artifact on first use.
+    if name in _LAZY:
+        return load_artifact()[_LAZY[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _signature(entry: dict) -> str:
@@ -40,16 +49,21 @@ def _signature(entry: dict) -> str:
 
 
 @cache
-def error_selectors() -> dict[bytes, tuple[str, list[str]]]:
+def error_selectors() -> dict[bytes, tuple[str, tuple[str, ...]]]:
+    """4-byte selector -> (error name, argument types), for every error the contract can revert with."""
     entries = [e for e in load_artifact()["abi"] if e["type"] == "error"]
     names = {e["name"] for e in entries}
-    entries += [e for e in _INHERITED_ERRORS if e["name"] not in names]
-    return {function_signature_to_4byte_selector(_signature(e)): (e["name"], [i["type"] for i in e["inputs"]])
+    entries += [e for e in _EXTRA_ERRORS if e["name"] not in names]
+    return {function_signature_to_4byte_selector(_signature(e)): (e["name"], tuple(i["type"] for i in e["inputs"]))
             for e in entries}
 
 
 def decode_custom_error(data: bytes | str | None) -> tuple[str, tuple] | None:
-    """(error name, arguments) for revert data of one of the contract's custom errors, else None."""
+    """(error name, arguments) for revert data of one of the contract's errors, else None.
+
+    Addresses come back checksummed, bytes32 as 0x-hex, integers as ints; undecodable
+    arguments give the name with ``()``.
+    """
     if data is None:
         return None
     if isinstance(data, str):
@@ -68,6 +82,14 @@ def decode_custom_error(data: bytes | str | None) -> tuple[str, tuple] | None:
     name, types = found
     try:
         args = abi_decode(types, bytes(data[4:])) if types else ()
-    except Exception:
+    except (DecodingError, ValueError):
         return name, ()
-    return name, tuple("0x" + a.hex() if isinstance(a, bytes) else a for a in args)
+    return name, tuple(_plain(t, a) for t, a in zip(types, args))
+
+
+def _plain(abi_type: str, value: Any) -> Any:
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
