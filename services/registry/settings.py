@@ -23,6 +23,9 @@ class RegistrySettings(ServiceSettings):
     reorg_window: int = 12
     # A broadcast transaction seen neither mined nor pending for this long is sent again.
     resend_after: float = 20.0
+    # A worker holds each chain account's lease this long per renewal; a dead worker's
+    # accounts pass to another after it. Must exceed the longest pass (a 10,000-leaf cut).
+    lease_seconds: float = 30.0
     # The platform operator's account: owner of the contract, registers issuers, funds them.
     owner_private_key: SecretStr | None = None
     # Wei given to each new issuer account from the owner's; 0 = the operator funds them.

@@ -92,6 +92,7 @@ def stack_env(root: Path, rpc_url: str, contract: str, database_url: str, **extr
         "MICROCRED_ANCHOR_INTERVAL": "0.5",
         "MICROCRED_POLL_INTERVAL": "0.2",
         "MICROCRED_RESEND_AFTER": "3",
+        "MICROCRED_LEASE_SECONDS": "3",
         "MICROCRED_LOG_LEVEL": "info",
     }
     for name, var in _URL_VAR.items():
