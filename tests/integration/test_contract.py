@@ -1,0 +1,553 @@
+"""CredentialRegistry on a real anvil: a role × action matrix, then every refusal and edge by name.
+
+Roles: the owner (platform operator), an issuer and another issuer (registered, active), a
+stranger (never registered) and a suspended issuer (registered, then deactivated). Every
+allowed action is checked through the views *and* by decoding its event from the receipt;
+every refusal by its custom error's name and arguments, decoded from the revert data with
+``services.core.contract.decode_custom_error``, and then by sending the transaction anyway
+(explicit gas, so no estimate stops it) and finding a reverted receipt and nothing written.
+Inputs (roots, hashes, keys, accounts) are random for every run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+from eth_account import Account
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from web3.exceptions import ContractCustomError
+from web3.logs import DISCARD
+
+from services.core.contract import decode_custom_error
+
+ZERO_ADDRESS = "0x" + "0" * 40
+GAS = 3_000_000  # explicit gas: a refused transaction is mined and reverts instead of failing its estimate
+
+
+def rand32() -> bytes:
+    return os.urandom(32)
+
+
+def norm(value: Any) -> Any:
+    """Error arguments as decode_custom_error gives them: bytes as 0x-hex, addresses lower-case."""
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
+    return value
+
+
+def error(name: str, *args: Any) -> tuple[str, tuple]:
+    return name, tuple(norm(a) for a in args)
+
+
+class Registry:
+    """The deployed contract on the test's chain, with the few moves every test makes."""
+
+    def __init__(self, chain) -> None:
+        self.chain = chain
+        self.w3 = chain.w3
+        self.c = chain.contract
+
+    # -- transactions
+    def send(self, fn, sender: str):
+        tx = fn.transact({"from": sender, "gas": GAS})
+        return self.w3.eth.wait_for_transaction_receipt(tx, timeout=10)
+
+    def ok(self, fn, sender: str):
+        receipt = self.send(fn, sender)
+        assert receipt["status"] == 1, f"{fn.fn_name} by {sender} reverted"
+        return receipt
+
+    def refusal(self, fn, sender: str) -> tuple[str, tuple] | None:
+        """The custom error ``fn`` is refused with (from eth_call), after checking a sent one reverts too."""
+        with pytest.raises(ContractCustomError) as raised:
+            fn.call({"from": sender})
+        decoded = decode_custom_error(raised.value.data)
+        assert decoded is not None, f"not one of the contract's errors: {raised.value.data!r}"
+        receipt = self.send(fn, sender)
+        assert receipt["status"] == 0, f"{fn.fn_name} by {sender} was refused by eth_call but mined"
+        assert receipt["logs"] == []
+        return decoded[0], tuple(norm(a) for a in decoded[1])
+
+    def events(self, receipt, name: str) -> list[dict]:
+        return [dict(e["args"]) for e in getattr(self.c.events, name)().process_receipt(receipt, errors=DISCARD)]
+
+    # -- chain time
+    def block_time(self, receipt=None) -> int:
+        block = self.w3.eth.get_block(receipt["blockNumber"] if receipt else "latest")
+        return block["timestamp"]
+
+    def advance(self, seconds: int) -> int:
+        """Move chain time forward and mine; the new head's timestamp."""
+        self.chain.rpc("evm_increaseTime", seconds)
+        self.chain.rpc("evm_mine")
+        return self.block_time()
+
+    # -- views
+    def issuer(self, account: str) -> tuple:
+        return tuple(self.c.functions.issuer(account).call())
+
+    def keys(self, account: str) -> list[tuple]:
+        return [tuple(k) for k in self.c.functions.issuerKeys(account).call()]
+
+    def key_valid_at(self, account: str, key: bytes, timestamp: int) -> bool:
+        return self.c.functions.keyValidAt(account, key, timestamp).call()
+
+    def anchor_of(self, root: bytes) -> tuple:
+        return tuple(self.c.functions.anchorOf(root).call())
+
+    def revoked_at(self, account: str, h: bytes) -> int:
+        return self.c.functions.revokedAt(account, h).call()
+
+
+@dataclass
+class Roles:
+    owner: str
+    issuer: str
+    other: str
+    suspended: str
+    stranger: str
+    first_key: dict[str, bytes]  # each registered account's first key
+
+    def __getitem__(self, role: str) -> str:
+        return getattr(self, role)
+
+
+@pytest.fixture
+def reg(chain) -> Registry:
+    return Registry(chain)
+
+
+@pytest.fixture
+def roles(chain, reg) -> Roles:
+    # anvil's own unlocked dev accounts (it signs for them); the first is the contract's owner
+    owner, issuer, other, suspended = chain.w3.eth.accounts[:4]
+    assert owner == chain.owner == reg.c.functions.owner().call()
+    # The stranger is a fresh account each test: funded and impersonated, so it can send transactions.
+    stranger = Account.create().address
+    chain.rpc("anvil_setBalance", stranger, hex(10**20))
+    chain.rpc("anvil_impersonateAccount", stranger)
+    first_key = {}
+    for account in (issuer, other, suspended):
+        first_key[account] = rand32()
+        reg.ok(reg.c.functions.registerIssuer(account, f"did:web:example.org:issuers:{account}", first_key[account]),
+               owner)
+    reg.ok(reg.c.functions.setIssuerActive(suspended, False), owner)
+    return Roles(owner, issuer, other, suspended, stranger, first_key)
+
+
+# ------------------------------------------------------------------ the role × action matrix
+
+ROLES = ("owner", "issuer", "other", "stranger", "suspended")
+
+
+@dataclass
+class Action:
+    """One contract function: a random call for a sender, the roles allowed it, and what success looks like."""
+
+    prepare: Callable[[Registry, Roles, str], tuple[Any, Callable[[Any], None]]]
+    allowed: frozenset[str]
+
+    def refusal_for(self, name: str, roles: Roles, role: str) -> tuple[str, tuple]:
+        sender = roles[role]
+        if name in OWNER_ACTIONS:
+            return error("OwnableUnauthorizedAccount", sender)
+        if role == "suspended":
+            return error("IssuerNotActive", sender)
+        return error("IssuerNotRegistered", sender)  # the owner and the stranger are no issuers
+
+
+def _register_issuer(reg: Registry, roles: Roles, sender: str):
+    account, did, key = Account.create().address, f"did:web:example.org:issuers:{os.urandom(6).hex()}", rand32()
+
+    def check(receipt):
+        assert reg.issuer(account) == (did, True, reg.block_time(receipt), 1)
+        assert reg.keys(account) == [(key, reg.block_time(receipt), 0, False)]
+        assert reg.events(receipt, "IssuerRegistered") == [{"account": account, "did": did, "publicKey": key}]
+        assert reg.events(receipt, "KeyAdded") == [
+            {"account": account, "publicKey": key, "validFrom": reg.block_time(receipt)}]
+
+    return reg.c.functions.registerIssuer(account, did, key), check
+
+
+def _set_issuer_active(reg: Registry, roles: Roles, sender: str):
+    before = reg.issuer(roles.issuer)
+
+    def check(receipt):
+        assert reg.issuer(roles.issuer) == (before[0], False, before[2], before[3])
+        assert reg.events(receipt, "IssuerActiveChanged") == [{"account": roles.issuer, "active": False}]
+
+    return reg.c.functions.setIssuerActive(roles.issuer, False), check
+
+
+def _add_key(reg: Registry, roles: Roles, sender: str):
+    key = rand32()
+
+    def check(receipt):
+        now = reg.block_time(receipt)
+        assert reg.keys(roles.issuer)[-1] == (key, now, 0, False)
+        assert reg.issuer(roles.issuer)[3] == 2
+        assert reg.key_valid_at(roles.issuer, key, now)
+        assert reg.events(receipt, "KeyAdded") == [{"account": roles.issuer, "publicKey": key, "validFrom": now}]
+
+    return reg.c.functions.addKey(roles.issuer, key), check
+
+
+def _retire_key(reg: Registry, roles: Roles, sender: str):
+    key = roles.first_key[roles.issuer]
+
+    def check(receipt):
+        now = reg.block_time(receipt)
+        (stored,) = reg.keys(roles.issuer)
+        assert stored[0] == key and stored[2:] == (now, False)
+        assert not reg.key_valid_at(roles.issuer, key, now)
+        assert reg.events(receipt, "KeyRetired") == [
+            {"account": roles.issuer, "publicKey": key, "validUntil": now, "compromised": False}]
+
+    return reg.c.functions.retireKey(roles.issuer, key, 0, False), check
+
+
+def _anchor_root(reg: Registry, roles: Roles, sender: str):
+    root, leaves = rand32(), int.from_bytes(os.urandom(2), "big") + 1
+
+    def check(receipt):
+        assert reg.anchor_of(root) == (sender, reg.block_time(receipt), receipt["blockNumber"])
+        assert reg.events(receipt, "RootAnchored") == [{"issuer": sender, "root": root, "leafCount": leaves}]
+
+    return reg.c.functions.anchorRoot(root, leaves), check
+
+
+def _revoke(reg: Registry, roles: Roles, sender: str):
+    h = rand32()
+
+    def check(receipt):
+        assert reg.revoked_at(sender, h) == reg.block_time(receipt)
+        assert reg.events(receipt, "CredentialRevoked") == [{"issuer": sender, "credentialHash": h}]
+
+    return reg.c.functions.revoke(h), check
+
+
+def _revoke_batch(reg: Registry, roles: Roles, sender: str):
+    hashes = [rand32() for _ in range(1 + os.urandom(1)[0] % 8)]
+
+    def check(receipt):
+        assert [reg.revoked_at(sender, h) for h in hashes] == [reg.block_time(receipt)] * len(hashes)
+        assert reg.events(receipt, "CredentialRevoked") == [{"issuer": sender, "credentialHash": h} for h in hashes]
+
+    return reg.c.functions.revokeBatch(hashes), check
+
+
+OWNER_ONLY, ISSUERS = frozenset({"owner"}), frozenset({"issuer", "other"})
+ACTIONS = {
+    "registerIssuer": Action(_register_issuer, OWNER_ONLY),
+    "setIssuerActive": Action(_set_issuer_active, OWNER_ONLY),
+    "addKey": Action(_add_key, OWNER_ONLY),
+    "retireKey": Action(_retire_key, OWNER_ONLY),
+    "anchorRoot": Action(_anchor_root, ISSUERS),
+    "revoke": Action(_revoke, ISSUERS),
+    "revokeBatch": Action(_revoke_batch, ISSUERS),
+}
+OWNER_ACTIONS = {name for name, action in ACTIONS.items() if action.allowed == OWNER_ONLY}
+
+
+@pytest.mark.parametrize("action_name", ACTIONS)
+@pytest.mark.parametrize("role", ROLES)
+def test_role_action_matrix(reg, roles, role, action_name):
+    action = ACTIONS[action_name]
+    sender = roles[role]
+    call, check = action.prepare(reg, roles, sender)
+    if role in action.allowed:
+        check(reg.ok(call, sender))
+    else:
+        assert reg.refusal(call, sender) == action.refusal_for(action_name, roles, role)
+
+
+# ------------------------------------------------------------------ issuers
+
+def test_registering_an_issuer_twice_is_refused(reg, roles):
+    call = reg.c.functions.registerIssuer(roles.issuer, "did:web:example.org:again", rand32())
+    assert reg.refusal(call, roles.owner) == error("IssuerAlreadyRegistered", roles.issuer)
+
+
+def test_an_empty_did_is_refused(reg, roles):
+    call = reg.c.functions.registerIssuer(Account.create().address, "", rand32())
+    assert reg.refusal(call, roles.owner) == error("EmptyDid")
+
+
+def test_a_zero_public_key_is_refused_at_registration_and_rotation(reg, roles):
+    zero = b"\x00" * 32
+    assert reg.refusal(reg.c.functions.registerIssuer(Account.create().address, "did:web:x", zero),
+                       roles.owner) == error("InvalidPublicKey")
+    assert reg.refusal(reg.c.functions.addKey(roles.issuer, zero), roles.owner) == error("InvalidPublicKey")
+
+
+@pytest.mark.parametrize("function", ["setIssuerActive", "addKey", "retireKey"])
+def test_owner_actions_on_an_unregistered_account_are_refused(reg, roles, function):
+    nobody = Account.create().address
+    call = {"setIssuerActive": lambda: reg.c.functions.setIssuerActive(nobody, True),
+            "addKey": lambda: reg.c.functions.addKey(nobody, rand32()),
+            "retireKey": lambda: reg.c.functions.retireKey(nobody, rand32(), 0, True)}[function]()
+    assert reg.refusal(call, roles.owner) == error("IssuerNotRegistered", nobody)
+    assert reg.issuer(nobody) == ("", False, 0, 0)
+
+
+def test_a_suspended_issuer_reinstated_can_anchor_and_revoke_again(reg, roles):
+    receipt = reg.ok(reg.c.functions.setIssuerActive(roles.suspended, True), roles.owner)
+    assert reg.events(receipt, "IssuerActiveChanged") == [{"account": roles.suspended, "active": True}]
+    assert reg.issuer(roles.suspended)[1] is True
+    root, h = rand32(), rand32()
+    reg.ok(reg.c.functions.anchorRoot(root, 1), roles.suspended)
+    reg.ok(reg.c.functions.revoke(h), roles.suspended)
+    assert reg.anchor_of(root)[0] == roles.suspended and reg.revoked_at(roles.suspended, h) > 0
+
+
+def test_suspension_keeps_what_the_issuer_did_before(reg, roles):
+    root, h = rand32(), rand32()
+    reg.ok(reg.c.functions.anchorRoot(root, 3), roles.issuer)
+    revoked = reg.block_time(reg.ok(reg.c.functions.revoke(h), roles.issuer))
+    reg.ok(reg.c.functions.setIssuerActive(roles.issuer, False), roles.owner)
+    assert reg.anchor_of(root)[0] == roles.issuer
+    assert reg.revoked_at(roles.issuer, h) == revoked
+    assert reg.refusal(reg.c.functions.anchorRoot(rand32(), 1), roles.issuer) == error("IssuerNotActive", roles.issuer)
+
+
+# ------------------------------------------------------------------ keys
+
+def test_key_rotation_keeps_the_history(reg, roles):
+    account, old = roles.issuer, roles.first_key[roles.issuer]
+    registered = reg.issuer(account)[2]
+    assert reg.keys(account) == [(old, registered, 0, False)]
+
+    reg.advance(100)
+    new = rand32()
+    added = reg.block_time(reg.ok(reg.c.functions.addKey(account, new), roles.owner))
+    reg.advance(100)
+    receipt = reg.ok(reg.c.functions.retireKey(account, old, 0, False), roles.owner)
+    retired = reg.block_time(receipt)  # validUntil 0 = the block's time
+    assert reg.events(receipt, "KeyRetired") == [
+        {"account": account, "publicKey": old, "validUntil": retired, "compromised": False}]
+
+    assert reg.keys(account) == [(old, registered, retired, False), (new, added, 0, False)]
+    assert reg.issuer(account)[3] == 2
+    # the old key: valid from registration up to (not including) its retirement
+    assert not reg.key_valid_at(account, old, registered - 1)
+    assert reg.key_valid_at(account, old, registered)
+    assert reg.key_valid_at(account, old, retired - 1)
+    assert not reg.key_valid_at(account, old, retired)
+    assert not reg.key_valid_at(account, old, retired + 10_000)
+    # the new key: from its addition on, open-ended
+    assert not reg.key_valid_at(account, new, added - 1)
+    assert reg.key_valid_at(account, new, added)
+    assert reg.key_valid_at(account, new, retired + 10**9)
+
+
+def test_a_key_retired_for_compromise_invalidates_what_it_signed_afterwards_but_not_before(reg, roles):
+    account, key = roles.issuer, roles.first_key[roles.issuer]
+    registered = reg.issuer(account)[2]
+    reg.advance(1000)
+    leaked = registered + 400  # found out now; the key leaked back then
+    receipt = reg.ok(reg.c.functions.retireKey(account, key, leaked, True), roles.owner)
+    assert reg.events(receipt, "KeyRetired") == [
+        {"account": account, "publicKey": key, "validUntil": leaked, "compromised": True}]
+    assert reg.keys(account) == [(key, registered, leaked, True)]
+    assert reg.key_valid_at(account, key, registered)
+    assert reg.key_valid_at(account, key, leaked - 1)
+    assert not reg.key_valid_at(account, key, leaked)
+    assert not reg.key_valid_at(account, key, registered + 999)
+
+
+def test_retiring_a_key_at_its_valid_from_is_the_earliest_allowed(reg, roles):
+    account, key = roles.issuer, roles.first_key[roles.issuer]
+    registered = reg.issuer(account)[2]
+    reg.advance(10)
+    assert reg.refusal(reg.c.functions.retireKey(account, key, registered - 1, True), roles.owner) == error(
+        "InvalidValidity", registered, registered - 1)
+    reg.ok(reg.c.functions.retireKey(account, key, registered, True), roles.owner)
+    assert not reg.key_valid_at(account, key, registered)  # never valid at all
+
+
+def test_a_valid_until_in_the_future_is_refused(reg, roles):
+    account, key = roles.issuer, roles.first_key[roles.issuer]
+    registered = reg.issuer(account)[2]
+    until = reg.block_time() + 3600
+    assert reg.refusal(reg.c.functions.retireKey(account, key, until, False), roles.owner) == error(
+        "InvalidValidity", registered, until)
+    assert reg.keys(account) == [(key, registered, 0, False)]
+
+
+def test_retiring_a_key_twice_is_refused(reg, roles):
+    account, key = roles.issuer, roles.first_key[roles.issuer]
+    reg.advance(5)
+    reg.ok(reg.c.functions.retireKey(account, key, 0, False), roles.owner)
+    before = reg.keys(account)
+    assert reg.refusal(reg.c.functions.retireKey(account, key, 0, True), roles.owner) == error(
+        "KeyAlreadyRetired", account, key)
+    assert reg.keys(account) == before  # still not marked compromised
+
+
+def test_retiring_an_unknown_key_is_refused(reg, roles):
+    unknown = rand32()
+    assert reg.refusal(reg.c.functions.retireKey(roles.issuer, unknown, 0, False), roles.owner) == error(
+        "KeyNotFound", roles.issuer, unknown)
+    # another issuer's key is unknown too: keys are per account
+    theirs = roles.first_key[roles.other]
+    assert reg.refusal(reg.c.functions.retireKey(roles.issuer, theirs, 0, False), roles.owner) == error(
+        "KeyNotFound", roles.issuer, theirs)
+
+
+def test_adding_a_registered_key_again_is_refused_even_once_retired(reg, roles):
+    account, key = roles.issuer, roles.first_key[roles.issuer]
+    assert reg.refusal(reg.c.functions.addKey(account, key), roles.owner) == error(
+        "KeyAlreadyRegistered", account, key)
+    reg.advance(5)
+    reg.ok(reg.c.functions.retireKey(account, key, 0, True), roles.owner)
+    assert reg.refusal(reg.c.functions.addKey(account, key), roles.owner) == error(
+        "KeyAlreadyRegistered", account, key)
+    assert len(reg.keys(account)) == 1
+
+
+def test_a_key_is_valid_only_for_its_own_account(reg, roles):
+    key, now = roles.first_key[roles.issuer], reg.block_time()
+    assert reg.key_valid_at(roles.issuer, key, now)
+    assert not reg.key_valid_at(roles.other, key, now)
+    assert not reg.key_valid_at(roles.stranger, key, now)
+    assert not reg.key_valid_at(roles.issuer, rand32(), now)
+
+
+# ------------------------------------------------------------------ anchors
+
+@pytest.mark.parametrize("second", ["issuer", "other"])
+def test_a_root_anchored_twice_is_refused_naming_the_first_anchorer(reg, roles, second):
+    root = rand32()
+    receipt = reg.ok(reg.c.functions.anchorRoot(root, 5), roles.issuer)
+    first = reg.anchor_of(root)
+    assert reg.refusal(reg.c.functions.anchorRoot(root, 7), roles[second]) == error(
+        "RootAlreadyAnchored", root, roles.issuer)
+    assert reg.anchor_of(root) == first == (roles.issuer, reg.block_time(receipt), receipt["blockNumber"])
+
+
+def test_an_empty_root_is_refused(reg, roles):
+    zero = b"\x00" * 32
+    assert reg.refusal(reg.c.functions.anchorRoot(zero, 1), roles.issuer) == error("EmptyRoot")
+    assert reg.anchor_of(zero) == (ZERO_ADDRESS, 0, 0)
+
+
+def test_a_root_of_zero_leaves_is_refused(reg, roles):
+    root = rand32()
+    assert reg.refusal(reg.c.functions.anchorRoot(root, 0), roles.issuer) == error("EmptyBatch")
+    assert reg.anchor_of(root) == (ZERO_ADDRESS, 0, 0)
+
+
+def test_an_unanchored_root_reads_as_empty(reg, roles):
+    assert reg.anchor_of(rand32()) == (ZERO_ADDRESS, 0, 0)
+
+
+# ------------------------------------------------------------------ revocations
+
+def test_revoking_a_revoked_hash_is_refused(reg, roles):
+    h = rand32()
+    at = reg.block_time(reg.ok(reg.c.functions.revoke(h), roles.issuer))
+    reg.advance(60)
+    assert reg.refusal(reg.c.functions.revoke(h), roles.issuer) == error("AlreadyRevoked", roles.issuer, h)
+    assert reg.refusal(reg.c.functions.revokeBatch([rand32(), h]), roles.issuer) == error(
+        "AlreadyRevoked", roles.issuer, h)
+    assert reg.revoked_at(roles.issuer, h) == at  # the first revocation's time stands
+
+
+def test_an_empty_revocation_batch_is_refused(reg, roles):
+    assert reg.refusal(reg.c.functions.revokeBatch([]), roles.issuer) == error("EmptyBatch")
+
+
+def test_a_batch_with_a_duplicate_writes_nothing(reg, roles):
+    hashes = [rand32() for _ in range(5)]
+    batch = hashes[:3] + [hashes[1]] + hashes[3:]
+    assert reg.refusal(reg.c.functions.revokeBatch(batch), roles.issuer) == error(
+        "AlreadyRevoked", roles.issuer, hashes[1])
+    assert [reg.revoked_at(roles.issuer, h) for h in hashes] == [0] * 5
+
+
+def test_a_batch_with_one_already_revoked_hash_writes_nothing(reg, roles):
+    done, fresh = rand32(), [rand32() for _ in range(4)]
+    reg.ok(reg.c.functions.revoke(done), roles.issuer)
+    assert reg.refusal(reg.c.functions.revokeBatch(fresh[:2] + [done] + fresh[2:]), roles.issuer) == error(
+        "AlreadyRevoked", roles.issuer, done)
+    assert [reg.revoked_at(roles.issuer, h) for h in fresh] == [0] * 4
+
+
+def test_revocations_are_per_issuer(reg, roles):
+    h = rand32()
+    at = reg.block_time(reg.ok(reg.c.functions.revoke(h), roles.other))
+    assert reg.revoked_at(roles.other, h) == at
+    assert reg.revoked_at(roles.issuer, h) == 0  # B's revocation says nothing about A's credential
+    # and A can still revoke the same hash in its own namespace
+    reg.advance(30)
+    mine = reg.block_time(reg.ok(reg.c.functions.revokeBatch([h]), roles.issuer))
+    assert reg.revoked_at(roles.issuer, h) == mine > at
+    assert reg.revoked_at(roles.other, h) == at
+
+
+# ------------------------------------------------------------------ fuzzed
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(roots=st.lists(st.binary(min_size=32, max_size=32).filter(any), min_size=1, max_size=4, unique=True),
+       leaf_counts=st.lists(st.integers(min_value=1, max_value=2**256 - 1), min_size=4, max_size=4),
+       hashes=st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=6, unique=True),
+       who=st.sampled_from(["issuer", "other"]), batch=st.booleans())
+def test_fuzzed_anchors_and_revocations_read_back(chain, reg, roles, roots, leaf_counts, hashes, who, batch):
+    snapshot = chain.snapshot()
+    try:
+        sender, bystander = roles[who], roles["other" if who == "issuer" else "issuer"]
+        for root, count in zip(roots, leaf_counts):
+            receipt = reg.ok(reg.c.functions.anchorRoot(root, count), sender)
+            assert reg.anchor_of(root) == (sender, reg.block_time(receipt), receipt["blockNumber"])
+            assert reg.events(receipt, "RootAnchored") == [{"issuer": sender, "root": root, "leafCount": count}]
+        if batch:
+            receipts = [reg.ok(reg.c.functions.revokeBatch(hashes), sender)] * len(hashes)
+        else:
+            receipts = [reg.ok(reg.c.functions.revoke(h), sender) for h in hashes]
+        for h, receipt in zip(hashes, receipts):
+            assert reg.revoked_at(sender, h) == reg.block_time(receipt)
+            assert reg.revoked_at(bystander, h) == 0
+        assert reg.refusal(reg.c.functions.anchorRoot(roots[0], 1), bystander) == error(
+            "RootAlreadyAnchored", roots[0], sender)
+    finally:
+        chain.revert(snapshot)
+    assert all(reg.anchor_of(root)[0] == ZERO_ADDRESS for root in roots)  # each example starts clean
+
+
+# ------------------------------------------------------------------ gas
+
+def test_gas_figures(reg, roles):
+    anchor = reg.ok(reg.c.functions.anchorRoot(rand32(), 1000), roles.issuer)["gasUsed"]
+    assert anchor < 100_000
+    revoke = reg.ok(reg.c.functions.revoke(rand32()), roles.issuer)["gasUsed"]
+    per_hash = {}
+    for n in (10, 100):
+        used = reg.ok(reg.c.functions.revokeBatch([rand32() for _ in range(n)]), roles.issuer)["gasUsed"]
+        per_hash[n] = used / n
+    print(f"\ngas: anchorRoot {anchor}, revoke {revoke}, revokeBatch per hash "
+          + ", ".join(f"{per_hash[n]:.0f} at {n}" for n in per_hash))
+    # a batch amortises the transaction's base cost: cheaper per hash than one revoke each
+    assert per_hash[100] < per_hash[10] < revoke
+
+
+# ------------------------------------------------------------------ ownership
+
+def test_ownership_moves_only_when_the_new_owner_accepts(reg, roles):
+    assert reg.refusal(reg.c.functions.transferOwnership(roles.issuer), roles.issuer) == error(
+        "OwnableUnauthorizedAccount", roles.issuer)
+    reg.ok(reg.c.functions.transferOwnership(roles.other), roles.owner)
+    assert reg.c.functions.owner().call() == roles.owner  # still, until accepted
+    assert reg.c.functions.pendingOwner().call() == roles.other
+    assert reg.refusal(reg.c.functions.acceptOwnership(), roles.issuer) == error(
+        "OwnableUnauthorizedAccount", roles.issuer)
+    reg.ok(reg.c.functions.acceptOwnership(), roles.other)
+    assert reg.c.functions.owner().call() == roles.other
+    assert reg.refusal(reg.c.functions.addKey(roles.issuer, rand32()), roles.owner) == error(
+        "OwnableUnauthorizedAccount", roles.owner)
+    reg.ok(reg.c.functions.addKey(roles.issuer, rand32()), roles.other)
