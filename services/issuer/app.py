@@ -1,0 +1,72 @@
+"""The issuer's FastAPI app: ``uvicorn services.issuer.app:create_app --factory --port 8001``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.core.db import make_engine, make_sessionmaker
+from services.core.web import BodySizeLimit, install_error_handlers
+from services.issuer.endpoints import api, public
+from services.issuer.registry_client import HttpRegistry
+from services.issuer.settings import IssuerSettings, get_settings
+
+log = logging.getLogger("microcred.issuer")
+
+
+def create_app(settings: IssuerSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from services.issuer.batches import BatchRunner
+        from services.issuer.outbox import Relay
+        from services.issuer.signing import SigningPool
+
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        registry = HttpRegistry(settings.registry_url, settings.secret("service_token"), settings.registry_timeout)
+        pool = SigningPool(settings.sign_processes)
+        app.state.settings = settings
+        app.state.sessions = sessions
+        app.state.registry = registry
+        stop = threading.Event()
+        threads: list[threading.Thread] = []
+        relay = None
+        if settings.run_batches:
+            app.state.wake_batches = threading.Event()
+            runner = BatchRunner(settings, sessions, pool)
+            threads.append(threading.Thread(target=runner.run, args=(stop, app.state.wake_batches),
+                                            name="batch-runner", daemon=True))
+        if settings.run_outbox:
+            app.state.wake_relay = threading.Event()
+            relay = Relay(settings, sessions, registry)
+            threads.append(threading.Thread(target=relay.run, args=(stop, app.state.wake_relay),
+                                            name="outbox-relay", daemon=True))
+        for thread in threads:
+            thread.start()
+        yield
+        stop.set()
+        for name in ("wake_batches", "wake_relay"):
+            event = getattr(app.state, name, None)
+            if event is not None:
+                event.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        if relay is not None:
+            relay.close()
+        pool.shutdown()
+        registry.close()
+        engine.dispose()
+
+    app = FastAPI(title="microcred issuer", version="0.1.0", lifespan=lifespan,
+                  description="Issuers, API keys, achievements, and Open Badges 3.0 credentials signed with "
+                              "eddsa-rdfc-2022 and anchored through the registry.")
+    install_error_handlers(app)
+    app.include_router(api)
+    app.include_router(public)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,157 @@
+"""The batch runner: issues a bulk request's good rows in chunks, each chunk one transaction.
+
+A runner claims a batch with a lease (so any number of processes may run one; only one
+works a batch at a time), then loops: build the next chunk's documents, sign them in the
+process pool while the previous chunk is written, and commit each chunk together with
+its outbox message and the batch's progress (``next_index``). A crash loses at most the
+chunk in hand, and the next runner resumes at ``next_index``: no row is issued twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.db import transaction, utcnow
+from services.issuer import credentials as cred, repository as repo, service
+from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
+from services.issuer.settings import IssuerSettings
+from services.issuer.signing import SigningPool
+
+log = logging.getLogger("microcred.issuer.batches")
+
+LEASE_TTL = timedelta(seconds=60)
+
+
+class _KeyChanged(Exception):
+    """The signing key was rotated mid-batch: stop, and resume with the new one."""
+
+
+class BatchRunner:
+    def __init__(self, settings: IssuerSettings, sessions: sessionmaker[Session], pool: SigningPool,
+                 holder: str | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.pool = pool
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                worked = self.tick(stop)
+            except Exception:  # keep the runner alive; the batch stays claimable
+                log.exception("batch runner pass failed")
+                worked = False
+            if not worked:
+                if wake is not None:
+                    wake.wait(interval)
+                    wake.clear()
+                else:
+                    stop.wait(interval)
+
+    def tick(self, stop: threading.Event | None = None) -> bool:
+        with transaction(self.sessions) as session:
+            ids = repo.claimable_batches(session, utcnow())
+        worked = False
+        for batch_id in ids:
+            if stop is not None and stop.is_set():
+                break
+            worked = self.process(batch_id, stop) or worked
+        return worked
+
+    def process(self, batch_id: str, stop: threading.Event | None = None) -> bool:
+        with transaction(self.sessions) as session:
+            if not repo.claim_batch(session, batch_id, self.holder, LEASE_TTL):
+                return False
+            batch = session.get(Batch, batch_id)
+            issuer = repo.issuer(session, batch.issuer_id)
+            achievement = repo.achievement(session, batch.issuer_id, batch.achievement_id)
+            key = repo.active_signing_key(session, batch.issuer_id)
+            if batch.state == BatchState.queued:
+                batch.state, batch.started_at = BatchState.running, utcnow()
+            rows: list[dict] = list(batch.rows or [])
+            start = batch.next_index
+            options = dict(batch.options or {})
+            context = service.signer(self.settings, issuer, key)
+            profile = cred.profile_document(service._profile_data(issuer))
+            achievement_doc = cred.achievement_document(service.achievement_data(self.settings, achievement))
+            validity_days = achievement.validity_days
+            issuer_id, achievement_id = issuer.id, achievement.id
+        fixed_from = datetime.fromisoformat(options["valid_from"]) if options.get("valid_from") else None
+        chunk = self.settings.batch_chunk
+        log.info("batch %s: rows %d..%d of %d", batch_id, start, len(rows), len(rows))
+
+        def prepare(begin: int):
+            now = utcnow()
+            valid_from = fixed_from or now
+            valid_until = cred.valid_until_for(valid_from, validity_days)
+            items = []
+            for row in rows[begin:begin + chunk]:
+                cid = cred.new_credential_id()
+                doc = cred.build_credential(
+                    credential_id=cid, public_base_url=self.settings.public_base_url, profile=profile,
+                    achievement=achievement_doc, recipient_name=row["name"], recipient_email=row["email"],
+                    salt=cred.new_salt(), valid_from=valid_from, valid_until=valid_until,
+                    evidence=row.get("evidence"))
+                items.append((row["row"], cid, doc))
+            futures = self.pool.submit(context.seed, context.verification_method, cred.xsd_datetime(now),
+                                       [doc for _, _, doc in items])
+            return begin, now, valid_from, valid_until, items, futures
+
+        pending = prepare(start) if start < len(rows) else None
+        try:
+            while pending is not None:
+                begin, now, valid_from, valid_until, items, futures = pending
+                end = begin + len(items)
+                # Start signing the next chunk before writing this one: the pool and the
+                # database then work at the same time.
+                pending = prepare(end) if end < len(rows) and not (stop and stop.is_set()) else None
+                outcomes = self.pool.gather(futures)
+                self._write(batch_id, issuer_id, achievement_id, context.key_id, items, outcomes, now, valid_from,
+                            valid_until, end, done=end >= len(rows))
+                if stop is not None and stop.is_set():
+                    break
+        except _KeyChanged:
+            log.info("batch %s: signing key rotated; resuming with the new key", batch_id)
+            if pending is not None:
+                self.pool.gather(pending[5])
+            return True
+        return True
+
+    def _write(self, batch_id: str, issuer_id: str, achievement_id: str, key_id: int, items, outcomes, now: datetime,
+               valid_from: datetime, valid_until: datetime | None, end: int, done: bool) -> None:
+        with transaction(self.sessions) as session:
+            if not repo.claim_batch(session, batch_id, self.holder, LEASE_TTL):
+                raise RuntimeError(f"lost the lease on batch {batch_id}")
+            key = repo.signing_key(session, key_id)
+            if key is None or key.state != KeyState.active:
+                raise _KeyChanged()
+            batch = session.get(Batch, batch_id)
+            rows, errors = [], []
+            for (row_index, cid, _), outcome in zip(items, outcomes, strict=True):
+                if outcome.error:
+                    errors.append({"row": row_index, "reason": outcome.error})
+                    continue
+                rows.append(service.credential_row(
+                    credential_id=cid, issuer_id=issuer_id, achievement_id=achievement_id, key_id=key_id,
+                    document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
+                    valid_until=valid_until, now=now, batch_id=batch_id, batch_row=row_index))
+            repo.insert_credentials(session, rows)
+            if rows:
+                repo.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [r["credential_hash"] for r in rows]})
+            batch.next_index = end
+            batch.processed += len(items)
+            batch.issued += len(rows)
+            batch.failed += len(errors)
+            if errors:
+                batch.errors = [*(batch.errors or []), *errors]
+            if done:
+                batch.state, batch.finished_at = BatchState.done, datetime.now(UTC)
+                batch.rows = None  # the only copy of plain email addresses goes with it
+                batch.lease_holder = batch.lease_until = None

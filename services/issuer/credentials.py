@@ -1,0 +1,180 @@
+"""Building the Open Badges 3.0 credential (DESIGN §3): pure functions over plain values.
+
+The document is built here unsigned; services.issuer.signing adds the eddsa-rdfc-2022
+proof. Everything written is defined by the two bundled contexts (safe-mode
+canonicalisation refuses anything else), including ``credentialStatus``, whose type is
+an absolute IRI because neither context defines a revocation-check type of ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.core.credential import CONTEXTS
+
+CREDENTIAL_TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
+# Where revocation is checked: GET {id} (the verifier's /c/{id}/status, backed by the
+# issuer's /public/credentials/{id}/status). An absolute IRI: safe with the bundled contexts.
+STATUS_TYPE = "urn:microcred:MicrocredRevocation2026"
+LINKEDIN_IDENTIFIER_TYPE = "ext:LinkedInOrganizationId"
+
+
+def new_credential_id() -> str:
+    """The random part of a credential URL: 128 bits, URL-safe, never sequential."""
+    return secrets.token_urlsafe(16)
+
+
+def new_salt() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def xsd_datetime(value: datetime) -> str:
+    """UTC, to the second, with a 'Z': what every date in our documents looks like."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalize_email(email: str) -> str:
+    """What is hashed: the address trimmed and lower-cased (documented in docs/issuer.md)."""
+    return email.strip().lower()
+
+
+def identity_hash(email: str, salt: str) -> str:
+    """OB 3.0 IdentityHash: ``sha256$`` + hex SHA-256 of the normalised address followed by the salt."""
+    return "sha256$" + hashlib.sha256((normalize_email(email) + salt).encode("utf-8")).hexdigest()
+
+
+def identity_object(email: str, salt: str) -> dict:
+    return {"type": "IdentityObject", "identityType": "emailAddress", "hashed": True,
+            "identityHash": identity_hash(email, salt), "salt": salt}
+
+
+@dataclass(frozen=True)
+class ProfileData:
+    did: str
+    name: str
+    url: str
+    email: str
+    image_url: str | None = None
+    linkedin_organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AchievementData:
+    id_url: str
+    name: str
+    description: str
+    criteria_narrative: str | None = None
+    criteria_url: str | None = None
+    image_url: str | None = None
+    image_caption: str | None = None
+    achievement_type: str | None = None
+    alignment: list[dict] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    validity_days: int | None = None
+
+
+def profile_document(p: ProfileData) -> dict:
+    """The issuer's OB 3.0 Profile as embedded in credentials (``id`` is its DID)."""
+    profile: dict[str, Any] = {"id": p.did, "type": ["Profile"], "name": p.name, "url": p.url, "email": p.email}
+    if p.image_url:
+        profile["image"] = {"id": p.image_url, "type": "Image"}
+    if p.linkedin_organization_id:
+        profile["otherIdentifier"] = [{"type": "IdentifierEntry", "identifier": p.linkedin_organization_id,
+                                       "identifierType": LINKEDIN_IDENTIFIER_TYPE}]
+    return profile
+
+
+def alignment_document(a: dict) -> dict:
+    out = {"type": ["Alignment"], "targetName": a["targetName"], "targetUrl": a["targetUrl"]}
+    for key in ("targetDescription", "targetFramework", "targetCode", "targetType"):
+        if a.get(key):
+            out[key] = a[key]
+    return out
+
+
+def achievement_document(a: AchievementData) -> dict:
+    criteria: dict[str, Any] = {}
+    if a.criteria_url:
+        criteria["id"] = a.criteria_url
+    if a.criteria_narrative:
+        criteria["narrative"] = a.criteria_narrative
+    doc: dict[str, Any] = {"id": a.id_url, "type": ["Achievement"], "name": a.name, "description": a.description,
+                           "criteria": criteria}
+    if a.achievement_type:
+        doc["achievementType"] = a.achievement_type
+    if a.image_url:
+        doc["image"] = {"id": a.image_url, "type": "Image"}
+        if a.image_caption:
+            doc["image"]["caption"] = a.image_caption
+    if a.alignment:
+        doc["alignment"] = [alignment_document(x) for x in a.alignment]
+    if a.tags:
+        doc["tag"] = list(a.tags)
+    return doc
+
+
+def evidence_document(e: dict) -> dict:
+    out: dict[str, Any] = {"type": ["Evidence"]}
+    for key in ("id", "name", "description", "narrative", "genre", "audience"):
+        if e.get(key):
+            out[key] = e[key]
+    return out
+
+
+def valid_until_for(valid_from: datetime, validity_days: int | None) -> datetime | None:
+    return valid_from + timedelta(days=validity_days) if validity_days else None
+
+
+def build_credential(*, credential_id: str, public_base_url: str, profile: dict, achievement: dict,
+                     recipient_name: str, recipient_email: str, salt: str, valid_from: datetime,
+                     valid_until: datetime | None, evidence: list[dict] | None = None) -> dict:
+    """The unsigned OpenBadgeCredential (DESIGN §3). ``profile`` and ``achievement`` are documents."""
+    url = credential_url(public_base_url, credential_id)
+    credential: dict[str, Any] = {
+        "@context": list(CONTEXTS),
+        "id": url,
+        "type": list(CREDENTIAL_TYPES),
+        "name": achievement["name"],
+        "issuer": profile,
+        "validFrom": xsd_datetime(valid_from),
+    }
+    if valid_until is not None:
+        credential["validUntil"] = xsd_datetime(valid_until)
+    credential["credentialSubject"] = {
+        "type": ["AchievementSubject"],
+        "name": recipient_name,
+        "identifier": [identity_object(recipient_email, salt)],
+        "achievement": achievement,
+    }
+    if evidence:
+        credential["evidence"] = [evidence_document(e) for e in evidence]
+    credential["credentialStatus"] = {"id": f"{url}/status", "type": STATUS_TYPE}
+    return credential
+
+
+def credential_url(public_base_url: str, credential_id: str) -> str:
+    return f"{public_base_url.rstrip('/')}/c/{credential_id}"
+
+
+def status_of(*, revoked_at: datetime | None, valid_from: datetime, valid_until: datetime | None, anchored: bool,
+              signed_after_key_invalid: bool, now: datetime) -> str:
+    """What the issuer says of a credential: revoked, invalid, expired, pending or valid.
+
+    ``invalid``: signed after its key's compromise time, so no verifier will accept it.
+    ``pending``: signed, its anchor not yet confirmed.
+    """
+    if revoked_at is not None:
+        return "revoked"
+    if signed_after_key_invalid:
+        return "invalid"
+    if valid_until is not None and now >= valid_until:
+        return "expired"
+    if not anchored:
+        return "pending"
+    return "valid"

@@ -1,0 +1,96 @@
+"""Typed FastAPI dependencies of the issuer (STYLE example 2): session, settings, callers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from services.core.db import utcnow
+from services.core.errors import Forbidden, InvalidInput, Unauthorized
+from services.core.web import bearer_token, require_token
+from services.issuer import apikeys, repository as repo
+from services.issuer.registry_client import Registry
+from services.issuer.service import Principal
+from services.issuer.settings import IssuerSettings
+
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def get_settings(request: Request) -> IssuerSettings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request owns the transaction: commit on success, roll back on any error."""
+    session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_registry(request: Request) -> Registry | None:
+    return request.app.state.registry
+
+
+SettingsDep = Annotated[IssuerSettings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+RegistryDep = Annotated[Registry | None, Depends(get_registry)]
+
+
+def require_admin(request: Request, settings: SettingsDep) -> None:
+    require_token(request, settings.secret("admin_token"), "admin token")
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    """The issuer behind the API key in ``Authorization: Bearer mc_live_…``."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer mc_live_…'")
+    if not apikeys.looks_like_key(token):
+        raise Unauthorized("not an API key of this service (they start with 'mc_live_')")
+    key = repo.api_key_by_hash(session, apikeys.hash_key(token))
+    if key is None:
+        raise Unauthorized("unknown API key")
+    if key.revoked_at is not None:
+        raise Unauthorized("this API key was revoked")
+    issuer = repo.issuer(session, key.issuer_id)
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+        repo.touch_api_key(session, key.id, now)
+    return Principal(issuer=issuer, api_key_id=key.id, scopes=frozenset(key.scopes))
+
+
+def scoped(scope: str) -> Callable[..., Principal]:
+    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if scope not in principal.scopes:
+            raise Forbidden(f"this API key lacks the '{scope}' scope", code="insufficient_scope")
+        return principal
+
+    dependency.__name__ = f"require_{scope}_scope"
+    return dependency
+
+
+def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise InvalidInput("Idempotency-Key: 1 to 255 printable characters")
+    return key
+
+
+AdminAuth = Depends(require_admin)
+Issuing = Annotated[Principal, Depends(scoped("issue"))]
+Revoking = Annotated[Principal, Depends(scoped("revoke"))]
+Reading = Annotated[Principal, Depends(scoped("read"))]
+Managing = Annotated[Principal, Depends(scoped("manage"))]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

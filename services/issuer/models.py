@@ -1,0 +1,259 @@
+"""The issuer's tables (all prefixed ``issuer_``). What must reach the registry is a row first (DESIGN §8).
+
+Room for what comes after issue 3, built as nullable JSON so that adding it needs no
+migration of existing rows: ``IssuerAchievement.extra`` (competency level, skill
+categories, component achievements of a stackable pathway), ``Issuer.extra``
+(endorsements, status lists).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.core.db import UTCDateTime, new_metadata, utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class RegistryState(enum.StrEnum):
+    pending = "pending"          # the registry has not accepted the issuer yet (outbox)
+    registering = "registering"  # it has a chain account; registration on chain not yet confirmed
+    active = "active"            # registered on chain
+
+
+class KeyState(enum.StrEnum):
+    active = "active"    # signs new credentials
+    retired = "retired"  # no longer signs; what it signed before valid_until stays valid
+
+
+class AnchorState(enum.StrEnum):
+    pending = "pending"    # hash in the outbox, not yet handed to the registry
+    queued = "queued"      # the registry has it; waiting for a confirmed anchor
+    anchored = "anchored"  # anchor proof attached to the document
+
+
+class BatchState(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+
+
+class OutboxKind(enum.StrEnum):
+    register_issuer = "register_issuer"
+    rotate_key = "rotate_key"
+    anchor = "anchor"
+    revoke = "revoke"
+
+
+class OutboxState(enum.StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"  # refused by the registry for good (its answer is kept)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings (no database ENUM type), so a new state is not a migration.
+    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=20,
+                values_callable=lambda members: [m.value for m in members])
+
+
+class Issuer(Base):
+    """An issuing organisation (a tenant): its public OB 3.0 Profile and did:web identity."""
+
+    __tablename__ = "issuer_issuers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(512))
+    email: Mapped[str] = mapped_column(String(320))
+    logo_url: Mapped[str | None] = mapped_column(String(1024))
+    linkedin_organization_id: Mapped[str | None] = mapped_column(String(64))
+    did: Mapped[str] = mapped_column(String(512), unique=True)
+    registry_state: Mapped[RegistryState] = mapped_column(_enum(RegistryState, "registry_state"),
+                                                          default=RegistryState.pending)
+    chain_address: Mapped[str | None] = mapped_column(String(42))
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    extra: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigningKey(Base):
+    """An Ed25519 key that signs credentials; the private half is sealed with the key-encryption key."""
+
+    __tablename__ = "issuer_signing_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    public_key: Mapped[str] = mapped_column(String(66), unique=True)  # 0x + 32 bytes hex
+    multikey: Mapped[str] = mapped_column(String(64))                 # z6Mk…
+    sealed_private_key: Mapped[str] = mapped_column(Text)
+    state: Mapped[KeyState] = mapped_column(_enum(KeyState, "key_state"), default=KeyState.active)
+    compromised: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Signatures made after this time are not valid (retirement, or the compromise time).
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_issuer_signing_keys_issuer_state", "issuer_id", "state"),)
+
+
+class ApiKey(Base):
+    """An issuer's API key: only its SHA-256 is stored; the key itself is shown once."""
+
+    __tablename__ = "issuer_api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(24))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Image(Base):
+    """A validated PNG or sanitised SVG, served publicly under its SHA-256 (so it never changes)."""
+
+    __tablename__ = "issuer_images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer_id", "sha256"),)
+
+
+class Achievement(Base):
+    """An OB 3.0 Achievement definition; credentials copy it at issuance."""
+
+    __tablename__ = "issuer_achievements"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    criteria_narrative: Mapped[str | None] = mapped_column(Text)
+    criteria_url: Mapped[str | None] = mapped_column(String(1024))
+    image_url: Mapped[str | None] = mapped_column(String(1024))
+    image_caption: Mapped[str | None] = mapped_column(String(500))
+    achievement_type: Mapped[str | None] = mapped_column(String(64))
+    alignment: Mapped[list] = mapped_column(JSON, default=list)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    validity_days: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Credential(Base):
+    """An issued credential: the signed document as served, and where it stands."""
+
+    __tablename__ = "issuer_credentials"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the random credential_id of its URL
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    achievement_id: Mapped[str] = mapped_column(ForeignKey("issuer_achievements.id"))
+    signing_key_id: Mapped[int] = mapped_column(ForeignKey("issuer_signing_keys.id"))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_batches.id"))
+    batch_row: Mapped[int | None] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)  # JSON text, exactly as served
+    credential_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    anchor_state: Mapped[AnchorState] = mapped_column(_enum(AnchorState, "anchor_state"), default=AnchorState.pending)
+    anchor_next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    anchored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_issuer_credentials_issuer_created", "issuer_id", "created_at"),
+                      Index("ix_issuer_credentials_anchor", "anchor_state", "issuer_id"),
+                      Index("ix_issuer_credentials_batch", "batch_id", "batch_row"))
+
+
+class Batch(Base):
+    """A bulk issuance, processed in chunks by a background runner that holds its lease.
+
+    ``rows`` holds the validated recipients until the batch is done, then is cleared
+    (it is the only place plain email addresses are ever kept).
+    """
+
+    __tablename__ = "issuer_batches"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"), index=True)
+    achievement_id: Mapped[str] = mapped_column(ForeignKey("issuer_achievements.id"))
+    state: Mapped[BatchState] = mapped_column(_enum(BatchState, "batch_state"), default=BatchState.queued)
+    total: Mapped[int] = mapped_column(Integer)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    issued: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    next_index: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[list | None] = mapped_column(JSON)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    lease_holder: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_issuer_batches_state", "state"),)
+
+
+class IdempotencyRecord(Base):
+    """An ``Idempotency-Key`` an issuer used, the body it came with and what it created."""
+
+    __tablename__ = "issuer_idempotency"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    resource_kind: Mapped[str] = mapped_column(String(20))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer_id", "key"),)
+
+
+class OutboxMessage(Base):
+    """A call the registry must receive; written in the same transaction as its cause."""
+
+    __tablename__ = "issuer_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    kind: Mapped[OutboxKind] = mapped_column(_enum(OutboxKind, "outbox_kind"))
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"), default=OutboxState.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_issuer_outbox_state_id", "state", "id"),)
+
+
+class Lease(Base):
+    """Who runs the outbox relay, until when (one relay at a time, however many processes)."""
+
+    __tablename__ = "issuer_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,308 @@
+"""The outbox relay: delivers what the registry must hear, and brings anchor receipts back.
+
+``python -m services.issuer.outbox`` runs it (with a batch runner beside it, which
+resumes batches an API process left unfinished). Each pass, under one database lease so
+that only one relay works at a time however many processes run one:
+
+1. **deliver** pending outbox messages in order, per issuer: issuer registration, key
+   rotations, and credential hashes to anchor or revoke — consecutive hashes of one
+   issuer merged into one call of up to 10,000. A registry that is down leaves the
+   messages pending (retried with backoff); one that refuses a message marks it failed
+   with its answer. The registry is idempotent on all of these, so a message delivered
+   twice (crash between its answer and our commit) changes nothing.
+2. **follow registrations**: an issuer's chain account becomes ``active`` once the
+   registry says so; the chain id is learnt then (for the DID document).
+3. **collect anchors**: for credentials the registry holds, ask for their receipts in
+   issuance order, stop at the first one not yet confirmed, and attach the anchor proof
+   to each confirmed one (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.db import transaction, utcnow
+from services.issuer import repository as repo, service
+from services.issuer.models import (AnchorState, Credential, Issuer, OutboxKind, OutboxMessage, OutboxState,
+                                    RegistryState)
+from services.issuer.registry_client import Registry, RegistryRefused, RegistryUnavailable
+from services.issuer.settings import IssuerSettings
+
+log = logging.getLogger("microcred.issuer.outbox")
+
+LEASE_NAME = "issuer-outbox"
+LEASE_TTL = timedelta(seconds=30)
+MAX_HASHES = 10_000
+POLL_AGAIN = timedelta(seconds=1)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2 ** min(attempts, 6), 60))
+
+
+class Relay:
+    def __init__(self, settings: IssuerSettings, sessions: sessionmaker[Session], registry: Registry,
+                 holder: str | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.registry = registry
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._receipts = ThreadPoolExecutor(8, thread_name_prefix="receipts")
+        self._chain_id: int | None = None
+        self._last_registration_poll = 0.0
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.tick()
+            except RegistryUnavailable as exc:
+                log.warning("registry unavailable: %s", exc)
+                busy = False
+            except Exception:
+                log.exception("outbox relay pass failed")
+                busy = False
+            if not busy:
+                if wake is not None:
+                    wake.wait(self.settings.outbox_interval)
+                    wake.clear()
+                else:
+                    stop.wait(self.settings.outbox_interval)
+
+    def tick(self) -> bool:
+        """One pass; True when there may be more to do at once."""
+        with transaction(self.sessions) as session:
+            if not repo.acquire_lease(session, LEASE_NAME, self.holder, LEASE_TTL):
+                return False
+        delivered = self.deliver()
+        self.follow_registrations()
+        polled = self.collect_anchors()
+        return delivered or polled
+
+    def close(self) -> None:
+        self._receipts.shutdown(wait=False, cancel_futures=True)
+
+    # -- 1. deliver ------------------------------------------------------------------------
+    def deliver(self, limit: int = 2_000) -> bool:
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            messages = [(m.id, m.issuer_id, m.kind, dict(m.payload), m.next_attempt_at)
+                        for m in repo.pending_outbox(session, limit)]
+        if not messages:
+            return False
+        blocked: set[str] = set()
+        groups: list[tuple[str, OutboxKind, list[int], dict]] = []
+        for mid, issuer_id, kind, payload, due in messages:
+            if issuer_id in blocked:
+                continue
+            if due > now:
+                blocked.add(issuer_id)  # keep this issuer's messages in order
+                continue
+            last = groups[-1] if groups else None
+            mergeable = kind in (OutboxKind.anchor, OutboxKind.revoke)
+            if (mergeable and last and last[0] == issuer_id and last[1] == kind
+                    and len(last[3]["hashes"]) + len(payload["hashes"]) <= MAX_HASHES):
+                last[2].append(mid)
+                last[3]["hashes"].extend(payload["hashes"])
+            else:
+                groups.append((issuer_id, kind, [mid], {**payload, "hashes": list(payload.get("hashes", []))}
+                               if mergeable else payload))
+        failed_issuers: set[str] = set()
+        for issuer_id, kind, ids, payload in groups:
+            if issuer_id in failed_issuers:
+                continue
+            try:
+                self._send(issuer_id, kind, ids, payload)
+            except RegistryUnavailable as exc:
+                self._retry(ids, str(exc))
+                raise
+            except RegistryRefused as exc:
+                if exc.status == 404:
+                    # the registry does not know the issuer (yet): keep order, retry later
+                    self._retry(ids, str(exc))
+                    failed_issuers.add(issuer_id)
+                else:
+                    log.error("registry refused outbox messages %s for %s: %s", ids, issuer_id, exc)
+                    self._fail(ids, str(exc))
+        return len(messages) >= limit
+
+    def _send(self, issuer_id: str, kind: OutboxKind, ids: list[int], payload: dict) -> None:
+        account = None
+        match kind:
+            case OutboxKind.register_issuer:
+                account = self.registry.create_issuer(issuer_id, payload["did"], payload["public_key"])
+            case OutboxKind.rotate_key:
+                account = self.registry.rotate_key(issuer_id, payload)
+            case OutboxKind.anchor:
+                self.registry.queue_anchors(issuer_id, payload["hashes"])
+            case OutboxKind.revoke:
+                self.registry.queue_revocations(issuer_id, payload["hashes"])
+        with transaction(self.sessions) as session:
+            now = utcnow()
+            for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+                message.state, message.done_at, message.last_error = OutboxState.done, now, None
+            if account is not None:
+                issuer = session.get(Issuer, issuer_id)
+                if issuer is not None:
+                    service.record_account(issuer, account)
+            if kind == OutboxKind.anchor:
+                hashes = payload["hashes"]
+                for start in range(0, len(hashes), 500):
+                    session.execute(
+                        Credential.__table__.update()
+                        .where(Credential.credential_hash.in_(hashes[start:start + 500]),
+                               Credential.anchor_state == AnchorState.pending)
+                        .values(anchor_state=AnchorState.queued, anchor_next_poll_at=now))
+        log.info("delivered %s for %s (%d message(s))", kind.value, issuer_id, len(ids))
+
+    def _retry(self, ids: list[int], error: str) -> None:
+        with transaction(self.sessions) as session:
+            now = utcnow()
+            for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+                message.attempts += 1
+                message.last_error = error[:2000]
+                message.next_attempt_at = now + _backoff(message.attempts)
+
+    def _fail(self, ids: list[int], error: str) -> None:
+        with transaction(self.sessions) as session:
+            for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+                message.state, message.last_error = OutboxState.failed, error[:2000]
+                message.attempts += 1
+
+    # -- 2. registrations ---------------------------------------------------------------------
+    def follow_registrations(self, every: float = 2.0) -> None:
+        if time.monotonic() - self._last_registration_poll < every:
+            return
+        self._last_registration_poll = time.monotonic()
+        with transaction(self.sessions) as session:
+            waiting = [i.id for i in session.scalars(select(Issuer).where(
+                (Issuer.registry_state == RegistryState.registering)
+                | ((Issuer.registry_state == RegistryState.active) & Issuer.chain_id.is_(None))))]
+        for issuer_id in waiting:
+            account = self.registry.get_issuer(issuer_id)
+            chain_id = self._chain()
+            with transaction(self.sessions) as session:
+                issuer = session.get(Issuer, issuer_id)
+                service.record_account(issuer, account)
+                if chain_id is not None:
+                    issuer.chain_id = chain_id
+
+    def _chain(self) -> int | None:
+        if self._chain_id is None:
+            chain_id = self.registry.chain().get("chainId")
+            self._chain_id = int(chain_id) if chain_id is not None else None
+        return self._chain_id
+
+    # -- 3. anchors -----------------------------------------------------------------------------
+    def collect_anchors(self) -> bool:
+        budget = self.settings.receipt_polls_per_pass
+        with transaction(self.sessions) as session:
+            issuers = repo.issuers_awaiting_anchor(session)
+        busy = False
+        for issuer_id in issuers:
+            if budget <= 0:
+                return True
+            with transaction(self.sessions) as session:
+                waiting = [(c.id, c.credential_hash) for c in repo.awaiting_anchor(session, issuer_id, utcnow(),
+                                                                                    min(budget, 2_000))]
+            budget -= len(waiting)
+            busy = self._collect(issuer_id, waiting) or busy
+        return busy
+
+    def _collect(self, issuer_id: str, waiting: list[tuple[str, str]], window: int = 32) -> bool:
+        """Receipts in issuance order, ``window`` at a time; stop at the first unconfirmed one."""
+        for start in range(0, len(waiting), window):
+            part = waiting[start:start + window]
+            receipts = list(self._receipts.map(lambda item: self.registry.anchor_receipt(item[1]), part))
+            confirmed, stop_at = [], None
+            for (cid, h), receipt in zip(part, receipts, strict=True):
+                if receipt is None:
+                    self._requeue(issuer_id, cid, h)
+                    continue
+                if receipt.get("state") == "confirmed" and receipt.get("root") and receipt.get("txHash"):
+                    confirmed.append((cid, receipt))
+                elif stop_at is None:
+                    stop_at = cid
+            self._attach(confirmed)
+            if stop_at is not None:
+                self._poll_later([cid for cid, _ in waiting[start:]])
+                return False
+        return bool(waiting)
+
+    def _attach(self, confirmed: list[tuple[str, dict]]) -> None:
+        if not confirmed:
+            return
+        with transaction(self.sessions) as session:
+            now = utcnow()
+            for cid, receipt in confirmed:
+                c = session.get(Credential, cid)
+                if c is not None and c.anchor_state != AnchorState.anchored:
+                    service.attach_anchor(c, receipt, now)
+        log.info("anchor proofs attached to %d credential(s)", len(confirmed))
+
+    def _poll_later(self, ids: list[str]) -> None:
+        with transaction(self.sessions) as session:
+            later = utcnow() + POLL_AGAIN
+            for start in range(0, len(ids), 500):
+                session.execute(Credential.__table__.update()
+                                .where(Credential.id.in_(ids[start:start + 500]),
+                                       Credential.anchor_state == AnchorState.queued)
+                                .values(anchor_next_poll_at=later))
+
+    def _requeue(self, issuer_id: str, credential_id: str, credential_hash: str) -> None:
+        """The registry has no record of a hash it accepted (its database was reset?): send it again."""
+        log.warning("registry has no anchor for %s; queueing it again", credential_hash)
+        with transaction(self.sessions) as session:
+            c = session.get(Credential, credential_id)
+            if c is not None and c.anchor_state == AnchorState.queued:
+                c.anchor_state = AnchorState.pending
+                repo.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [credential_hash]})
+
+
+def build_relay(settings: IssuerSettings, sessions: sessionmaker[Session] | None = None) -> Relay:
+    from services.core.db import make_engine, make_sessionmaker
+    from services.issuer.registry_client import HttpRegistry
+
+    sessions = sessions or make_sessionmaker(make_engine(settings.database_url))
+    registry = HttpRegistry(settings.registry_url, settings.secret("service_token"), settings.registry_timeout)
+    return Relay(settings, sessions, registry)
+
+
+def main() -> None:
+    from services.core.db import make_engine, make_sessionmaker
+    from services.issuer.batches import BatchRunner
+    from services.issuer.settings import get_settings
+    from services.issuer.signing import SigningPool
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    relay = build_relay(settings, sessions)
+    pool = SigningPool(settings.sign_processes)
+    runner = BatchRunner(settings, sessions, pool)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    batches = threading.Thread(target=runner.run, args=(stop,), name="batch-runner", daemon=True)
+    batches.start()
+    log.info("issuer outbox relay %s started (registry %s)", relay.holder, settings.registry_url)
+    relay.run(stop)
+    batches.join(timeout=30)
+    pool.shutdown()
+    relay.close()
+    log.info("issuer outbox relay stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Every query the issuer makes. Functions flush, never commit: the caller owns the transaction.
+
+Every lookup of a tenant's data takes the issuer id, so no query can reach across tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.core.db import utcnow
+from services.issuer.models import (Achievement, AnchorState, ApiKey, Batch, BatchState, Credential,
+                                    IdempotencyRecord, Image, Issuer, KeyState, Lease, OutboxKind, OutboxMessage,
+                                    OutboxState, SigningKey)
+
+
+# -- issuers and keys ------------------------------------------------------------------
+def issuer(session: Session, issuer_id: str) -> Issuer | None:
+    return session.get(Issuer, issuer_id)
+
+
+def issuer_by_slug(session: Session, slug: str) -> Issuer | None:
+    return session.scalar(select(Issuer).where(Issuer.slug == slug))
+
+
+def active_signing_key(session: Session, issuer_id: str) -> SigningKey | None:
+    return session.scalar(select(SigningKey).where(SigningKey.issuer_id == issuer_id,
+                                                   SigningKey.state == KeyState.active)
+                          .order_by(SigningKey.id.desc()).limit(1))
+
+
+def signing_keys(session: Session, issuer_id: str) -> Sequence[SigningKey]:
+    return session.scalars(select(SigningKey).where(SigningKey.issuer_id == issuer_id).order_by(SigningKey.id)).all()
+
+
+def signing_key(session: Session, key_id: int) -> SigningKey | None:
+    return session.get(SigningKey, key_id)
+
+
+def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+
+def api_keys(session: Session, issuer_id: str) -> Sequence[ApiKey]:
+    return session.scalars(select(ApiKey).where(ApiKey.issuer_id == issuer_id).order_by(ApiKey.created_at)).all()
+
+
+def api_key(session: Session, issuer_id: str, key_id: str) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.issuer_id == issuer_id, ApiKey.id == key_id))
+
+
+def touch_api_key(session: Session, key_id: str, when: datetime) -> None:
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
+
+
+# -- images and achievements ----------------------------------------------------------------
+def image(session: Session, issuer_id: str, sha256: str) -> Image | None:
+    return session.scalar(select(Image).where(Image.issuer_id == issuer_id, Image.sha256 == sha256))
+
+
+def public_image(session: Session, sha256: str) -> Image | None:
+    return session.scalar(select(Image).where(Image.sha256 == sha256).limit(1))
+
+
+def achievement(session: Session, issuer_id: str, achievement_id: str) -> Achievement | None:
+    return session.scalar(select(Achievement).where(Achievement.issuer_id == issuer_id,
+                                                    Achievement.id == achievement_id))
+
+
+def public_achievement(session: Session, achievement_id: str) -> Achievement | None:
+    return session.get(Achievement, achievement_id)
+
+
+def achievements(session: Session, issuer_id: str) -> Sequence[Achievement]:
+    return session.scalars(select(Achievement).where(Achievement.issuer_id == issuer_id)
+                           .order_by(Achievement.created_at, Achievement.id)).all()
+
+
+# -- credentials --------------------------------------------------------------------------------
+def credential(session: Session, issuer_id: str, credential_id: str) -> Credential | None:
+    return session.scalar(select(Credential).where(Credential.issuer_id == issuer_id, Credential.id == credential_id))
+
+
+def public_credential(session: Session, credential_id: str) -> Credential | None:
+    return session.get(Credential, credential_id)
+
+
+def credentials_page(session: Session, issuer_id: str, limit: int, after: tuple[datetime, str] | None,
+                     achievement_id: str | None) -> Sequence[Credential]:
+    query = select(Credential).where(Credential.issuer_id == issuer_id)
+    if achievement_id:
+        query = query.where(Credential.achievement_id == achievement_id)
+    if after is not None:
+        created, cid = after
+        query = query.where((Credential.created_at > created)
+                            | ((Credential.created_at == created) & (Credential.id > cid)))
+    return session.scalars(query.order_by(Credential.created_at, Credential.id).limit(limit)).all()
+
+
+def insert_credentials(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(Credential), rows)
+
+
+def batch_credentials(session: Session, batch_id: str, offset: int, limit: int) -> list[tuple[int, str]]:
+    return [(r, i) for r, i in session.execute(
+        select(Credential.batch_row, Credential.id).where(Credential.batch_id == batch_id)
+        .order_by(Credential.batch_row).offset(offset).limit(limit))]
+
+
+def credentials_signed_after(session: Session, key_id: int, after: datetime) -> int:
+    return int(session.scalar(select(func.count(Credential.id)).where(
+        Credential.signing_key_id == key_id, Credential.created_at > after)) or 0)
+
+
+def awaiting_anchor(session: Session, issuer_id: str, now: datetime, limit: int) -> Sequence[Credential]:
+    """Credentials the registry holds whose anchor is not attached yet, oldest first."""
+    return session.scalars(
+        select(Credential).where(Credential.issuer_id == issuer_id, Credential.anchor_state == AnchorState.queued,
+                                 (Credential.anchor_next_poll_at.is_(None)) | (Credential.anchor_next_poll_at <= now))
+        .order_by(Credential.created_at, Credential.id).limit(limit)).all()
+
+
+def issuers_awaiting_anchor(session: Session) -> list[str]:
+    return list(session.scalars(select(Credential.issuer_id)
+                                .where(Credential.anchor_state == AnchorState.queued).distinct()))
+
+
+def set_anchor_state(session: Session, hashes: Sequence[str], state: AnchorState) -> None:
+    for start in range(0, len(hashes), 500):
+        session.execute(update(Credential).where(Credential.credential_hash.in_(hashes[start:start + 500]))
+                        .values(anchor_state=state))
+
+
+# -- idempotency ----------------------------------------------------------------------------------
+def idempotency_record(session: Session, issuer_id: str, key: str) -> IdempotencyRecord | None:
+    return session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.issuer_id == issuer_id,
+                                                          IdempotencyRecord.key == key))
+
+
+def add_idempotency_record(session: Session, issuer_id: str, key: str, request_hash: str, kind: str,
+                           resource_id: str) -> bool:
+    """False when a concurrent request took the key first."""
+    try:
+        with session.begin_nested():
+            session.add(IdempotencyRecord(issuer_id=issuer_id, key=key, request_hash=request_hash,
+                                          resource_kind=kind, resource_id=resource_id, created_at=utcnow()))
+        return True
+    except IntegrityError:
+        return False
+
+
+# -- batches ----------------------------------------------------------------------------------------
+def batch(session: Session, issuer_id: str, batch_id: str) -> Batch | None:
+    return session.scalar(select(Batch).where(Batch.issuer_id == issuer_id, Batch.id == batch_id))
+
+
+def claimable_batches(session: Session, now: datetime) -> list[str]:
+    return list(session.scalars(
+        select(Batch.id).where(Batch.state != BatchState.done,
+                               (Batch.lease_until.is_(None)) | (Batch.lease_until < now))
+        .order_by(Batch.created_at)))
+
+
+def claim_batch(session: Session, batch_id: str, holder: str, ttl: timedelta) -> bool:
+    """Take or renew the batch's lease in one atomic UPDATE; True when ``holder`` holds it."""
+    now = utcnow()
+    result = session.execute(
+        update(Batch).where(Batch.id == batch_id, Batch.state != BatchState.done,
+                            (Batch.lease_holder == holder) | Batch.lease_until.is_(None) | (Batch.lease_until < now))
+        .values(lease_holder=holder, lease_until=now + ttl))
+    return result.rowcount == 1
+
+
+# -- outbox -----------------------------------------------------------------------------------------
+def add_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict) -> OutboxMessage:
+    message = OutboxMessage(issuer_id=issuer_id, kind=kind, payload=payload, state=OutboxState.pending,
+                            attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
+    session.add(message)
+    session.flush()
+    return message
+
+
+def pending_outbox(session: Session, limit: int) -> Sequence[OutboxMessage]:
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.pending)
+                           .order_by(OutboxMessage.id).limit(limit)).all()
+
+
+def outbox_backlog(session: Session) -> int:
+    return int(session.scalar(select(func.count(OutboxMessage.id))
+                              .where(OutboxMessage.state == OutboxState.pending)) or 0)
+
+
+# -- leases -------------------------------------------------------------------------------------------
+def acquire_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
+    now = utcnow()
+    result = session.execute(
+        update(Lease).where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
+        .values(holder=holder, expires_at=now + ttl))
+    if result.rowcount == 1:
+        return True
+    if session.get(Lease, name) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+        return True
+    except IntegrityError:
+        return False
+
+
+def release_lease(session: Session, name: str, holder: str) -> None:
+    session.execute(update(Lease).where(Lease.name == name, Lease.holder == holder).values(expires_at=utcnow()))

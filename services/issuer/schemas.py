@@ -1,0 +1,316 @@
+"""Request and response bodies of the issuer API (DESIGN §6). ``XCreate`` in, ``XRead`` out."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+ACHIEVEMENT_TYPES = (
+    "Achievement", "ApprenticeshipCertificate", "Assessment", "Assignment", "AssociateDegree", "Award", "Badge",
+    "BachelorDegree", "Certificate", "CertificateOfCompletion", "Certification", "CommunityService", "Competency",
+    "Course", "CoCurricular", "Degree", "Diploma", "DoctoralDegree", "Fieldwork", "GeneralEducationDevelopment",
+    "JourneymanCertificate", "LearningProgram", "License", "Membership", "ProfessionalDoctorate",
+    "QualityAssuranceCredential", "MasterCertificate", "MasterDegree", "MicroCredential", "ResearchDoctorate",
+    "SecondarySchoolDiploma")
+ALIGNMENT_TARGET_TYPES = ("ceasn:Competency", "ceterms:Credential", "CFItem", "CFRubric", "CFRubricCriterion",
+                          "CFRubricCriterionLevel", "CTDL")
+_EXT = re.compile(r"^ext:[A-Za-z0-9.\-_]+$")
+
+
+def _text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 320 or not _EMAIL.match(value):
+        raise ValueError("must be an email address")
+    return value
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if not re.match(r"^https?://[^\s/?#]+[^\s]*$", value, re.IGNORECASE):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _achievement_type(value: str) -> str:
+    if value not in ACHIEVEMENT_TYPES and not _EXT.match(value):
+        raise ValueError("must be an OB 3.0 achievement type (e.g. MicroCredential, Badge) or 'ext:<Name>'")
+    return value
+
+
+def _target_type(value: str) -> str:
+    if value not in ALIGNMENT_TARGET_TYPES and not _EXT.match(value):
+        raise ValueError("must be an OB 3.0 alignment target type (e.g. ceasn:Competency) or 'ext:<Name>'")
+    return value
+
+
+def Text(max_length: int, min_length: int = 1):  # noqa: N802 - a type factory
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+                     AfterValidator(_text)]
+
+
+Email = Annotated[str, AfterValidator(_email)]
+HttpUrl = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_http_url)]
+Slug = Annotated[str, StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])$")]
+Scope = Literal["issue", "revoke", "read", "manage"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- issuers -----------------------------------------------------------------------------
+class IssuerCreate(Strict):
+    name: Text(200)
+    slug: Slug
+    url: HttpUrl
+    email: Email
+    logo: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+        None, description="an http(s) URL, or a PNG/SVG as a data: URI (validated, sanitised and hosted here)")
+    linkedin_organization_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = None
+
+
+class RegistryInfo(BaseModel):
+    state: Literal["pending", "registering", "active"]
+    address: str | None
+    chain_id: int | None
+
+
+class IssuerCreated(BaseModel):
+    id: str
+    slug: str
+    did: str
+    api_key: str = Field(description="shown once: store it now")
+    api_key_id: str
+    profile_url: str
+    did_document_url: str
+    registry: RegistryInfo
+
+
+class SigningKeyRead(BaseModel):
+    public_key: str
+    multikey: str
+    verification_method: str
+    state: Literal["active", "retired"]
+    compromised: bool
+    created_at: datetime
+    retired_at: datetime | None
+    valid_until: datetime | None
+
+
+class IssuerRead(BaseModel):
+    id: str
+    slug: str
+    name: str
+    url: str
+    email: str
+    logo_url: str | None
+    linkedin_organization_id: str | None
+    did: str
+    registry: RegistryInfo
+    signing_keys: list[SigningKeyRead]
+    created_at: datetime
+
+
+class KeyRotate(Strict):
+    compromised: bool = Field(False, description="the current key leaked: what it signed after compromised_at "
+                                                 "becomes invalid")
+    compromised_at: AwareDatetime | None = Field(None, description="when it leaked (default now); only with "
+                                                                   "compromised")
+
+    @model_validator(mode="after")
+    def _check(self) -> KeyRotate:
+        if self.compromised_at is not None and not self.compromised:
+            raise ValueError("compromised_at is only meaningful with compromised: true")
+        return self
+
+
+class KeyRotated(BaseModel):
+    new_key: SigningKeyRead
+    retired_key: SigningKeyRead
+    invalidated_credentials: int = Field(description="credentials signed after the compromise time")
+
+
+# -- API keys -------------------------------------------------------------------------------
+class ApiKeyCreate(Strict):
+    name: Text(100)
+    scopes: list[Scope] = Field(min_length=1, max_length=4)
+
+
+class ApiKeyRead(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="shown once: store it now")
+
+
+# -- images and achievements ------------------------------------------------------------------
+class ImageRead(BaseModel):
+    id: str = Field(description="SHA-256 of the stored (cleaned) image: reference it as an achievement's image")
+    url: str
+    media_type: str
+    size: int
+
+
+class AlignmentIn(Strict):
+    targetName: Text(500)
+    targetUrl: HttpUrl
+    targetFramework: Text(200) | None = None
+    targetCode: Text(200) | None = None
+    targetDescription: Text(2000) | None = None
+    targetType: Annotated[str, AfterValidator(_target_type)] | None = None
+
+
+class CriteriaIn(Strict):
+    narrative: Text(10_000) | None = None
+    id: HttpUrl | None = Field(None, description="a page describing the criteria")
+
+    @model_validator(mode="after")
+    def _some(self) -> CriteriaIn:
+        if not self.narrative and not self.id:
+            raise ValueError("criteria needs a narrative, an id (URL), or both")
+        return self
+
+
+class AchievementCreate(Strict):
+    name: Text(200)
+    description: Text(10_000)
+    criteria: CriteriaIn
+    image: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        None, description="the id (or url) of an image uploaded with POST /api/v1/images")
+    image_caption: Text(500) | None = None
+    achievement_type: Annotated[str, AfterValidator(_achievement_type)] | None = Field(None, alias="achievementType")
+    alignment: list[AlignmentIn] = Field(default_factory=list, max_length=50)
+    tags: list[Text(100)] = Field(default_factory=list, max_length=50)
+    validity_days: int | None = Field(None, ge=1, le=36_500,
+                                      description="shelf life: each credential's validUntil = validFrom + this")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class AchievementRead(BaseModel):
+    id: str
+    name: str
+    description: str
+    criteria: dict
+    image: str | None
+    achievement_type: str | None
+    alignment: list[dict]
+    tags: list[str]
+    validity_days: int | None
+    created_at: datetime
+    achievement: dict = Field(description="the OB 3.0 Achievement as it goes into credentials")
+
+
+# -- credentials ---------------------------------------------------------------------------------
+class RecipientIn(Strict):
+    name: Text(200)
+    email: Email
+
+
+class EvidenceIn(Strict):
+    id: HttpUrl | None = None
+    name: Text(500) | None = None
+    description: Text(5_000) | None = None
+    narrative: Text(10_000) | None = None
+    genre: Text(200) | None = None
+    audience: Text(200) | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> EvidenceIn:
+        if not any((self.id, self.name, self.description, self.narrative)):
+            raise ValueError("evidence needs at least an id (URL), name, description or narrative")
+        return self
+
+
+class CredentialCreate(Strict):
+    achievement_id: Text(40)
+    recipient: RecipientIn
+    evidence: list[EvidenceIn] | None = Field(None, max_length=20)
+    valid_from: AwareDatetime | None = Field(None, description="default: now")
+
+
+class CredentialRead(BaseModel):
+    id: str
+    url: str
+    status: Literal["pending", "valid", "revoked", "expired", "invalid"]
+    credential: dict
+    credential_hash: str
+    achievement_id: str
+    anchored_at: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    created_at: datetime
+
+
+class CredentialList(BaseModel):
+    items: list[CredentialRead]
+    next_cursor: str | None
+
+
+class RevokeIn(Strict):
+    reason: Text(500)
+
+
+class BatchRow(Strict):
+    """One recipient of a batch; checked row by row, so one bad row does not sink the others."""
+
+    name: Text(200)
+    email: Email
+    evidence: list[EvidenceIn] | None = Field(None, max_length=20)
+
+
+class BatchCreate(Strict):
+    achievement_id: Text(40)
+    recipients: list[Any] = Field(min_length=1)
+    valid_from: AwareDatetime | None = None
+
+
+class RowError(BaseModel):
+    row: int
+    reason: str
+
+
+class BatchCredential(BaseModel):
+    row: int
+    id: str
+    url: str
+
+
+class BatchRead(BaseModel):
+    id: str
+    state: Literal["queued", "running", "done"]
+    achievement_id: str
+    total: int
+    processed: int
+    issued: int
+    failed: int
+    errors: list[RowError]
+    credentials: list[BatchCredential] = Field(description="issued so far, by row (paged: offset, limit)")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class CredentialStatusRead(BaseModel):
+    revoked: bool
+    revokedAt: str | None
+    reason: str | None = None

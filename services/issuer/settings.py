@@ -1,0 +1,48 @@
+"""The issuer's settings: the shared ones plus images, batches and the outbox relay."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import model_validator
+
+from services.core.settings import ServiceSettings, SettingsError
+
+
+class IssuerSettings(ServiceSettings):
+    # Uploaded achievement images and logos (PNG or SVG), bytes and pixels.
+    image_max_bytes: int = 512 * 1024
+    image_max_pixels: int = 4096
+    # Bulk issuance: most recipients in one request, rows per database transaction,
+    # processes that canonicalise and sign (0 = one per CPU core).
+    batch_max_recipients: int = 10_000
+    batch_chunk: int = 250
+    sign_processes: int = 0
+    # Run the batch runner thread inside the API process (it claims batches by lease,
+    # so a separate outbox process may run one too).
+    run_batches: bool = True
+    # Run the outbox relay inside the API process too (one-process setups; tests).
+    run_outbox: bool = False
+    # The relay: how often it looks for work, how long it waits for the registry.
+    outbox_interval: float = 0.5
+    registry_timeout: float = 10.0
+    # Anchor receipts polled per relay pass (the registry has one receipt per GET).
+    receipt_polls_per_pass: int = 2_000
+    # A synchronous try at the registry while an issuer is created (then the outbox).
+    registry_create_timeout: float = 3.0
+
+    @model_validator(mode="after")
+    def _issuer_defaults(self) -> IssuerSettings:
+        if not 1 <= self.batch_chunk <= 5_000:
+            raise SettingsError("MICROCRED_BATCH_CHUNK must be between 1 and 5000")
+        if not 1 <= self.batch_max_recipients <= 100_000:
+            raise SettingsError("MICROCRED_BATCH_MAX_RECIPIENTS must be between 1 and 100000")
+        if self.sign_processes <= 0:
+            self.sign_processes = os.cpu_count() or 1
+        return self
+
+
+@lru_cache
+def get_settings() -> IssuerSettings:
+    return IssuerSettings()
