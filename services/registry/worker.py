@@ -76,10 +76,10 @@ class Worker:
                 self.tick()
                 backoff = self.settings.poll_interval
             except ChainUnavailable as exc:
-                backoff = min(max(backoff * 2, 1.0), 15.0)
+                backoff = min(max(backoff * 2, 1.0), 5.0)
                 log.warning("chain unavailable, retrying in %.1fs: %s", backoff, exc)
             except Exception:
-                backoff = min(max(backoff * 2, 1.0), 15.0)
+                backoff = min(max(backoff * 2, 1.0), 5.0)
                 log.exception("worker pass failed, retrying in %.1fs", backoff)
             stop.wait(backoff)
         self.release_leases()
