@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
-from services.core.contract import decode_custom_error
+from services.core.contract import ABI, decode_custom_error
 
 ZERO_ADDRESS = "0x" + "0" * 40
 GAS = 3_000_000  # explicit gas: a refused transaction is mined and reverts instead of failing its estimate
@@ -536,6 +536,18 @@ def test_gas_figures(reg, roles):
     assert per_hash[100] < per_hash[10] < revoke
 
 
+def test_a_batch_of_ten_thousand_credentials_is_one_anchor_under_100k_gas(reg, roles):
+    from services.core.merkle import MerkleTree
+
+    hashes = [rand32() for _ in range(10_000)]
+    tree = MerkleTree.build(hashes)
+    receipt = reg.ok(reg.c.functions.anchorRoot(tree.root, len(hashes)), roles.issuer)
+    assert receipt["gasUsed"] < 100_000
+    assert reg.anchor_of(tree.root)[0] == roles.issuer
+    for h in (hashes[0], hashes[4_999], hashes[-1]):
+        assert reg.c.functions.verifyInclusion(tree.root, tree.proof(h), h).call()
+
+
 # ------------------------------------------------------------------ ownership
 
 def test_ownership_moves_only_when_the_new_owner_accepts(reg, roles):
@@ -551,3 +563,58 @@ def test_ownership_moves_only_when_the_new_owner_accepts(reg, roles):
     assert reg.refusal(reg.c.functions.addKey(roles.issuer, rand32()), roles.owner) == error(
         "OwnableUnauthorizedAccount", roles.owner)
     reg.ok(reg.c.functions.addKey(roles.issuer, rand32()), roles.other)
+
+
+# ------------------------------------------------------------------ the dev chain (services/devchain)
+
+def test_the_dev_keys_are_anvils_accounts_from_the_dev_mnemonic(devnet):
+    from services.devchain.deploy import DEV_ADDRESSES, DEV_MNEMONIC, OPERATOR_ADDRESS
+
+    Account.enable_unaudited_hdwallet_features()
+    derived = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").address
+               for i in range(len(DEV_ADDRESSES))]
+    assert derived == list(DEV_ADDRESSES)
+    # anvil lists its dev accounts first (then any account a test impersonated)
+    assert devnet.w3.eth.accounts[:len(DEV_ADDRESSES)] == list(DEV_ADDRESSES)
+    assert all(devnet.w3.eth.get_balance(a) > 0 for a in DEV_ADDRESSES)
+    assert OPERATOR_ADDRESS == DEV_ADDRESSES[0] == devnet.owner
+
+
+def test_deploy_registry_takes_an_account_or_its_key(chain):
+    from services.devchain.deploy import DEV_KEYS, deploy_registry
+
+    by_account = deploy_registry(chain.w3, Account.from_key(DEV_KEYS[5]))
+    by_key = deploy_registry(chain.w3, DEV_KEYS[6])
+    for address, key in ((by_account, DEV_KEYS[5]), (by_key, DEV_KEYS[6])):
+        contract = chain.w3.eth.contract(address=address, abi=chain.contract.abi)
+        assert contract.functions.owner().call() == Account.from_key(key).address
+
+
+def test_a_dev_chain_with_a_state_file_keeps_everything_across_a_restart(tmp_path):
+    from web3 import HTTPProvider, Web3
+
+    from services.devchain.anvil import Anvil
+    from services.devchain.deploy import DEV_KEYS, ensure_deployed
+
+    state, root = tmp_path / "chain" / "state.json", rand32()
+    first = Anvil(state_path=state)
+    with first:
+        deployment = ensure_deployed(first.rpc_url, tmp_path)
+        w3 = Web3(HTTPProvider(first.rpc_url))
+        registry = w3.eth.contract(address=deployment["contract"], abi=ABI)
+        owner, issuer = (Account.from_key(k) for k in DEV_KEYS[:2])
+        for sender, fn in ((owner, registry.functions.registerIssuer(issuer.address, "did:web:example.org", rand32())),
+                           (issuer, registry.functions.anchorRoot(root, 3))):
+            tx = fn.build_transaction({"from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address)})
+            sent = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+            assert w3.eth.wait_for_transaction_receipt(sent, poll_latency=0.05)["status"] == 1
+        anchored, head = registry.functions.anchorOf(root).call(), w3.eth.block_number
+    assert not first.running() and state.exists()  # SIGTERM: anvil dumped its state and exited
+
+    with Anvil(state_path=state) as second:
+        assert ensure_deployed(second.rpc_url, tmp_path) == deployment  # found, not deployed again
+        w3 = Web3(HTTPProvider(second.rpc_url))
+        assert w3.eth.block_number == head
+        registry = w3.eth.contract(address=deployment["contract"], abi=ABI)
+        assert registry.functions.anchorOf(root).call() == anchored
+        assert registry.functions.issuer(Account.from_key(DEV_KEYS[1]).address).call()[1] is True
