@@ -11,13 +11,14 @@ from fastapi import FastAPI
 from services.core.db import make_engine, make_sessionmaker
 from services.core.web import BodySizeLimit, install_error_handlers
 from services.issuer.endpoints import api, public
-from services.issuer.registry_client import HttpRegistry
+from services.issuer.registry_client import HttpRegistry, Registry
 from services.issuer.settings import IssuerSettings, get_settings
 
 log = logging.getLogger("microcred.issuer")
 
 
-def create_app(settings: IssuerSettings | None = None) -> FastAPI:
+def create_app(settings: IssuerSettings | None = None, registry: Registry | None = None) -> FastAPI:
+    """The app; ``registry`` replaces the HTTP registry adapter (tests wire a fake one)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -28,11 +29,12 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
 
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
-        registry = HttpRegistry(settings.registry_url, settings.secret("service_token"), settings.registry_timeout)
+        client = registry or HttpRegistry(settings.registry_url, settings.secret("service_token"),
+                                          settings.registry_timeout)
         pool = SigningPool(settings.sign_processes)
         app.state.settings = settings
         app.state.sessions = sessions
-        app.state.registry = registry
+        app.state.registry = client
         stop = threading.Event()
         threads: list[threading.Thread] = []
         relay = None
@@ -43,7 +45,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                                             name="batch-runner", daemon=True))
         if settings.run_outbox:
             app.state.wake_relay = threading.Event()
-            relay = Relay(settings, sessions, registry)
+            relay = Relay(settings, sessions, client)
             threads.append(threading.Thread(target=relay.run, args=(stop, app.state.wake_relay),
                                             name="outbox-relay", daemon=True))
         for thread in threads:
@@ -59,7 +61,8 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         if relay is not None:
             relay.close()
         pool.shutdown()
-        registry.close()
+        if registry is None:
+            client.close()
         engine.dispose()
 
     app = FastAPI(title="microcred issuer", version="0.1.0", lifespan=lifespan,

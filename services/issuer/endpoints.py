@@ -184,8 +184,7 @@ def public_credential(credential_id: CredentialId, session: SessionDep) -> JSONR
     return JSONResponse(service.public_credential(session, credential_id))
 
 
-@public.get("/public/credentials/{credential_id}/status", tags=["public"], response_model=CredentialStatusRead,
-            response_model_exclude_none=True)
+@public.get("/public/credentials/{credential_id}/status", tags=["public"], response_model=CredentialStatusRead)
 def public_status(credential_id: CredentialId, session: SessionDep, response: Response) -> CredentialStatusRead:
     """Revocation as the issuer knows it now (before the chain may have caught up)."""
     response.headers["Cache-Control"] = "no-store"

@@ -1,0 +1,178 @@
+"""Helpers for the issuer's integration tests: the app on a migrated database, a fake registry."""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import threading
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from services.core.db import make_engine, make_sessionmaker
+from services.issuer.app import create_app
+from services.issuer.registry_client import ChainAccount, RegistryRefused, RegistryUnavailable
+from services.issuer.settings import IssuerSettings
+
+ADMIN = "admin-token-for-issuer-tests-0123"
+SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "ob3" / \
+    "ob_v3p0_achievementcredential_schema.json"
+
+
+class FakeRegistry:
+    """The registry port in memory: records what it is told, answers receipts as a test sets them."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.accounts: dict[str, dict] = {}
+        self.anchored: dict[str, str] = {}  # hash -> issuer
+        self.revoked: list[tuple[str, str]] = []
+        self.rotations: list[tuple[str, dict]] = []
+        self.receipts: dict[str, dict] = {}
+        self.calls: list[str] = []
+        self.lock = threading.Lock()
+
+    def _check(self, what: str) -> None:
+        self.calls.append(what)
+        if not self.up:
+            raise RegistryUnavailable("registry unreachable: test says down")
+
+    def create_issuer(self, issuer_id, did, public_key, timeout=None):
+        self._check("create_issuer")
+        account = self.accounts.setdefault(issuer_id, {"did": did, "public_key": public_key,
+                                                       "address": "0x" + os.urandom(20).hex(), "state": "registering"})
+        return ChainAccount(account["address"], account["state"])
+
+    def get_issuer(self, issuer_id):
+        self._check("get_issuer")
+        if issuer_id not in self.accounts:
+            raise RegistryRefused(404, "not_found", "no account")
+        a = self.accounts[issuer_id]
+        return ChainAccount(a["address"], a["state"])
+
+    def rotate_key(self, issuer_id, body):
+        self._check("rotate_key")
+        if issuer_id not in self.accounts:
+            raise RegistryRefused(404, "not_found", "no account")
+        self.rotations.append((issuer_id, body))
+        a = self.accounts[issuer_id]
+        return ChainAccount(a["address"], a["state"])
+
+    def queue_anchors(self, issuer_id, hashes):
+        self._check("queue_anchors")
+        if issuer_id not in self.accounts:
+            raise RegistryRefused(404, "not_found", "no account")
+        with self.lock:
+            for h in hashes:
+                self.anchored.setdefault(h, issuer_id)
+        return {"issuer_id": issuer_id, "queued": len(hashes), "already_queued": 0}
+
+    def queue_revocations(self, issuer_id, hashes):
+        self._check("queue_revocations")
+        if issuer_id not in self.accounts:
+            raise RegistryRefused(404, "not_found", "no account")
+        self.revoked.extend((issuer_id, h) for h in hashes)
+        return {"issuer_id": issuer_id, "queued": len(hashes), "already_queued": 0}
+
+    def anchor_receipt(self, credential_hash):
+        self._check("anchor_receipt")
+        if credential_hash not in self.anchored:
+            return None
+        issuer_id = self.anchored[credential_hash]
+        return self.receipts.get(credential_hash) or {
+            "hash": credential_hash, "state": "queued", "account": self.accounts[issuer_id]["address"],
+            "chainId": None, "contract": None, "root": None, "proof": None, "txHash": None, "blockNumber": None,
+            "confirmations": None}
+
+    def confirm_all(self, block: int = 7) -> None:
+        """Pretend every queued hash was anchored (one fake root per call)."""
+        root = "0x" + os.urandom(32).hex()
+        for h, issuer_id in self.anchored.items():
+            self.receipts.setdefault(h, {
+                "hash": h, "state": "confirmed", "account": self.accounts[issuer_id]["address"], "chainId": 31337,
+                "contract": "0x" + "cd" * 20, "root": root, "proof": ["0x" + os.urandom(32).hex()],
+                "txHash": "0x" + os.urandom(32).hex(), "blockNumber": block, "confirmations": 1})
+
+    def chain(self):
+        self._check("chain")
+        return {"chainId": 31337}
+
+
+def settings_for(database_url: str, tmp_path: Path, **overrides) -> IssuerSettings:
+    values = dict(data_dir=tmp_path, database_url=database_url, admin_token=ADMIN,
+                  service_token="service-token-for-tests-0123456789", key_encryption_key="kek-for-issuer-tests-0123",
+                  registry_url="http://127.0.0.1:1", public_base_url="http://verify.test",
+                  issuer_url="http://issuer.test:8001", sign_processes=1, batch_chunk=50, outbox_interval=0.05)
+    values.update(overrides)
+    return IssuerSettings(**values)
+
+
+@contextmanager
+def issuer_client(database_url: str, tmp_path: Path, registry: FakeRegistry | None = None, **overrides):
+    settings = settings_for(database_url, tmp_path, **overrides)
+    registry = registry or FakeRegistry()
+    with TestClient(create_app(settings, registry=registry)) as client:
+        client.settings = settings
+        client.registry = registry
+        client.sessions = make_sessionmaker(make_engine(database_url))
+        yield client
+
+
+def count(client, model) -> int:
+    with client.sessions() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def create_issuer(client, slug: str = "lakeside", **extra) -> dict:
+    body = {"name": f"{slug.title()} College", "slug": slug, "url": f"https://{slug}.example.edu",
+            "email": f"registrar@{slug}.example.edu", **extra}
+    r = client.post("/api/v1/issuers", json=body, headers=auth(ADMIN))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+ACHIEVEMENT = {
+    "name": "Critical Thinking",
+    "description": "Analyses arguments, weighs evidence and reaches well-reasoned conclusions.",
+    "criteria": {"narrative": "Completed the course and its capstone.", "id": "https://lakeside.example.edu/ct"},
+    "achievementType": "MicroCredential",
+    "alignment": [{"targetName": "Critical Thinking", "targetUrl": "https://www.onetonline.org/x",
+                   "targetFramework": "O*NET", "targetCode": "2.A.2.a"}],
+    "tags": ["critical thinking"],
+    "validity_days": 730,
+}
+
+
+def create_achievement(client, key: str, **overrides) -> dict:
+    r = client.post("/api/v1/achievements", json={**ACHIEVEMENT, **overrides}, headers=auth(key))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def issue(client, key: str, achievement_id: str, name="Ada Lovelace", email="ada@example.org", headers=None,
+          **extra) -> dict:
+    r = client.post("/api/v1/credentials", json={"achievement_id": achievement_id,
+                                                 "recipient": {"name": name, "email": email}, **extra},
+                    headers={**auth(key), **(headers or {})})
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    raw = b"\x00\xff\x00\x00" * 1
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def data_uri(data: bytes, media_type: str = "image/png") -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
