@@ -67,9 +67,6 @@ class Relay:
         while not stop.is_set():
             try:
                 busy = self.tick()
-            except RegistryUnavailable as exc:
-                log.warning("registry unavailable: %s", exc)
-                busy = False
             except Exception:
                 log.exception("outbox relay pass failed")
                 busy = False
@@ -85,9 +82,13 @@ class Relay:
         with transaction(self.sessions) as session:
             if not repo.acquire_lease(session, LEASE_NAME, self.holder, LEASE_TTL):
                 return False
-        delivered = self.deliver()
-        self.follow_registrations()
-        polled = self.collect_anchors()
+        try:
+            delivered = self.deliver()
+            self.follow_registrations()
+            polled = self.collect_anchors()
+        except RegistryUnavailable as exc:
+            log.warning("registry unavailable, will retry: %s", exc)
+            return False
         return delivered or polled
 
     def close(self) -> None:

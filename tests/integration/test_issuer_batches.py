@@ -1,0 +1,121 @@
+"""Bulk issuance: bad rows reported with reasons, good rows issued in chunks, progress readable, resumable."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from services.core import dataintegrity
+from services.core.multiformats import decode_public_key
+from services.issuer.batches import BatchRunner
+from services.issuer.models import Batch, Credential, OutboxKind, OutboxMessage
+from services.issuer.signing import SigningPool
+from tests.integration.issuer_support import auth, count, create_achievement, create_issuer, issuer_client
+
+
+@pytest.fixture
+def setup(database_url, tmp_path):
+    # run_batches off: the test drives the runner itself, so it can stop it halfway.
+    with issuer_client(database_url, tmp_path, run_batches=False, batch_chunk=25) as client:
+        issuer = create_issuer(client)
+        achievement = create_achievement(client, issuer["api_key"])
+        yield client, issuer["api_key"], achievement["id"]
+
+
+def _recipients(n: int) -> list[dict]:
+    return [{"name": f"Learner {i}", "email": f"learner{i}@example.org"} for i in range(n)]
+
+
+def _post(client, key, body, **headers):
+    return client.post("/api/v1/credentials/batch", json=body, headers={**auth(key), **headers})
+
+
+def test_bad_rows_are_reported_and_good_rows_issued_in_chunks(setup):
+    client, key, achievement_id = setup
+    rows = _recipients(60)
+    rows[3] = {"name": "No Email"}
+    rows[10] = {"name": "Bad", "email": "nope"}
+    rows[20] = {"name": "Dup", "email": "LEARNER0@example.org "}
+    rows[30] = "not an object"
+    rows[40] = {"name": "Extra", "email": "x@example.org", "role": "admin"}
+    r = _post(client, key, {"achievement_id": achievement_id, "recipients": rows})
+    assert r.status_code == 202 and r.headers["location"].endswith(r.json()["id"])
+    batch = r.json()
+    assert batch["state"] == "queued" and batch["total"] == 60 and batch["failed"] == 5
+    reasons = {e["row"]: e["reason"] for e in batch["errors"]}
+    assert set(reasons) == {3, 10, 20, 30, 40}
+    assert "email" in reasons[3] and "email" in reasons[10] and "row 0" in reasons[20] and "role" in reasons[40]
+    runner = BatchRunner(client.settings, client.sessions, SigningPool(1))
+    assert runner.tick()
+    done = client.get(f"/api/v1/credentials/batches/{batch['id']}", headers=auth(key)).json()
+    assert done["state"] == "done" and done["issued"] == 55 and done["processed"] == 60 and done["failed"] == 5
+    assert sorted(c["row"] for c in done["credentials"]) == sorted(set(range(60)) - set(reasons))
+    with client.sessions() as s:
+        anchors = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.anchor)).all()
+        assert sum(len(m.payload["hashes"]) for m in anchors) == 55 and len(anchors) == 3  # one per chunk
+        assert s.scalar(select(Batch)).rows is None  # plain emails are gone once done
+    one = client.get(f"/api/v1/credentials/{done['credentials'][0]['id']}", headers=auth(key)).json()
+    doc = one["credential"]
+    assert doc["credentialSubject"]["name"] == "Learner 0"
+    vm = doc["proof"][0]["verificationMethod"]
+    assert dataintegrity.verify(doc, decode_public_key(vm.split("#")[1])).valid
+
+
+def test_progress_is_readable_while_it_runs_and_a_stopped_runner_resumes_without_duplicates(setup):
+    client, key, achievement_id = setup
+    batch_id = _post(client, key, {"achievement_id": achievement_id, "recipients": _recipients(200)}).json()["id"]
+    stop = threading.Event()
+    first = BatchRunner(client.settings, client.sessions, SigningPool(1), holder="first")
+
+    def stop_after_some():
+        while True:
+            with client.sessions() as s:
+                if s.get(Batch, batch_id).processed >= 50:
+                    stop.set()
+                    return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=stop_after_some)
+    watcher.start()
+    first.process(batch_id, stop)
+    watcher.join()
+    partial = client.get(f"/api/v1/credentials/batches/{batch_id}", headers=auth(key)).json()
+    assert partial["state"] == "running" and 0 < partial["issued"] < 200
+    # the first runner "died" holding its lease: a second one waits for it to expire, then resumes
+    second = BatchRunner(client.settings, client.sessions, SigningPool(1), holder="second")
+    assert not second.process(batch_id)
+    with client.sessions.begin() as s:
+        s.get(Batch, batch_id).lease_until = None
+    assert second.process(batch_id)
+    done = client.get(f"/api/v1/credentials/batches/{batch_id}?limit=500", headers=auth(key)).json()
+    assert done["state"] == "done" and done["issued"] == 200
+    assert sorted(c["row"] for c in done["credentials"]) == list(range(200))
+    with client.sessions() as s:
+        assert s.scalar(select(func.count(func.distinct(Credential.batch_row)))) == 200
+    assert count(client, Credential) == 200
+
+
+def test_batch_idempotency_and_limits(setup):
+    client, key, achievement_id = setup
+    body = {"achievement_id": achievement_id, "recipients": _recipients(3)}
+    first = _post(client, key, body, **{"Idempotency-Key": "import-1"})
+    again = _post(client, key, body, **{"Idempotency-Key": "import-1"})
+    assert first.status_code == 202 and again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    other = _post(client, key, {**body, "recipients": _recipients(4)}, **{"Idempotency-Key": "import-1"})
+    assert other.status_code == 409
+    too_many = _post(client, key, {"achievement_id": achievement_id,
+                                   "recipients": [{"name": "x", "email": "x@e.org"}] * 10_001})
+    assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "batch_too_large"
+    assert _post(client, key, {"achievement_id": achievement_id, "recipients": []}).status_code == 422
+    assert _post(client, key, {"achievement_id": "ach_nope", "recipients": _recipients(1)}).status_code == 404
+    assert count(client, Batch) == 1
+
+
+def test_a_batch_of_only_bad_rows_is_done_at_once(setup):
+    client, key, achievement_id = setup
+    r = _post(client, key, {"achievement_id": achievement_id, "recipients": [{"name": "x"}, 5]})
+    assert r.status_code == 202 and r.json()["state"] == "done" and r.json()["failed"] == 2
+    assert count(client, Credential) == 0

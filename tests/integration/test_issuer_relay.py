@@ -1,0 +1,180 @@
+"""The outbox relay against a fake registry: nothing lost while it is down, anchors attached once confirmed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from services.core import anchorproof, dataintegrity
+from services.core.db import utcnow
+from services.core.multiformats import decode_public_key
+from services.issuer.models import Credential, Issuer, OutboxKind, OutboxMessage, OutboxState
+from services.issuer.outbox import Relay
+from tests.integration.issuer_support import (FakeRegistry, auth, create_achievement, create_issuer, issue,
+                                              issuer_client)
+
+
+@pytest.fixture
+def client(database_url, tmp_path):
+    with issuer_client(database_url, tmp_path) as c:
+        c.relay = Relay(c.settings, c.sessions, c.registry, holder="test-relay")
+        yield c
+        c.relay.close()
+
+
+def _due_now(client) -> None:
+    with client.sessions.begin() as s:
+        s.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+
+def _poll_now(client) -> None:
+    with client.sessions.begin() as s:
+        s.execute(update(Credential).values(anchor_next_poll_at=None))
+
+
+def _messages(client) -> list[OutboxMessage]:
+    with client.sessions() as s:
+        return s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+
+
+def test_registry_down_loses_nothing_and_order_is_kept(client):
+    client.registry.up = False
+    issuer = create_issuer(client)
+    assert issuer["registry"] == {"state": "pending", "address": None, "chain_id": None}
+    key = issuer["api_key"]
+    achievement = create_achievement(client, key)
+    creds = [issue(client, key, achievement["id"], email=f"p{i}@example.org") for i in range(3)]
+    client.post(f"/api/v1/credentials/{creds[0]['id']}/revoke", json={"reason": "r"}, headers=auth(key))
+    client.relay.tick()
+    assert all(m.state == OutboxState.pending for m in _messages(client))
+    assert _messages(client)[0].attempts == 1 and "unreachable" in _messages(client)[0].last_error
+    client.registry.up = True
+    _due_now(client)
+    client.relay.tick()
+    assert all(m.state == OutboxState.done for m in _messages(client))
+    assert issuer["id"] in client.registry.accounts
+    # the three single-credential anchor messages went as one call
+    assert client.registry.calls.count("queue_anchors") == 1
+    assert set(client.registry.anchored) == {c["credential_hash"] for c in creds}
+    assert client.registry.revoked == [(issuer["id"], creds[0]["credential_hash"])]
+    with client.sessions() as s:
+        row = s.get(Issuer, issuer["id"])
+        assert row.chain_address == client.registry.accounts[issuer["id"]]["address"]
+
+
+def test_confirmed_anchors_are_attached_as_a_second_proof(client):
+    issuer = create_issuer(client)
+    key = issuer["api_key"]
+    achievement = create_achievement(client, key)
+    creds = [issue(client, key, achievement["id"], email=f"p{i}@example.org") for i in range(3)]
+    client.relay.tick()
+    client.relay.tick()
+    assert client.get(f"/api/v1/credentials/{creds[0]['id']}", headers=auth(key)).json()["status"] == "pending"
+    client.registry.confirm_all()
+    _poll_now(client)  # do not wait for the next poll time
+    client.relay.tick()
+    for c in creds:
+        read = client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()
+        assert read["status"] == "valid" and read["anchored_at"]
+        doc = read["credential"]
+        assert [p["cryptosuite"] for p in doc["proof"]] == ["eddsa-rdfc-2022", anchorproof.CRYPTOSUITE]
+        receipt = anchorproof.decode(doc["proof"][1])
+        assert receipt == anchorproof.AnchorReceipt(
+            chain_id=31337, contract="0x" + "cd" * 20, account=client.registry.accounts[issuer["id"]]["address"],
+            root=client.registry.receipts[c["credential_hash"]]["root"],
+            path=tuple(client.registry.receipts[c["credential_hash"]]["proof"]),
+            tx_hash=client.registry.receipts[c["credential_hash"]]["txHash"], block_number=7)
+        vm = doc["proof"][0]["verificationMethod"]
+        assert dataintegrity.verify(doc, decode_public_key(vm.split("#")[1])).valid
+        assert client.get(f"/public/credentials/{c['id']}").json() == doc
+
+
+def test_polling_stops_at_the_first_unconfirmed_receipt(client):
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    first = issue(client, key, achievement["id"], email="a@example.org")
+    client.relay.tick()
+    client.registry.confirm_all()
+    later = [issue(client, key, achievement["id"], email=f"l{i}@example.org") for i in range(5)]
+    client.relay.deliver()
+    _poll_now(client)
+    polls_before = client.registry.calls.count("anchor_receipt")
+    client.relay.tick()
+    # the first is anchored; of the later five (queued), the first window was asked for, then it stopped
+    assert client.get(f"/api/v1/credentials/{first['id']}", headers=auth(key)).json()["status"] == "valid"
+    assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "pending"
+               for c in later)
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 6
+    client.relay.tick()  # their next poll time is not due yet: nothing asked
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 6
+
+
+def test_a_refused_message_is_marked_failed_and_the_rest_still_flow(client):
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    issue(client, key, achievement["id"])
+    original = client.registry.queue_anchors
+
+    def refuse(issuer_id, hashes):
+        from services.issuer.registry_client import RegistryRefused
+        raise RegistryRefused(409, "conflict", "hash queued by another issuer")
+
+    client.registry.queue_anchors = refuse
+    client.relay.tick()
+    failed = [m for m in _messages(client) if m.kind == OutboxKind.anchor]
+    assert failed[0].state == OutboxState.failed and "another issuer" in failed[0].last_error
+    client.registry.queue_anchors = original
+    issue(client, key, achievement["id"], email="b@example.org")
+    client.relay.tick()
+    assert [m.state for m in _messages(client) if m.kind == OutboxKind.anchor] == [OutboxState.failed, OutboxState.done]
+
+
+def test_only_one_relay_works_at_a_time(client):
+    create_issuer(client)
+    other = Relay(client.settings, client.sessions, FakeRegistry(), holder="other-relay")
+    client.relay.tick()
+    assert other.tick() is False
+    other.close()
+
+
+def test_key_rotation_registers_the_new_key_and_compromise_invalidates_later_credentials(client):
+    issuer = create_issuer(client)
+    key = issuer["api_key"]
+    achievement = create_achievement(client, key)
+    before = issue(client, key, achievement["id"], email="before@example.org")
+    r = client.post("/api/v1/issuer/signing-keys/rotate", json={"compromised": True,
+                                                                "compromised_at": "2000-01-01T00:00:00Z"},
+                    headers=auth(key))
+    assert r.status_code == 200, r.text
+    rotated = r.json()
+    assert rotated["retired_key"]["compromised"] and rotated["invalidated_credentials"] == 1
+    after = issue(client, key, achievement["id"], email="after@example.org")
+    assert after["credential"]["proof"][0]["verificationMethod"] == rotated["new_key"]["verification_method"]
+    assert client.get(f"/api/v1/credentials/{before['id']}", headers=auth(key)).json()["status"] == "invalid"
+    did = client.get("/issuers/lakeside/did.json").json()
+    assert {m["publicKeyMultibase"] for m in did["verificationMethod"] if m["type"] == "Multikey"} == {
+        rotated["new_key"]["multikey"], rotated["retired_key"]["multikey"]}
+    client.relay.tick()
+    (issuer_id, body), = client.registry.rotations
+    assert issuer_id == issuer["id"]
+    assert body["public_key"] == rotated["new_key"]["public_key"] and body["retire"] == rotated["retired_key"]["public_key"]
+    assert body["compromised"] is True and isinstance(body["retire_at"], int)
+    plain = client.post("/api/v1/issuer/signing-keys/rotate", json={}, headers=auth(key)).json()
+    assert plain["retired_key"]["compromised"] is False and plain["invalidated_credentials"] == 0
+    assert client.get(f"/api/v1/credentials/{after['id']}", headers=auth(key)).json()["status"] == "pending"
+    bad = client.post("/api/v1/issuer/signing-keys/rotate", json={"compromised_at": "2000-01-01T00:00:00Z"},
+                      headers=auth(key))
+    assert bad.status_code == 422
+
+
+def test_registration_is_followed_until_active_and_the_did_document_gains_the_chain_account(client):
+    issuer = create_issuer(client)
+    client.registry.accounts[issuer["id"]]["state"] = "active"
+    client.relay.follow_registrations(every=0)
+    me = client.get("/api/v1/issuer", headers=auth(issuer["api_key"])).json()
+    assert me["registry"]["state"] == "active" and me["registry"]["chain_id"] == 31337
+    did = client.get("/issuers/lakeside/did.json").json()
+    account = [m for m in did["verificationMethod"] if m["type"] == "EcdsaSecp256k1RecoveryMethod2020"][0]
+    assert account["blockchainAccountId"] == f"eip155:31337:{me['registry']['address']}"
