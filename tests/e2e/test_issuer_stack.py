@@ -1,0 +1,116 @@
+"""The issuer with the real registry, its worker and anvil, all as processes, over HTTP.
+
+A credential issued through the API ends up anchored on chain with its anchor proof
+attached, and its revocation reaches the contract; with the registry down, nothing the
+issuer accepted is lost.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.core import anchorproof, dataintegrity
+from services.core.multiformats import decode_public_key
+from tests.support.stack import ADMIN_TOKEN, SERVICE_TOKEN, make_stack, wait_for
+
+pytestmark = pytest.mark.slow
+
+ACHIEVEMENT = {"name": "Drone Operations", "description": "Flies a small UAS safely and lawfully.",
+               "criteria": {"narrative": "Passed the practical flight test and the airspace exam."},
+               "achievementType": "MicroCredential", "validity_days": 365,
+               "alignment": [{"targetName": "Operate unmanned aircraft", "targetUrl": "https://example.org/skills/uas",
+                              "targetFramework": "Lightcast", "targetCode": "KS440W865GC4VRBW6LJP"}]}
+
+
+@pytest.fixture
+def stack(chain, tmp_path):
+    s = make_stack(tmp_path / "stack", chain.rpc_url, chain.address, 31337,
+                   MICROCRED_OUTBOX_INTERVAL="0.2", MICROCRED_SIGN_PROCESSES="2")
+    yield s
+    s.close()
+
+
+def _api(stack, key: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {key or ADMIN_TOKEN}"}
+    return httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], headers=headers, timeout=30)
+
+
+def _status(api: httpx.Client, credential_id: str) -> str:
+    return api.get(f"/api/v1/credentials/{credential_id}").json()["status"]
+
+
+def _revocation_state(stack, credential_hash: str) -> str | None:
+    r = httpx.get(f"{stack.url('registry')}/api/v1/revocations/{credential_hash}",
+                  headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
+    return r.json()[0]["state"] if r.status_code == 200 and r.json() else None
+
+
+def test_issued_credentials_are_anchored_on_chain_and_revocations_reach_it(stack, chain):
+    for name in ("registry", "registry-worker", "issuer", "issuer-outbox"):
+        stack.start(name)
+    with _api(stack) as admin:
+        r = admin.post("/api/v1/issuers", json={"name": "Skyward Training", "slug": "skyward",
+                                                "url": "https://skyward.example", "email": "ops@skyward.example"})
+    assert r.status_code == 201, r.text
+    issuer = r.json()
+    assert issuer["registry"]["address"], "the registry was up: the account comes back at once"
+    with _api(stack, issuer["api_key"]) as api:
+        wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60,
+                 what="the issuer registered on chain")
+        achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
+        single = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
+                                                       "recipient": {"name": "Amelia", "email": "amelia@example.org"}},
+                          headers={"Idempotency-Key": "e2e-1"}).json()
+        batch = api.post("/api/v1/credentials/batch", json={
+            "achievement_id": achievement["id"],
+            "recipients": [{"name": f"Pilot {i}", "email": f"pilot{i}@example.org"} for i in range(40)]}).json()
+        wait_for(lambda: api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["state"] == "done",
+                 timeout=60, what="the batch")
+        wait_for(lambda: _status(api, single["id"]) == "valid", timeout=90, what="the credential anchored")
+        issued = api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["credentials"]
+        assert len(issued) == 40
+        wait_for(lambda: _status(api, issued[-1]["id"]) == "valid", timeout=90, what="the batch anchored")
+
+        document = httpx.get(f"{stack.env['MICROCRED_ISSUER_URL']}/public/credentials/{single['id']}").json()
+        eddsa, anchor = document["proof"]
+        assert dataintegrity.verify(document, decode_public_key(eddsa["verificationMethod"].split("#")[1])).valid
+        receipt = anchorproof.decode(anchor)
+        assert receipt.chain_id == 31337 and receipt.contract.lower() == chain.address.lower()
+        assert receipt.account == issuer["registry"]["address"]
+        registry = chain.contract
+        assert registry.functions.verifyInclusion(receipt.root, list(receipt.path), single["credential_hash"]).call()
+        assert registry.functions.anchorOf(receipt.root).call()[0] == receipt.account
+
+        did = httpx.get(f"{stack.env['MICROCRED_ISSUER_URL']}/issuers/skyward/did.json").json()
+        assert any(m.get("blockchainAccountId") == f"eip155:31337:{receipt.account}" for m in did["verificationMethod"])
+
+        r = api.post(f"/api/v1/credentials/{single['id']}/revoke", json={"reason": "licence suspended"})
+        assert r.json()["status"] == "revoked"
+        wait_for(lambda: _revocation_state(stack, single["credential_hash"]) == "confirmed", timeout=60,
+                 what="the revocation confirmed on chain")
+        assert registry.functions.revokedAt(receipt.account, single["credential_hash"]).call() > 0
+
+
+def test_with_the_registry_down_nothing_the_issuer_accepted_is_lost(stack):
+    stack.start("issuer")
+    stack.start("issuer-outbox")
+    with _api(stack) as admin:
+        r = admin.post("/api/v1/issuers", json={"name": "Harbor Credit Union", "slug": "harbor",
+                                                "url": "https://harbor.example", "email": "learn@harbor.example"})
+    assert r.status_code == 201, r.text
+    issuer = r.json()
+    assert issuer["registry"] == {"state": "pending", "address": None, "chain_id": None}
+    with _api(stack, issuer["api_key"]) as api:
+        achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
+        ids = [api.post("/api/v1/credentials", json={"achievement_id": achievement["id"], "recipient": {
+            "name": f"Member {i}", "email": f"m{i}@example.org"}}).json()["id"] for i in range(5)]
+        revoked = ids[0]
+        api.post(f"/api/v1/credentials/{revoked}/revoke", json={"reason": "duplicate"})
+        stack.start("registry")
+        stack.start("registry-worker")
+        wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=90,
+                 what="the issuer registered once the registry came up")
+        wait_for(lambda: all(_status(api, i) == "valid" for i in ids[1:]), timeout=120,
+                 what="every credential anchored")
+        assert _status(api, revoked) == "revoked"
