@@ -59,8 +59,12 @@ def _queue(stack, hashes) -> None:
     assert r.status_code == 202, r.text
 
 
-def _states(stack, hashes) -> dict[str, str]:
-    return {h: httpx.get(f"{stack.url('registry')}/api/v1/anchors/{h}").json()["state"] for h in hashes}
+def _all_confirmed(stack) -> bool:
+    """One question instead of thousands: is anything still waiting to be confirmed?"""
+    try:
+        return httpx.get(f"{stack.url('registry')}/api/v1/chain").json()["unconfirmedAnchors"] == 0
+    except httpx.HTTPError:
+        return False
 
 
 def _assert_each_anchored_exactly_once(rpc_url: str, contract: str, stack, hashes: list[str]) -> None:
@@ -69,13 +73,14 @@ def _assert_each_anchored_exactly_once(rpc_url: str, contract: str, stack, hashe
     registry = w3.eth.contract(address=contract, abi=ABI)
     roots_on_chain = ["0x" + bytes(e["args"]["root"]).hex() for e in registry.events.RootAnchored.get_logs(from_block=0)]
     assert len(roots_on_chain) == len(set(roots_on_chain))
-    receipts = [httpx.get(f"{stack.url('registry')}/api/v1/anchors/{h}").json() for h in hashes]
+    with httpx.Client(base_url=stack.url("registry")) as client:
+        receipts = [client.get(f"/api/v1/anchors/{h}").json() for h in hashes]
     used_roots = {r["root"] for r in receipts}
     assert used_roots == set(roots_on_chain), "a root on chain that no receipt uses means a hash went out twice"
     leaf_count = sum(e["args"]["leafCount"] for e in registry.events.RootAnchored.get_logs(from_block=0))
     assert leaf_count == len(hashes)
-    for r in receipts:
-        assert r["state"] == "confirmed"
+    assert {r["state"] for r in receipts} == {"confirmed"}
+    for r in receipts[:: max(1, len(receipts) // 100)]:  # a sample: each is an eth_call
         assert registry.functions.verifyInclusion(r["root"], r["proof"], r["hash"]).call()
 
 
@@ -93,9 +98,7 @@ def test_chain_down_while_hashes_are_queued_loses_nothing_and_anchors_nothing_tw
     time.sleep(3)  # the worker fails its passes meanwhile, and must survive them
     assert stack.procs["registry-worker"].alive()
     anvil.start()
-    wait_for(lambda: set(_states(stack, hashes[::30]).values()) == {"confirmed"}, timeout=60,
-             what="anchoring after the chain came back")
-    wait_for(lambda: set(_states(stack, hashes).values()) == {"confirmed"}, timeout=30, what="every hash confirmed")
+    wait_for(lambda: _all_confirmed(stack), timeout=60, what="anchoring after the chain came back")
     _assert_each_anchored_exactly_once(anvil.rpc_url, contract, stack, hashes)
 
 
@@ -113,8 +116,7 @@ def test_worker_killed_mid_batch_then_restarted_anchors_each_hash_exactly_once(n
     stack.procs.pop("registry-worker", None)
     # The dead worker's lease must lapse before another may send for the account.
     stack.start("registry-worker")
-    wait_for(lambda: set(_states(stack, hashes).values()) == {"confirmed"}, timeout=90,
-             what="every hash confirmed after the restart")
+    wait_for(lambda: _all_confirmed(stack), timeout=90, what="every hash confirmed after the restart")
     _assert_each_anchored_exactly_once(anvil.rpc_url, contract, stack, hashes)
 
 
@@ -123,16 +125,16 @@ def test_worker_sigkilled_repeatedly_under_load_still_anchors_each_hash_once(net
     import time
 
     anvil, contract = net
-    stack.start("registry-worker")
+    small_batches = {"MICROCRED_ANCHOR_MAX_LEAVES": "40"}  # ~50 transactions: kills land mid-stream
+    stack.start("registry-worker", small_batches)
     _create_issuer(stack)
     hashes = _hashes(2000)
     for i in range(0, len(hashes), 500):
         _queue(stack, hashes[i:i + 500])
-    for _ in range(3):
-        time.sleep(random.uniform(0.2, 1.0))
+    for _ in range(4):
+        time.sleep(random.uniform(0.3, 1.2))
         stack.kill("registry-worker")
-        stack.start("registry-worker")
-    wait_for(lambda: set(_states(stack, hashes[::50]).values()) == {"confirmed"}, timeout=120,
-             what="anchoring after repeated kills")
-    wait_for(lambda: set(_states(stack, hashes).values()) == {"confirmed"}, timeout=60, what="every hash confirmed")
+        stack.start("registry-worker", small_batches)
+    assert not _all_confirmed(stack), "the kills should interrupt work in progress"
+    wait_for(lambda: _all_confirmed(stack), timeout=120, what="anchoring after repeated kills")
     _assert_each_anchored_exactly_once(anvil.rpc_url, contract, stack, hashes)
