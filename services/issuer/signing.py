@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -65,6 +66,24 @@ def sign_documents(seed: bytes, verification_method: str, created: str, document
 
 
 
+def _warm_up(_: int) -> int:
+    import time
+
+    from services.core.jsonld import canonicalize
+    from services.issuer import credentials as cred
+
+    achievement = cred.achievement_document(cred.AchievementData(id_url="https://x.example/a", name="n",
+                                                                  description="d", criteria_narrative="c"))
+    profile = cred.profile_document(cred.ProfileData(did="did:web:x", name="n", url="https://x.example",
+                                                     email="a@x.example"))
+    from datetime import UTC, datetime
+    canonicalize(cred.build_credential(credential_id="warm", public_base_url="https://x.example", profile=profile,
+                                       achievement=achievement, recipient_name="w", recipient_email="w@x.example",
+                                       salt="s", valid_from=datetime.now(UTC), valid_until=None))
+    time.sleep(0.2)  # hold this worker so the next warm-up lands on another
+    return os.getpid()
+
+
 class SigningPool:
     """A lazily started process pool for batch signing, shared by one process."""
 
@@ -76,7 +95,11 @@ class SigningPool:
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+                pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+                # Start every worker now and fill its caches, so no chunk waits for an import
+                # or a cold context cache (each warm-up holds its worker until all have started).
+                list(pool.map(_warm_up, range(self.processes)))
+                self._pool = pool
             return self._pool
 
     def submit(self, seed: bytes, verification_method: str, created: str, documents: list[dict]):

@@ -1,0 +1,160 @@
+"""Issuance throughput: credentials issued and signed per second, single and batch.
+
+Measured in one run, next to the raw rates they are made of:
+
+* Ed25519 sign (``cryptography``), 64-byte message — the signature alone;
+* RDFC-1.0 canonicalisation of one credential (safe mode, warm caches);
+* eddsa-rdfc-2022 sign, whole (proof configuration + document canonicalised, signed) —
+  the "raw canonicalise-and-sign rate", one core;
+* single issuance, the use case alone (``service.issue_credential``: build, sign, store,
+  outbox, one transaction per credential), and the same through the API (in-process
+  HTTP via Starlette's TestClient, whose thread hops add several ms per request);
+* batch issuance: one ``POST /api/v1/credentials/batch`` until the batch is done (chunks
+  signed in a process pool, one transaction per chunk).
+
+``python -m bench issuance`` (``BENCH_BATCH=10000`` for a full-size batch).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def _best(fn, n: int, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, time.perf_counter() - start)
+    return _rate(n, best)
+
+
+def main() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from fastapi.testclient import TestClient
+
+    from services.core.jsonld import canonicalize
+    from services.issuer import credentials as cred
+    from services.issuer.app import create_app
+    from services.issuer.settings import IssuerSettings
+    from services.issuer.signing import sign_documents
+    from services.ops.migrate import upgrade
+
+    n_single = int(os.environ.get("BENCH_SINGLE", "300"))
+    n_batch = int(os.environ.get("BENCH_BATCH", "2000"))
+    cores = os.cpu_count() or 1
+
+    key = Ed25519PrivateKey.generate()
+    message = os.urandom(64)
+    profile = cred.profile_document(cred.ProfileData(did="did:web:issuer.example:issuers:bench", name="Bench College",
+                                                     url="https://bench.example", email="a@bench.example"))
+    achievement = cred.achievement_document(cred.AchievementData(
+        id_url="https://issuer.example/public/achievements/ach_bench", name="Critical Thinking",
+        description="Analyses arguments and weighs evidence.", criteria_narrative="Passed the capstone.",
+        achievement_type="MicroCredential", tags=["reasoning"],
+        alignment=[{"targetName": "Critical Thinking", "targetUrl": "https://example.org/ct",
+                    "targetFramework": "O*NET", "targetCode": "2.A.2.a"}]))
+    now = datetime.now(UTC)
+
+    def document(i: int) -> dict:
+        return cred.build_credential(credential_id=cred.new_credential_id(), public_base_url="https://verify.example",
+                                     profile=profile, achievement=achievement, recipient_name=f"Learner {i}",
+                                     recipient_email=f"l{i}@example.org", salt=cred.new_salt(), valid_from=now,
+                                     valid_until=None)
+
+    sample = document(0)
+    canonicalize(sample)  # fill the caches
+    seed = os.urandom(32)
+    created = cred.xsd_datetime(now)
+    docs = [document(i) for i in range(400)]
+    it = iter(range(10**9))
+
+    raw_sign = _best(lambda: key.sign(message), 5000)
+    canon = _best(lambda: canonicalize(docs[next(it) % 400]), 400)
+    sign_whole = _best(lambda: sign_documents(seed, "did:web:x#z6Mk", created, [docs[next(it) % 400]]), 400)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)
+        settings = IssuerSettings(data_dir=Path(tmp), database_url=url, admin_token="bench-admin-token-0123456789",
+                                  service_token="bench-service-token-0123456789", key_encryption_key="bench-kek-0123456789",
+                                  registry_url="http://127.0.0.1:1", registry_create_timeout=0.2,
+                                  sign_processes=cores, batch_max_recipients=max(10_000, n_batch))
+        with TestClient(create_app(settings)) as client:
+            admin = {"Authorization": "Bearer bench-admin-token-0123456789"}
+            issuer = client.post("/api/v1/issuers", json={"name": "Bench", "slug": "bench",
+                                                          "url": "https://bench.example", "email": "a@bench.example"},
+                                 headers=admin).json()
+            auth = {"Authorization": f"Bearer {issuer['api_key']}"}
+            ach = client.post("/api/v1/achievements", headers=auth, json={
+                "name": "Critical Thinking", "description": "Analyses arguments and weighs evidence.",
+                "criteria": {"narrative": "Passed the capstone."}, "achievementType": "MicroCredential"}).json()
+            client.post("/api/v1/credentials", headers=auth, json={"achievement_id": ach["id"], "recipient": {
+                "name": "Warm", "email": "warm@example.org"}})
+            start = time.perf_counter()
+            for i in range(n_single):
+                r = client.post("/api/v1/credentials", headers=auth, json={
+                    "achievement_id": ach["id"], "recipient": {"name": f"L {i}", "email": f"s{i}@example.org"}})
+                assert r.status_code == 201, r.text
+            single = _rate(n_single, time.perf_counter() - start)
+
+            from services.core.db import transaction
+            from services.issuer import repository as repo, service
+            from services.issuer.schemas import CredentialCreate
+
+            sessions = client.app.state.sessions
+            start = time.perf_counter()
+            for i in range(n_single):
+                with transaction(sessions) as session:
+                    service.issue_credential(session, settings, repo.issuer(session, issuer["id"]), CredentialCreate(
+                        achievement_id=ach["id"], recipient={"name": f"L {i}", "email": f"u{i}@example.org"}), None)
+            use_case = _rate(n_single, time.perf_counter() - start)
+
+            # warm the pool's worker processes (spawned once per process, then reused)
+            warm = client.post("/api/v1/credentials/batch", headers=auth, json={
+                "achievement_id": ach["id"], "recipients": [{"name": "w", "email": f"w{i}@example.org"}
+                                                            for i in range(cores * 8)]}).json()
+            while client.get(f"/api/v1/credentials/batches/{warm['id']}?limit=0", headers=auth).json()["state"] != "done":
+                time.sleep(0.05)
+            recipients = [{"name": f"Learner {i}", "email": f"b{i}@example.org"} for i in range(n_batch)]
+            start = time.perf_counter()
+            batch = client.post("/api/v1/credentials/batch", headers=auth,
+                                json={"achievement_id": ach["id"], "recipients": recipients})
+            accepted = time.perf_counter() - start
+            assert batch.status_code == 202, batch.text
+            while True:
+                state = client.get(f"/api/v1/credentials/batches/{batch.json()['id']}?limit=0", headers=auth).json()
+                if state["state"] == "done":
+                    break
+                time.sleep(0.02)
+            batch_rate = _rate(state["issued"], time.perf_counter() - start)
+            assert state["issued"] == n_batch
+
+    rows = [
+        ("Ed25519 sign (64 bytes)", raw_sign, "1 core"),
+        ("RDFC-1.0 canonicalise one credential", canon, "1 core"),
+        ("eddsa-rdfc-2022 sign, whole (raw canonicalise+sign)", sign_whole, "1 core"),
+        (f"single issuance, use case ({n_single}, a transaction each)", use_case, "1 core"),
+        (f"single issuance via API ({n_single} requests)", single, "1 request at a time"),
+        (f"batch issuance ({n_batch} recipients, 202 in {accepted * 1000:.0f} ms)", batch_rate,
+         f"{cores} signing processes"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'step':<{width}}  {'per second':>11}  {'ms each':>8}  notes")
+    for name, rate, note in rows:
+        print(f"{name:<{width}}  {rate:>11,.0f}  {1000 / rate:>8.3f}  {note}")
+    print(f"\nbatch / raw canonicalise+sign = {batch_rate / sign_whole:.2f}  (target ≥ 0.5)")
+    print(f"single (use case) / raw canonicalise+sign = {use_case / sign_whole:.2f}")
+
+
+if __name__ == "__main__":
+    main()
