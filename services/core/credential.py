@@ -17,6 +17,9 @@ CONTEXTS = (VC_CONTEXT, OB_CONTEXT)
 CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
 MAX_STRING = 20_000
 MAX_DEPTH = 12
+# Bounds the canonicalisation work a hostile document can ask for (RDFC-1.0 on crafted
+# blank-node graphs is exponential; pyld has no work-factor limit of its own).
+MAX_NODES = 2_000
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -40,6 +43,14 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
+def _count_nodes(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(_count_nodes(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_count_nodes(v) for v in value)
+    return 0
+
+
 def issuer_id(credential: dict) -> str | None:
     issuer = credential.get("issuer")
     return issuer if isinstance(issuer, str) else issuer.get("id") if isinstance(issuer, dict) else None
@@ -51,6 +62,8 @@ def check_shape(credential: Any) -> None:
         raise CredentialFormatError("the credential must be a JSON object")
     if _depth(credential) > MAX_DEPTH:
         raise CredentialFormatError("the credential is nested too deeply")
+    if _count_nodes(credential) > MAX_NODES:
+        raise CredentialFormatError(f"the credential has more than {MAX_NODES} objects")
     context = credential.get("@context")
     # Exactly these two: an extra inline context could redefine terms without changing
     # the canonical form, which safe mode alone would not notice.

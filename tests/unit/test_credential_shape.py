@@ -72,3 +72,10 @@ def test_not_an_object_and_absurd_nesting_are_refused():
         node = node["x"]
     with pytest.raises(CredentialFormatError):
         check_shape({**GOOD, "evidence": deep})
+
+
+def test_a_credential_with_thousands_of_objects_is_refused_before_canonicalisation():
+    doc = copy.deepcopy(GOOD)
+    doc["credentialSubject"]["achievement"]["alignment"] = [{"type": ["Alignment"]} for _ in range(2_500)]
+    with pytest.raises(CredentialFormatError, match="objects"):
+        check_shape(doc)
