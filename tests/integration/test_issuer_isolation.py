@@ -11,7 +11,8 @@ from tests.integration.issuer_support import (auth, count, create_achievement, c
 
 @pytest.fixture
 def two(database_url, tmp_path):
-    with issuer_client(database_url, tmp_path) as client:
+    # no batch runner: B's batch stays queued, so counts only change through the calls under test
+    with issuer_client(database_url, tmp_path, run_batches=False) as client:
         a, b = create_issuer(client, "alpha"), create_issuer(client, "beta")
         a_ach = create_achievement(client, a["api_key"])
         b_ach = create_achievement(client, b["api_key"], name="Empathy")
