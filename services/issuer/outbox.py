@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +45,11 @@ LEASE_NAME = "issuer-outbox"
 LEASE_TTL = timedelta(seconds=30)
 MAX_HASHES = 10_000
 POLL_AGAIN = timedelta(seconds=1)
+
+
+def _poll_delay(age: timedelta) -> timedelta:
+    """How long until an unconfirmed receipt is asked for again: 1 s while fresh, at most a minute."""
+    return min(max(POLL_AGAIN, age / 4), timedelta(seconds=60))
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -215,29 +220,35 @@ class Relay:
             if budget <= 0:
                 return True
             with transaction(self.sessions) as session:
-                waiting = [(c.id, c.credential_hash) for c in repo.awaiting_anchor(session, issuer_id, utcnow(),
-                                                                                    min(budget, 2_000))]
+                waiting = [(c.id, c.credential_hash, c.created_at)
+                           for c in repo.awaiting_anchor(session, issuer_id, utcnow(), min(budget, 2_000))]
             budget -= len(waiting)
             busy = self._collect(issuer_id, waiting) or busy
         return busy
 
-    def _collect(self, issuer_id: str, waiting: list[tuple[str, str]], window: int = 32) -> bool:
-        """Receipts in issuance order, ``window`` at a time; stop at the first unconfirmed one."""
+    def _collect(self, issuer_id: str, waiting: list[tuple[str, str, datetime]], window: int = 32) -> bool:
+        """Receipts in issuance order, ``window`` at a time; stop after a window with an unconfirmed one.
+
+        An unconfirmed credential is asked again after a delay that grows with its age (1 s
+        while fresh, up to a minute), so one stuck hash never holds back those behind it.
+        """
         for start in range(0, len(waiting), window):
             part = waiting[start:start + window]
             receipts = list(self._receipts.map(lambda item: self.registry.anchor_receipt(item[1]), part))
-            confirmed, stop_at = [], None
-            for (cid, h), receipt in zip(part, receipts, strict=True):
+            confirmed, unconfirmed = [], []
+            for (cid, h, created), receipt in zip(part, receipts, strict=True):
                 if receipt is None:
                     self._requeue(issuer_id, cid, h)
-                    continue
-                if receipt.get("state") == "confirmed" and receipt.get("root") and receipt.get("txHash"):
+                elif receipt.get("state") == "confirmed" and receipt.get("root") and receipt.get("txHash"):
                     confirmed.append((cid, receipt))
-                elif stop_at is None:
-                    stop_at = cid
+                else:
+                    unconfirmed.append((cid, created))
             self._attach(confirmed)
-            if stop_at is not None:
-                self._poll_later([cid for cid, _ in waiting[start:]])
+            if unconfirmed:
+                now = utcnow()
+                later = {cid: now + _poll_delay(now - created) for cid, created in unconfirmed}
+                later.update({cid: now + POLL_AGAIN for cid, _, _ in waiting[start + window:]})
+                self._poll_later(later)
                 return False
         return bool(waiting)
 
@@ -252,14 +263,17 @@ class Relay:
                     service.attach_anchor(c, receipt, now)
         log.info("anchor proofs attached to %d credential(s)", len(confirmed))
 
-    def _poll_later(self, ids: list[str]) -> None:
+    def _poll_later(self, when: dict[str, datetime]) -> None:
+        by_time: dict[datetime, list[str]] = {}
+        for cid, at in when.items():
+            by_time.setdefault(at, []).append(cid)
         with transaction(self.sessions) as session:
-            later = utcnow() + POLL_AGAIN
-            for start in range(0, len(ids), 500):
-                session.execute(Credential.__table__.update()
-                                .where(Credential.id.in_(ids[start:start + 500]),
-                                       Credential.anchor_state == AnchorState.queued)
-                                .values(anchor_next_poll_at=later))
+            for at, ids in by_time.items():
+                for start in range(0, len(ids), 500):
+                    session.execute(Credential.__table__.update()
+                                    .where(Credential.id.in_(ids[start:start + 500]),
+                                           Credential.anchor_state == AnchorState.queued)
+                                    .values(anchor_next_poll_at=at))
 
     def _requeue(self, issuer_id: str, credential_id: str, credential_hash: str) -> None:
         """The registry has no record of a hash it accepted (its database was reset?): send it again."""

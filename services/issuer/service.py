@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from services.core import anchorproof
 from services.core.db import utcnow
 from services.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from services.core.jsonld import JsonLdDocumentError, canonicalize
 from services.core.secretbox import SecretBoxError
 from services.issuer import apikeys, credentials as cred, keys, repository as repo, signing
 from services.issuer.images import CleanImage, ImageError, clean_image
@@ -320,7 +321,6 @@ def _check_signable(settings: IssuerSettings, issuer: Issuer, a: Achievement) ->
         profile=cred.profile_document(_profile_data(issuer)), achievement=cred.achievement_document(achievement_data(settings, a)),
         recipient_name="probe", recipient_email="probe@example.org", salt="probe", valid_from=utcnow(),
         valid_until=None)
-    from services.core.jsonld import JsonLdDocumentError, canonicalize
     try:
         canonicalize(probe)
     except JsonLdDocumentError as exc:

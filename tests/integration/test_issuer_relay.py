@@ -178,3 +178,30 @@ def test_registration_is_followed_until_active_and_the_did_document_gains_the_ch
     did = client.get("/issuers/lakeside/did.json").json()
     account = [m for m in did["verificationMethod"] if m["type"] == "EcdsaSecp256k1RecoveryMethod2020"][0]
     assert account["blockchainAccountId"] == f"eip155:31337:{me['registry']['address']}"
+
+
+def test_a_stuck_anchor_does_not_hold_back_the_credentials_behind_it(client):
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    stuck = issue(client, key, achievement["id"], email="stuck@example.org")
+    behind = [issue(client, key, achievement["id"], email=f"b{i}@example.org") for i in range(40)]
+    client.relay.deliver()
+    client.registry.confirm_all()
+    client.registry.receipts[stuck["credential_hash"]] = {**client.registry.receipts[stuck["credential_hash"]],
+                                                          "state": "submitted"}
+    with client.sessions.begin() as s:  # the stuck one has waited ten minutes already
+        s.execute(update(Credential).values(anchor_next_poll_at=None))
+        s.execute(update(Credential).where(Credential.id == stuck["id"])
+                  .values(created_at=utcnow() - timedelta(minutes=10)))
+    client.relay.collect_anchors()  # first window: the stuck one answers "submitted"; it waits a minute now
+    _two_seconds_pass(client)
+    client.relay.collect_anchors()
+    assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "valid"
+               for c in behind)
+    assert client.get(f"/api/v1/credentials/{stuck['id']}", headers=auth(key)).json()["status"] == "pending"
+
+
+def _two_seconds_pass(client) -> None:
+    with client.sessions.begin() as s:
+        s.execute(update(Credential).where(Credential.anchor_next_poll_at <= utcnow() + timedelta(seconds=2))
+                  .values(anchor_next_poll_at=None))
