@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('raw_tx', sa.Text(), nullable=True),
     sa.Column('block_number', sa.BigInteger(), nullable=True),
     sa.Column('block_hash', sa.String(length=66), nullable=True),
+    sa.Column('block_time', sa.DateTime(timezone=True), nullable=True),
     sa.Column('gas_used', sa.BigInteger(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),

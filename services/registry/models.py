@@ -85,6 +85,7 @@ class ChainJob(Base):
     raw_tx: Mapped[str | None] = mapped_column(Text)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_hash: Mapped[str | None] = mapped_column(String(66))
+    block_time: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the block's timestamp
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -71,6 +71,7 @@ class AnchorReceipt(BaseModel):
     proof: list[str] | None
     txHash: str | None
     blockNumber: int | None
+    anchoredAt: str | None = Field(None, description="the anchoring block's timestamp (UTC)")
     confirmations: int | None
 
 

@@ -115,6 +115,7 @@ def anchor_receipt(session: Session, chain: RegistryChain | None, head: Callable
         root=job.root if sent else None, proof=proof,
         txHash=job.tx_hash if sent else None,
         blockNumber=job.block_number if sent else None,
+        anchoredAt=job.block_time.strftime("%Y-%m-%dT%H:%M:%SZ") if sent and job.block_time else None,
         confirmations=_confirmations(job.block_number, head()) if sent else None)
 
 

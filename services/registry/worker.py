@@ -148,6 +148,8 @@ class Worker:
 
     def _record_mined(self, session: Session, job: ChainJob, tx_hash: str, block_number: int, block_hash: str,
                       gas_used: int | None, head: int) -> None:
+        if job.block_hash != block_hash or job.block_time is None:
+            job.block_time = datetime.fromtimestamp(self.chain.block_timestamp(block_number), UTC)
         job.tx_hash, job.block_number, job.block_hash = tx_hash, block_number, block_hash
         if gas_used is not None:
             job.gas_used = gas_used
@@ -168,7 +170,7 @@ class Worker:
 
     def _back_to_pending(self, session: Session, job: ChainJob, why: str) -> None:
         job.state = JobState.pending
-        job.block_number = job.block_hash = None
+        job.block_number = job.block_hash = job.block_time = None
         job.confirmed_at = None
         job.last_error = why
         repo.set_items_state(session, job.id, ItemState.submitted)

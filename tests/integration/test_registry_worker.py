@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from eth_account import Account
@@ -107,6 +108,8 @@ def test_queued_hashes_are_anchored_in_one_batch_and_every_receipt_verifies_on_c
         assert r.state == "confirmed", r
         assert r.chainId == 31337 and r.contract == harness.chain.address and r.account == address
         assert r.confirmations >= 1 and r.blockNumber > 0 and r.txHash.startswith("0x")
+        block = harness.chain.w3.eth.get_block(r.blockNumber)
+        assert r.anchoredAt == datetime.fromtimestamp(block["timestamp"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         proof = [bytes.fromhex(p[2:]) for p in r.proof]
         assert verify_proof(bytes.fromhex(r.root[2:]), bytes.fromhex(h[2:]), proof)
         assert harness.chain.contract.functions.verifyInclusion(r.root, r.proof, h).call()
