@@ -31,6 +31,7 @@ import orjson
 from services.core import anchorproof
 from services.core.credential import CredentialFormatError, check_shape, summary
 from services.core.dataintegrity import ProofError, find_proof
+from services.core.errors import UpstreamUnavailable
 from services.core.dataintegrity import verify as verify_eddsa
 from services.core.jsonld import JsonLdDocumentError, credential_hash
 from services.core.merkle import leaf_hash, process_proof
@@ -150,10 +151,14 @@ class Checker:
     async def fetch_own_credential(self, credential_id: str) -> dict | None:
         if self.http is None or self.issuer_url is None:
             return None
-        r = await self.http.get(f"{self.issuer_url}/public/credentials/{quote(credential_id, safe='')}")
+        try:
+            r = await self.http.get(f"{self.issuer_url}/public/credentials/{quote(credential_id, safe='')}")
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"the issuer service could not be reached ({type(exc).__name__})") from None
         if r.status_code == 404:
             return None
-        r.raise_for_status()
+        if r.status_code != 200:
+            raise UpstreamUnavailable(f"the issuer service answered {r.status_code}")
         return r.json()
 
     async def verify_document(self, credential: dict) -> Report:

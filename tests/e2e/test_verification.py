@@ -1,0 +1,234 @@
+"""Verification across the real services (DESIGN §5, issue 4 §8), all over HTTP.
+
+anvil, the registry and its worker, the issuer and its outbox, and the verifier run as
+processes; each test issues through the issuer API and asks the verifier what it sees.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from services.core import anchorproof, dataintegrity
+from services.core.jsonld import credential_hash
+from services.core.multiformats import encode_public_key
+from tests.support.stack import ADMIN_TOKEN, SERVICE_TOKEN, make_stack, wait_for
+
+pytestmark = pytest.mark.slow
+
+ACHIEVEMENT = {"name": "Empathy", "description": "Understands and shares the feelings of others at work.",
+               "criteria": {"narrative": "Completed six reflective practice sessions, observed and assessed."},
+               "alignment": [{"targetName": "Social Perceptiveness", "targetFramework": "O*NET",
+                              "targetCode": "2.B.1.a", "targetUrl": "https://www.onetonline.org/"}]}
+
+
+@pytest.fixture(scope="module")
+def stack(devnet, tmp_path_factory):
+    s = make_stack(tmp_path_factory.mktemp("verify"), devnet.rpc_url, devnet.address, 31337,
+                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
+                   MICROCRED_OUTBOX_INTERVAL="0.2")
+    yield s
+    s.close()
+
+
+class Issuer:
+    def __init__(self, stack, slug: str):
+        self.stack = stack
+        admin = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"],
+                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
+        r = admin.post("/api/v1/issuers", json={"name": f"<b>{slug}</b> College", "slug": slug,
+                                                "url": f"https://{slug}.example", "email": f"reg@{slug}.example"})
+        assert r.status_code == 201, r.text
+        self.info = r.json()
+        self.api = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"],
+                                headers={"Authorization": f"Bearer {self.info['api_key']}"}, timeout=30)
+        wait_for(lambda: self.api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60,
+                 what=f"{slug} registered on chain")
+        self.achievement = self.api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
+
+    def issue(self, **extra) -> dict:
+        body = {"achievement_id": self.achievement["id"],
+                "recipient": {"name": "Grace <script>alert(1)</script> Hopper", "email": f"{os.urandom(4).hex()}@example.org"},
+                **extra}
+        r = self.api.post("/api/v1/credentials", json=body)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    def wait_anchored(self, credential: dict) -> dict:
+        wait_for(lambda: self.api.get(f"/api/v1/credentials/{credential['id']}").json()["anchored_at"],
+                 timeout=60, what="the credential anchored")
+        return self.document(credential["id"])
+
+    def document(self, credential_id: str) -> dict:
+        return httpx.get(f"{self.stack.env['MICROCRED_ISSUER_URL']}/public/credentials/{credential_id}").json()
+
+
+@pytest.fixture(scope="module")
+def issuer(stack):
+    return Issuer(stack, "alpha")
+
+
+@pytest.fixture(scope="module")
+def verifier(stack):
+    with httpx.Client(base_url=stack.url("verifier"), timeout=30) as client:
+        yield client
+
+
+def _report(verifier, credential_id: str) -> dict:
+    r = verifier.get(f"/c/{credential_id}", headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _verify(verifier, document: dict) -> dict:
+    r = verifier.post("/api/v1/verify", json={"credential": document})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _checks(report: dict) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in report["checks"]}
+
+
+def test_issue_then_pending_then_valid(issuer, verifier):
+    credential = issuer.issue()
+    first = _report(verifier, credential["id"])
+    assert first["status"] in ("pending", "valid")
+    assert [c["id"] for c in first["checks"]] == ["format", "signature", "issuer", "integrity", "anchor",
+                                                  "revocation", "expiry"]
+    assert first["credential"]["name"] == "Empathy"
+    document = issuer.wait_anchored(credential)
+    report = wait_for(lambda: (r := _report(verifier, credential["id"]))["status"] == "valid" and r, timeout=30,
+                      what="the verifier to say valid")
+    assert report["verified"] is True
+    assert set(_checks(report).values()) == {"passed"}
+    assert report["anchor"]["chainId"] == 31337 and report["anchor"]["confirmations"] >= 1
+    receipt = anchorproof.decode(anchorproof.find(document["proof"]))
+    assert report["anchor"]["txHash"] == receipt.tx_hash and report["anchor"]["root"] == receipt.root
+    # The downloaded file verifies on its own too.
+    assert _verify(verifier, document)["status"] == "valid"
+
+
+def _mutations(document: dict):
+    """One small change at a time, anywhere in the credential."""
+    yield "a letter of the achievement name", lambda d: d["credentialSubject"]["achievement"].update(name="Empathx")
+    yield "the recipient's name", lambda d: d["credentialSubject"].update(name="Someone Else")
+    yield "validFrom by one second", lambda d: d.update(validFrom=d["validFrom"].replace(":00Z", ":01Z")
+                                                         if d["validFrom"].endswith(":00Z") else d["validFrom"][:-2] + "9Z")
+    yield "an undefined property", lambda d: d["credentialSubject"].update(level="advanced")
+    yield "an extra alignment", lambda d: d["credentialSubject"]["achievement"].setdefault("alignment", []).append(
+        {"type": ["Alignment"], "targetName": "Leadership", "targetUrl": "https://example.org/lead"})
+    yield "the issuer's name", lambda d: d["issuer"].update(name="Harvard")
+    yield "the signature's last character", lambda d: d["proof"][0].update(
+        proofValue=d["proof"][0]["proofValue"][:-1] + ("A" if d["proof"][0]["proofValue"][-1] != "A" else "B"))
+    yield "the proof's created time", lambda d: d["proof"][0].update(created="2020-01-01T00:00:00Z")
+
+
+def test_any_single_change_to_the_downloaded_credential_is_invalid(issuer, verifier):
+    document = issuer.wait_anchored(issuer.issue())
+    assert _verify(verifier, document)["status"] == "valid"
+    for what, mutate in _mutations(document):
+        changed = copy.deepcopy(document)
+        mutate(changed)
+        assert changed != document, what
+        report = _verify(verifier, changed)
+        assert report["verified"] is False and report["status"] == "invalid", (what, report)
+
+
+def test_revoked_credential_is_revoked_at_once_and_on_chain_later(issuer, verifier, stack):
+    credential = issuer.issue()
+    document = issuer.wait_anchored(credential)
+    r = issuer.api.post(f"/api/v1/credentials/{credential['id']}/revoke", json={"reason": "issued in error"})
+    assert r.status_code == 200, r.text
+    report = wait_for(lambda: (rep := _report(verifier, credential["id"]))["status"] == "revoked" and rep,
+                      timeout=10, what="revocation shown within seconds")
+    assert report["verified"] is False and _checks(report)["revocation"] == "failed"
+    h = "0x" + credential_hash(document).hex()
+    wait_for(lambda: (r := httpx.get(f"{stack.url('registry')}/api/v1/revocations/{h}")).status_code == 200
+             and r.json()[0]["state"] == "confirmed", timeout=60, what="the revocation on chain")
+    assert _verify(verifier, document)["status"] == "revoked"
+
+
+def test_past_valid_until_is_expired(issuer, verifier):
+    short = issuer.api.post("/api/v1/achievements", json={**ACHIEVEMENT, "name": "Fire Safety", "validity_days": 1}).json()
+    past = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    credential = issuer.issue(achievement_id=short["id"], valid_from=past)
+    issuer.wait_anchored(credential)
+    report = _report(verifier, credential["id"])
+    assert report["status"] == "expired" and _checks(report)["expiry"] == "failed"
+    assert {k: v for k, v in _checks(report).items() if k != "expiry"} == {
+        "format": "passed", "signature": "passed", "issuer": "passed", "integrity": "passed",
+        "anchor": "passed", "revocation": "passed"}
+
+
+def test_key_rotation_keeps_old_credentials_valid_and_new_ones_use_the_new_key(stack, verifier):
+    issuer = Issuer(stack, "rotating")
+    old = issuer.wait_anchored(issuer.issue())
+    r = issuer.api.post("/api/v1/issuer/signing-keys/rotate", json={})
+    assert r.status_code == 200, r.text
+    new = issuer.wait_anchored(issuer.issue())
+    assert old["proof"][0]["verificationMethod"] != new["proof"][0]["verificationMethod"]
+    # The new key reaches the chain through the registry's queue; until then "issuer" cannot pass.
+    wait_for(lambda: _verify(verifier, new)["status"] == "valid", timeout=60, what="the new credential valid")
+    assert _verify(verifier, old)["status"] == "valid"
+
+
+def test_a_credential_signed_by_an_unregistered_key_is_invalid(issuer, verifier):
+    document = issuer.wait_anchored(issuer.issue())
+    forged = copy.deepcopy(document)
+    eddsa, anchor = forged.pop("proof")
+    stranger = Ed25519PrivateKey.generate()
+    multikey = encode_public_key(stranger.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    did = document["issuer"]["id"]
+    resigned = dataintegrity.sign(forged, stranger, f"{did}#{multikey}", eddsa["created"])
+    resigned["proof"] = [resigned["proof"], anchor]  # the same document hash, so the same anchor
+    report = _verify(verifier, resigned)
+    assert report["status"] == "invalid"
+    checks = _checks(report)
+    assert checks["signature"] == "passed" and checks["integrity"] == "passed" and checks["issuer"] == "failed"
+
+
+def test_a_credential_anchored_by_another_issuers_account_is_invalid(stack, issuer, verifier):
+    other = Issuer(stack, "beta")
+    # A forger who controls issuer beta's chain account anchors a credential claiming alpha's DID.
+    document = issuer.wait_anchored(issuer.issue())
+    forged = copy.deepcopy(document)
+    forged.pop("proof")
+    forged["credentialSubject"]["achievement"]["name"] = "Empathy (Distinction)"
+    key = Ed25519PrivateKey.generate()
+    multikey = encode_public_key(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    signed = dataintegrity.sign(forged, key, f"{forged['issuer']['id']}#{multikey}", datetime.now(UTC))
+    h = "0x" + credential_hash(signed).hex()
+    auth = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    beta_id = other.api.get("/api/v1/issuer").json()["id"]
+    r = httpx.post(f"{stack.url('registry')}/api/v1/anchors", headers=auth, json={"issuer_id": beta_id, "hashes": [h]})
+    assert r.status_code == 202, r.text
+    receipt = wait_for(lambda: (r := httpx.get(f"{stack.url('registry')}/api/v1/anchors/{h}").json())["state"]
+                       == "confirmed" and r, timeout=60, what="beta's anchor")
+    signed["proof"] = [signed["proof"], anchorproof.encode(anchorproof.AnchorReceipt(
+        chain_id=receipt["chainId"], contract=receipt["contract"], account=receipt["account"], root=receipt["root"],
+        path=tuple(receipt["proof"]), tx_hash=receipt["txHash"], block_number=receipt["blockNumber"]),
+        "2026-11-22T00:00:00Z")]
+    report = _verify(verifier, signed)
+    assert report["status"] == "invalid"
+    assert _checks(report)["issuer"] == "failed" and _checks(report)["anchor"] == "passed"
+
+
+def test_markup_in_names_is_shown_as_text(issuer, verifier):
+    credential = issuer.issue()
+    page = verifier.get(f"/c/{credential['id']}", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+    assert "<b>alpha</b>" not in page.text
+
+
+def test_unknown_credential_is_a_404(verifier):
+    r = verifier.get("/c/does-not-exist-at-all-0123456789", headers={"Accept": "application/json"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
