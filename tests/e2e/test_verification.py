@@ -232,3 +232,28 @@ def test_markup_in_names_is_shown_as_text(issuer, verifier):
 def test_unknown_credential_is_a_404(verifier):
     r = verifier.get("/c/does-not-exist-at-all-0123456789", headers={"Accept": "application/json"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_cli_verifies_a_file_with_the_chain_alone(issuer, stack, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    document = issuer.wait_anchored(issuer.issue())
+    good = tmp_path / "credential.json"
+    good.write_text(json.dumps(document))
+    bad = tmp_path / "tampered.json"
+    tampered = copy.deepcopy(document)
+    tampered["credentialSubject"]["achievement"]["name"] = "Empathy!"
+    bad.write_text(json.dumps(tampered))
+    # No issuer, no registry: only the file, the RPC endpoint and the contract address.
+    argv = [sys.executable, "-m", "services.cli", "verify", "--rpc", stack.rpc_url, "--contract", stack.contract]
+    env = {"PATH": os.environ.get("PATH", ""), "MICROCRED_DATA_DIR": str(tmp_path / "cli")}
+    ok = subprocess.run([*argv, str(good), "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["status"] == "valid"
+    nok = subprocess.run([*argv, str(bad)], capture_output=True, text=True, env=env, timeout=60)
+    assert nok.returncode == 1 and nok.stdout.startswith("INVALID"), nok.stdout + nok.stderr
+    page = subprocess.run([*argv, f"{stack.url('verifier')}/c/{document['id'].rsplit('/', 1)[1]}"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert page.returncode == 0 and page.stdout.startswith("VALID"), page.stdout + page.stderr
