@@ -12,8 +12,11 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from hexbytes import HexBytes
-from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
+import httpx
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector
+from web3 import Web3
 
 from services.core.contract import ABI
 
@@ -53,64 +56,154 @@ class _TTLCache:
         self.data[key] = (time.monotonic() + self.ttl, value)
 
 
+def _abi_type(param: dict) -> str:
+    if param["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){param['type'][5:]}"
+    return param["type"]
+
+
 class ChainView:
-    def __init__(self, rpc_url: str, contract_address: str, timeout: float = 3.0, fresh_seconds: float = 2.0) -> None:
+    """The contract's views over raw JSON-RPC: every read of one verification in one batch.
+
+    web3.py costs milliseconds per call in Python overhead; a verification needs five reads,
+    so they go out as a single JSON-RPC batch over one pooled HTTP connection instead.
+    """
+
+    def __init__(self, rpc_url: str, contract_address: str, timeout: float = 3.0, fresh_seconds: float = 2.0,
+                 http: httpx.AsyncClient | None = None) -> None:
         self.rpc_url = rpc_url
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         self.address = Web3.to_checksum_address(contract_address)
-        self.contract = self.w3.eth.contract(address=self.address, abi=ABI)
         self.timeout = timeout
+        self.http = http or httpx.AsyncClient(timeout=timeout)
+        self._functions = {e["name"]: e for e in ABI if e.get("type") == "function"}
         self._chain_id: int | None = None
         self._anchors = _TTLCache(ttl=24 * 3600)  # only non-zero records: they can only vanish in a re-org
         self._issuers = _TTLCache(ttl=fresh_seconds)
         self._head = _TTLCache(ttl=min(fresh_seconds, 1.0))
 
-    async def _call(self, awaitable):
+    # -- JSON-RPC ------------------------------------------------------------------
+    def _call_request(self, name: str, *args) -> dict:
+        fn = self._functions[name]
+        types = [_abi_type(i) for i in fn["inputs"]]
+        data = function_signature_to_4byte_selector(f"{name}({','.join(types)})") + abi_encode(types, list(args))
+        return {"method": "eth_call", "params": [{"to": self.address, "data": "0x" + data.hex()}, "latest"],
+                "decode": [_abi_type(o) for o in fn["outputs"]]}
+
+    async def _batch(self, requests: list[dict]) -> list:
+        payload = [{"jsonrpc": "2.0", "id": i, "method": r["method"], "params": r["params"]}
+                   for i, r in enumerate(requests)]
         try:
-            return await asyncio.wait_for(awaitable, self.timeout)
+            response = await asyncio.wait_for(self.http.post(self.rpc_url, json=payload), self.timeout)
+            response.raise_for_status()
+            answers = {a["id"]: a for a in response.json()}
         except asyncio.TimeoutError:
             raise ChainReadError(f"the chain did not answer within {self.timeout:.0f}s") from None
-        except ChainReadError:
-            raise
-        except Exception as exc:  # transport, decoding, "no contract code": all mean "cannot read"
-            raise ChainReadError(f"the chain could not be read: {type(exc).__name__}: {exc}"[:300]) from None
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise ChainReadError(f"the chain could not be read ({type(exc).__name__})") from None
+        results = []
+        for i, request in enumerate(requests):
+            answer = answers.get(i) or {}
+            if "error" in answer or "result" not in answer:
+                raise ChainReadError(f"the chain refused a read: {str(answer.get('error'))[:200]}")
+            result = answer["result"]
+            if "decode" in request:
+                raw = bytes.fromhex(result[2:])
+                if not raw:
+                    raise ChainReadError("no contract at the configured address")
+                try:
+                    result = abi_decode(request["decode"], raw)
+                except Exception:
+                    raise ChainReadError("the contract's answer could not be decoded") from None
+            results.append(result)
+        return results
 
+    # -- reads -----------------------------------------------------------------------
     async def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(await self._call(self.w3.eth.chain_id))
+            (value,) = await self._batch([{"method": "eth_chainId", "params": []}])
+            self._chain_id = int(value, 16)
         return self._chain_id
 
     async def head(self) -> int:
         cached = self._head.get("head")
         if cached is None:
-            cached = int(await self._call(self.w3.eth.block_number))
+            (value,) = await self._batch([{"method": "eth_blockNumber", "params": []}])
+            cached = int(value, 16)
             self._head.put("head", cached)
         return cached
 
     async def anchor_of(self, root: str) -> AnchorOnChain:
-        cached = self._anchors.get(root)
-        if cached:
-            return cached
-        by, at, block = await self._call(self.contract.functions.anchorOf(HexBytes(root)).call())
-        record = AnchorOnChain(by, int(at), int(block))
-        if int(by, 16) != 0:
-            self._anchors.put(root, record)
+        (record,) = await self.read_for_verification(root=root)
         return record
 
     async def issuer(self, account: str) -> IssuerRecord:
-        cached = self._issuers.get(account.lower())
-        if cached:
-            return cached
-        account = Web3.to_checksum_address(account)
-        (did, active, registered_at, _count), keys = await asyncio.gather(
-            self._call(self.contract.functions.issuer(account).call()),
-            self._call(self.contract.functions.issuerKeys(account).call()))
-        record = IssuerRecord(did, bool(active), int(registered_at),
-                              tuple(("0x" + bytes(k[0]).hex(), int(k[1]), int(k[2]), bool(k[3])) for k in keys))
-        self._issuers.put(account.lower(), record)
+        (record,) = await self.read_for_verification(account=account)
         return record
 
     async def revoked_at(self, account: str, credential_hash: str) -> int:
-        # Never cached: revocation must show within seconds.
-        return int(await self._call(self.contract.functions.revokedAt(
-            Web3.to_checksum_address(account), HexBytes(credential_hash)).call()))
+        (value,) = await self.read_for_verification(account=account, credential_hash=credential_hash,
+                                                    issuer_record=False)
+        return value
+
+    async def read_for_verification(self, *, root: str | None = None, account: str | None = None,
+                                    credential_hash: str | None = None, head: bool = False,
+                                    issuer_record: bool = True) -> list:
+        """One batch: [anchor record][, head][, issuer record][, revokedAt], cached parts skipped.
+
+        Revocation is never cached: it must show within seconds.
+        """
+        plan: list[tuple[str, object]] = []
+        requests: list[dict] = []
+        if root is not None:
+            cached = self._anchors.get(root)
+            if cached:
+                plan.append(("value", cached))
+            else:
+                plan.append(("anchor", root))
+                requests.append(self._call_request("anchorOf", bytes.fromhex(root[2:])))
+        if head:
+            cached_head = self._head.get("head")
+            if cached_head is not None:
+                plan.append(("value", cached_head))
+            else:
+                plan.append(("head", None))
+                requests.append({"method": "eth_blockNumber", "params": []})
+        if account is not None and issuer_record:
+            cached_issuer = self._issuers.get(account.lower())
+            if cached_issuer:
+                plan.append(("value", cached_issuer))
+            else:
+                plan.append(("issuer", account))
+                checksum = Web3.to_checksum_address(account)
+                requests += [self._call_request("issuer", checksum), self._call_request("issuerKeys", checksum)]
+        if account is not None and credential_hash is not None:
+            plan.append(("revoked", None))
+            requests.append(self._call_request("revokedAt", Web3.to_checksum_address(account),
+                                               bytes.fromhex(credential_hash[2:])))
+        results = iter(await self._batch(requests)) if requests else iter(())
+        out: list = []
+        for kind, arg in plan:
+            if kind == "value":
+                out.append(arg)
+            elif kind == "anchor":
+                by, at, block = next(results)
+                record = AnchorOnChain(Web3.to_checksum_address(by), int(at), int(block))
+                if int(by, 16) != 0:
+                    self._anchors.put(arg, record)
+                out.append(record)
+            elif kind == "head":
+                value = int(next(results), 16)
+                self._head.put("head", value)
+                out.append(value)
+            elif kind == "issuer":
+                did, active, registered_at, _count = next(results)
+                (keys,) = next(results)
+                record = IssuerRecord(did, bool(active), int(registered_at),
+                                      tuple(("0x" + bytes(k[0]).hex(), int(k[1]), int(k[2]), bool(k[3])) for k in keys))
+                self._issuers.put(arg.lower(), record)
+                out.append(record)
+            elif kind == "revoked":
+                (value,) = next(results)
+                out.append(int(value))
+        return out

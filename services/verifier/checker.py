@@ -245,31 +245,26 @@ class Checker:
                    f"which this verifier does not read")
             facts.anchor_error = facts.issuer_error = facts.revocation_error = msg
             return anchor_json
-        results = await asyncio.gather(
-            self.chain.anchor_of(receipt.root), self.chain.head(), self.chain.issuer(receipt.account),
-            self.chain.revoked_at(receipt.account, facts.credential_hash), self._issuer_status(credential, facts),
-            return_exceptions=True)
-        anchor, head, issuer, revoked_at, _ = results
-        if isinstance(anchor, Exception) or isinstance(head, Exception):
-            facts.anchor_error = str(anchor if isinstance(anchor, Exception) else head)
-        else:
-            facts.anchored_by = anchor.anchored_by
-            if anchor.block_number:
-                facts.anchored_at = datetime.fromtimestamp(anchor.anchored_at, UTC)
-                facts.confirmations = max(0, head - anchor.block_number + 1)
-                anchor_json["confirmations"] = facts.confirmations
-                # The contract's block number is the fact; the receipt's is only a claim.
-                anchor_json["blockNumber"] = anchor.block_number
-        if isinstance(issuer, Exception):
-            facts.issuer_error = str(issuer)
-        else:
-            facts.account_did = issuer.did
-            facts.account_active = issuer.active
-            key = next((k for k in issuer.keys if k[0] == facts.public_key), None)
-            facts.key = KeyOnChain(valid_from=key[1], valid_until=key[2], compromised=key[3]) if key else None
-        if isinstance(revoked_at, Exception):
-            facts.revocation_error = str(revoked_at)
-        elif revoked_at:
+        reads, _ = await asyncio.gather(
+            self.chain.read_for_verification(root=receipt.root, head=True, account=receipt.account,
+                                             credential_hash=facts.credential_hash),
+            self._issuer_status(credential, facts), return_exceptions=True)
+        if isinstance(reads, Exception):
+            facts.anchor_error = facts.issuer_error = facts.revocation_error = str(reads)
+            return anchor_json
+        anchor, head, issuer, revoked_at = reads
+        facts.anchored_by = anchor.anchored_by
+        if anchor.block_number:
+            facts.anchored_at = datetime.fromtimestamp(anchor.anchored_at, UTC)
+            facts.confirmations = max(0, head - anchor.block_number + 1)
+            anchor_json["confirmations"] = facts.confirmations
+            # The contract's block number is the fact; the receipt's is only a claim.
+            anchor_json["blockNumber"] = anchor.block_number
+        facts.account_did = issuer.did
+        facts.account_active = issuer.active
+        key = next((k for k in issuer.keys if k[0] == facts.public_key), None)
+        facts.key = KeyOnChain(valid_from=key[1], valid_until=key[2], compromised=key[3]) if key else None
+        if revoked_at:
             facts.revoked_on_chain_at = datetime.fromtimestamp(revoked_at, UTC)
         return anchor_json
 
@@ -293,15 +288,16 @@ class Checker:
 
 async def verify_offline(credential: dict, rpc_url: str, contract: str, confirmations: int = 1) -> Report:
     """The same checks with no issuer or registry service: the credential file and the chain only."""
-    chain = ChainView(rpc_url, contract)
-    checker = Checker(chain=chain, http=None, registry_url=None, issuer_url=None, public_base_url="",
-                      confirmations=confirmations)
-    return await checker.verify_document(credential)
+    async with httpx.AsyncClient(timeout=10) as http:
+        chain = ChainView(rpc_url, contract, http=http, timeout=10)
+        checker = Checker(chain=chain, http=None, registry_url=None, issuer_url=None, public_base_url="",
+                          confirmations=confirmations)
+        return await checker.verify_document(credential)
 
 
 def build_checker(settings, http: httpx.AsyncClient) -> Checker:
     """Wire a checker from the verifier's settings; no contract configured means chain checks fail closed."""
-    chain = ChainView(settings.eth_rpc_url, settings.contract_address) if settings.contract_address else None
+    chain = ChainView(settings.eth_rpc_url, settings.contract_address, http=http) if settings.contract_address else None
     return Checker(chain=chain, http=http, registry_url=settings.registry_url, issuer_url=settings.issuer_url,
                    public_base_url=settings.public_base_url, confirmations=settings.confirmations,
                    report_ttl=getattr(settings, "report_ttl", 2.0),
