@@ -62,10 +62,12 @@ def _row(name: str, elapsed: float, latencies: list[float]) -> tuple:
 
 
 def _raw_verification_ms(documents: list[dict], w3: Web3, contract: str) -> tuple[float, float]:
-    """In-process: the verdict (canonicalise, hash, Ed25519) + Merkle path, and one eth_call."""
+    """In-process: the verdict (canonicalise, hash, Ed25519) + Merkle path, and one eth_call
+    (a raw JSON-RPC request, as the verifier makes them)."""
     from services.core.contract import ABI
 
     registry = w3.eth.contract(address=contract, abi=ABI)
+    rpc = httpx.Client(timeout=10)
     start = time.perf_counter()
     for doc in documents:
         verdict = document_verdict(doc)
@@ -75,9 +77,11 @@ def _raw_verification_ms(documents: list[dict], w3: Web3, contract: str) -> tupl
                                     [bytes.fromhex(p[2:]) for p in receipt.path]).hex() == receipt.root
     cpu = (time.perf_counter() - start) / len(documents) * 1000
     root = anchorproof.decode(anchorproof.find(documents[0]["proof"])).root
+    data = registry.encode_abi("anchorOf", args=[bytes.fromhex(root[2:])])
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"to": contract, "data": data}, "latest"]}
     start = time.perf_counter()
     for _ in range(200):
-        registry.functions.anchorOf(root).call()
+        rpc.post(w3.provider.endpoint_uri, json=body).raise_for_status()
     return cpu, (time.perf_counter() - start) / 200 * 1000
 
 
@@ -124,10 +128,15 @@ def main() -> None:
                 elapsed, lat = await _load(client, lambda c, i: c.get(f"/c/{warm_id}", headers={"Accept": "application/json"}),
                                            REQUESTS, CONCURRENCY)
                 rows.append(_row("GET /c/{id} JSON (warm)", elapsed, lat))
-                cold = documents[20:]
+                cold, cold2 = documents[20:150], documents[150:]
+                # Cold: a credential this verifier has never seen, one request at a time (the raw
+                # cost below is sequential too), then under the same concurrency as the rest.
                 elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": cold[i]}),
-                                           len(cold), CONCURRENCY)
-                rows.append(_row("POST /api/v1/verify (cold)", elapsed, lat))
+                                           len(cold), 1)
+                rows.append(_row("POST /api/v1/verify (cold, 1 at a time)", elapsed, lat))
+                elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": cold2[i]}),
+                                           len(cold2), CONCURRENCY)
+                rows.append(_row(f"POST /api/v1/verify (cold, {CONCURRENCY} at a time)", elapsed, lat))
                 elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": cold[i % len(cold)]}),
                                            len(cold), 1)
                 rows.append(_row("POST /api/v1/verify (cache warm, 1 at a time)", elapsed, lat))
@@ -141,7 +150,7 @@ def main() -> None:
             print(f"{name:<48} | {rps:>8.0f} | {p50:>7.2f} | {p99:>7.2f}")
         print(f"\nraw verification, in process: {cpu_ms:.2f} ms (canonicalise + hash + Ed25519 + Merkle path)")
         print(f"one chain read (eth_call anchorOf): {call_ms:.2f} ms")
-        trivial, warm, cold = rows[0][2], rows[1][2], rows[2][2]
+        trivial, warm, cold = rows[0][2], rows[1][2], rows[2][2]  # p50s
         print(f"\nwarm GET /c/{{id}} p50 / trivial p50 = {warm / trivial:.2f}× (target ≤ 2×)")
         print(f"cold verify p50 / (raw + one chain read) = {cold / (cpu_ms + call_ms):.2f}× (target ≤ 2×)")
     finally:

@@ -163,7 +163,15 @@ class Checker:
 
     async def verify_document(self, credential: dict) -> Report:
         now = datetime.now(UTC)
-        verdict = await self._verdict(credential)
+        # The I/O that does not need the credential hash (the issuer's status service, the
+        # chain's anchor and issuer records) runs while the hash and signature are computed.
+        early = self._start_early_reads(credential)
+        try:
+            verdict = await self._verdict(credential)
+        except BaseException:
+            for task in early.values():
+                task.cancel()
+            raise
         facts = Facts(format_error=verdict.format_error, credential_hash=verdict.credential_hash,
                       signature_valid=verdict.signature_valid, signature_error=verdict.signature_error,
                       signed_at=verdict.signed_at, public_key=verdict.public_key,
@@ -177,8 +185,30 @@ class Checker:
             facts.valid_from = _parse_time(credential.get("validFrom"))
             facts.valid_until = _parse_time(credential.get("validUntil"))
             if verdict.credential_hash:
-                anchor_json = await self._gather_chain_facts(credential, facts)
+                anchor_json = await self._gather_chain_facts(credential, facts, early)
+        for task in early.values():
+            task.cancel()  # no-ops for finished ones; nothing is left running after a malformed document
         return evaluate(facts, now, credential=summary_json, anchor=anchor_json)
+
+    def _start_early_reads(self, credential: dict) -> dict[str, asyncio.Task]:
+        tasks: dict[str, asyncio.Task] = {}
+        if not isinstance(credential, dict):
+            return tasks
+        status = Facts()
+        tasks["status"] = asyncio.create_task(self._issuer_status(credential, status))
+        tasks["status"].facts = status  # type: ignore[attr-defined]
+        proof = anchorproof.find(credential.get("proof"))
+        if proof is not None and self.chain is not None:
+            try:
+                receipt = anchorproof.decode(proof)
+            except anchorproof.AnchorProofError:
+                return tasks
+            tasks["chain"] = asyncio.create_task(
+                self.chain.read_for_verification(root=receipt.root, head=True, account=receipt.account))
+        for task in tasks.values():
+            # An early read that is never awaited (malformed document) must not warn when collected.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return tasks
 
     # -- pieces ------------------------------------------------------------------------
     async def _verdict(self, credential: dict) -> Verdict:
@@ -217,10 +247,10 @@ class Checker:
         except (KeyError, TypeError, ValueError):
             return None
 
-    async def _gather_chain_facts(self, credential: dict, facts: Facts) -> dict | None:
+    async def _gather_chain_facts(self, credential: dict, facts: Facts, early: dict[str, asyncio.Task]) -> dict | None:
         receipt = await self._receipt(credential, facts.credential_hash, facts)
         if receipt is None:
-            await self._issuer_status(credential, facts)
+            await self._take_status(early, facts)
             return None
         facts.account = receipt.account
         facts.receipt_root = receipt.root
@@ -245,14 +275,18 @@ class Checker:
                    f"which this verifier does not read")
             facts.anchor_error = facts.issuer_error = facts.revocation_error = msg
             return anchor_json
-        reads, _ = await asyncio.gather(
-            self.chain.read_for_verification(root=receipt.root, head=True, account=receipt.account,
-                                             credential_hash=facts.credential_hash),
-            self._issuer_status(credential, facts), return_exceptions=True)
-        if isinstance(reads, Exception):
-            facts.anchor_error = facts.issuer_error = facts.revocation_error = str(reads)
+        try:
+            if "chain" in early:
+                anchor, head, issuer = await early["chain"]
+                (revoked_at,) = await self.chain.read_for_verification(
+                    account=receipt.account, credential_hash=facts.credential_hash, issuer_record=False)
+            else:
+                anchor, head, issuer, revoked_at = await self.chain.read_for_verification(
+                    root=receipt.root, head=True, account=receipt.account, credential_hash=facts.credential_hash)
+        except Exception as exc:  # fail closed: every chain-backed check says it could not run
+            facts.anchor_error = facts.issuer_error = facts.revocation_error = str(exc) or type(exc).__name__
             return anchor_json
-        anchor, head, issuer, revoked_at = reads
+        await self._take_status(early, facts)
         facts.anchored_by = anchor.anchored_by
         if anchor.block_number:
             facts.anchored_at = datetime.fromtimestamp(anchor.anchored_at, UTC)
@@ -267,6 +301,19 @@ class Checker:
         if revoked_at:
             facts.revoked_on_chain_at = datetime.fromtimestamp(revoked_at, UTC)
         return anchor_json
+
+    @staticmethod
+    async def _take_status(early: dict[str, asyncio.Task], facts: Facts) -> None:
+        """Copy the issuer-status facts gathered early into ``facts``."""
+        task = early.get("status")
+        if task is None:
+            facts.revocation_checked_at = datetime.now(UTC)
+            return
+        await task
+        found: Facts = task.facts  # type: ignore[attr-defined]
+        facts.revocation_pending_at_issuer = found.revocation_pending_at_issuer
+        facts.revocation_checked_at = found.revocation_checked_at
+        facts.revocation_error = facts.revocation_error or found.revocation_error
 
     async def _issuer_status(self, credential: dict, facts: Facts) -> None:
         """Revocation recorded at the issuer but maybe not yet on chain (credentialStatus)."""
