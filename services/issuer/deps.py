@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from services.core.db import utcnow
+from services.core.db import transaction, utcnow
 from services.core.errors import Forbidden, InvalidInput, Unauthorized
 from services.core.web import bearer_token, require_token
 from services.issuer import apikeys, repository as repo
@@ -26,15 +26,8 @@ def get_settings(request: Request) -> IssuerSettings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """The request owns the transaction: commit on success, roll back on any error."""
-    session = request.app.state.sessions()
-    try:
+    with transaction(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_registry(request: Request) -> Registry | None:

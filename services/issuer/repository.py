@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.core import leases
 from services.core.db import utcnow
 from services.issuer.models import (Achievement, AnchorState, ApiKey, Batch, BatchState, Credential,
                                     IdempotencyRecord, Image, Issuer, KeyState, Lease, OutboxKind, OutboxMessage,
@@ -197,21 +198,8 @@ def outbox_backlog(session: Session) -> int:
 
 # -- leases -------------------------------------------------------------------------------------------
 def acquire_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
-    now = utcnow()
-    result = session.execute(
-        update(Lease).where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
-        .values(holder=holder, expires_at=now + ttl))
-    if result.rowcount == 1:
-        return True
-    if session.get(Lease, name) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
-        return True
-    except IntegrityError:
-        return False
+    return leases.acquire_lease(session, Lease, name, holder, ttl)
 
 
 def release_lease(session: Session, name: str, holder: str) -> None:
-    session.execute(update(Lease).where(Lease.name == name, Lease.holder == holder).values(expires_at=utcnow()))
+    leases.release_lease(session, Lease, name, holder)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from services.core.db import transaction
 from services.core.web import require_token
 from services.registry.chain import RegistryChain
 from services.registry.settings import RegistrySettings
@@ -19,15 +20,8 @@ def get_settings(request: Request) -> RegistrySettings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """The request owns the transaction: commit on success, roll back on any error."""
-    session = request.app.state.sessions()
-    try:
+    with transaction(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_chain(request: Request) -> RegistryChain | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.core import leases
 from services.core.db import utcnow
 from services.registry.models import (Anchor, AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
                                       Lease, Revocation)
@@ -63,8 +63,7 @@ def oldest_unbatched(session: Session, model: type[Anchor] | type[Revocation], a
     count, oldest = session.execute(
         select(func.count(model.id), func.min(model.created_at))
         .where(model.account_id == account_id, model.job_id.is_(None), model.state == ItemState.queued)).one()
-    if oldest is not None and oldest.tzinfo is None:
-        from datetime import UTC
+    if oldest is not None and oldest.tzinfo is None:  # SQLite returns aggregates naive
         oldest = oldest.replace(tzinfo=UTC)
     return int(count), oldest
 
@@ -157,25 +156,8 @@ def queue_stats(session: Session) -> dict:
 
 # -- leases -------------------------------------------------------------------------
 def acquire_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
-    """Take or renew the lease ``name``; True when ``holder`` holds it afterwards.
-
-    One atomic UPDATE (or INSERT for a new name) decides, on SQLite and PostgreSQL alike.
-    """
-    now = utcnow()
-    result = session.execute(
-        update(Lease).where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
-        .values(holder=holder, expires_at=now + ttl))
-    if result.rowcount == 1:
-        return True
-    if session.get(Lease, name) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
-        return True
-    except IntegrityError:
-        return False
+    return leases.acquire_lease(session, Lease, name, holder, ttl)
 
 
 def release_lease(session: Session, name: str, holder: str) -> None:
-    session.execute(update(Lease).where(Lease.name == name, Lease.holder == holder).values(expires_at=utcnow()))
+    leases.release_lease(session, Lease, name, holder)
