@@ -257,3 +257,51 @@ def test_cli_verifies_a_file_with_the_chain_alone(issuer, stack, tmp_path):
     page = subprocess.run([*argv, f"{stack.url('verifier')}/c/{document['id'].rsplit('/', 1)[1]}"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert page.returncode == 0 and page.stdout.startswith("VALID"), page.stdout + page.stderr
+
+
+def test_a_baked_badge_dropped_on_the_home_page_verifies(issuer, verifier):
+    credential = issuer.issue()
+    issuer.wait_anchored(credential)
+    png = verifier.get(f"/c/{credential['id']}/badge.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    page = verifier.post("/verify", files={"file": ("badge.png", png.content, "image/png")})
+    assert page.status_code == 200 and ">Verified<" in page.text
+    junk = verifier.post("/verify", files={"file": ("x.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")})
+    assert junk.status_code == 422 and "PNG" in junk.text
+
+
+def test_embeds_and_oembed(issuer, verifier, stack):
+    credential = issuer.issue()
+    url = credential["url"]
+    o = verifier.get("/oembed", params={"url": url})
+    assert o.status_code == 200
+    body = o.json()
+    assert body["type"] == "rich" and body["version"] == "1.0" and f"/c/{credential['id']}/embed" in body["html"]
+    assert verifier.get("/oembed", params={"url": "https://elsewhere.example/c/abc"}).status_code == 404
+    svg = verifier.get(f"/c/{credential['id']}/badge.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<script" not in svg.text
+    page = verifier.get(f"/c/{credential['id']}")
+    assert page.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    embed = verifier.get(f"/c/{credential['id']}/embed")
+    assert "x-frame-options" not in embed.headers and "frame-ancestors *" in embed.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"url": "http://169.254.169.254/latest/meta-data/"}, "url_refused"),
+    ({"url": "http://10.0.0.1/credential.json"}, "url_refused"),
+    ({"url": "file:///etc/passwd"}, "url_refused"),
+    ({"url": "gopher://example.org/"}, "url_refused"),
+    ({}, "invalid_request"),
+    ({"url": "https://example.org/x", "credential": {}}, "invalid_request"),
+])
+def test_pasted_urls_that_point_inside_are_refused(verifier, body, code):
+    r = verifier.post("/api/v1/verify", json=body)
+    assert r.status_code == 422 and r.json()["error"]["code"] == code
+
+
+def test_a_pasted_own_url_verifies_by_id(issuer, verifier):
+    credential = issuer.issue()
+    issuer.wait_anchored(credential)
+    report = wait_for(lambda: (r := verifier.post("/api/v1/verify", json={"url": credential["url"]}).json())
+                      ["status"] == "valid" and r, timeout=20, what="valid by URL")
+    assert report["credential"]["id"] == credential["url"]
