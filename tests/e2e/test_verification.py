@@ -119,8 +119,8 @@ def _mutations(document: dict):
     """One small change at a time, anywhere in the credential."""
     yield "a letter of the achievement name", lambda d: d["credentialSubject"]["achievement"].update(name="Empathx")
     yield "the recipient's name", lambda d: d["credentialSubject"].update(name="Someone Else")
-    yield "validFrom by one second", lambda d: d.update(validFrom=d["validFrom"].replace(":00Z", ":01Z")
-                                                         if d["validFrom"].endswith(":00Z") else d["validFrom"][:-2] + "9Z")
+    yield "validFrom by one second", lambda d: d.update(validFrom=(
+        datetime.fromisoformat(d["validFrom"].replace("Z", "+00:00")) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     yield "an undefined property", lambda d: d["credentialSubject"].update(level="advanced")
     yield "an extra alignment", lambda d: d["credentialSubject"]["achievement"].setdefault("alignment", []).append(
         {"type": ["Alignment"], "targetName": "Leadership", "targetUrl": "https://example.org/lead"})

@@ -36,6 +36,7 @@ class Harness:
         self.sessions = make_sessionmaker(self.engine)
         self.adapter = Web3Chain(chain.rpc_url, chain.address)
         self.owner = Account.from_key(chain.owner_key)
+        self.accounts: list[str] = []  # issuer accounts this test created: other tests share the chain
 
     def worker(self, holder: str | None = None, cls=Worker) -> Worker:
         return cls(self.settings, self.sessions, self.adapter, bytes(self.owner.key), self.owner.address, holder)
@@ -44,6 +45,7 @@ class Harness:
         with transaction(self.sessions) as s:
             read, _ = service.create_issuer(s, self.settings, self.owner.address, IssuerCreate(
                 issuer_id=issuer_id, did=f"did:web:example.org:issuers:{issuer_id}", public_key=_h()))
+        self.accounts.append(read.address)
         worker = self.worker()
         for _ in range(5):
             worker.tick()
@@ -79,8 +81,9 @@ class Harness:
         return {a.state for a, _ in self.anchors().values()} == {ItemState.confirmed}
 
     def anchored_roots(self) -> list[str]:
+        """Roots anchored on chain by this test's issuer accounts."""
         logs = self.chain.contract.events.RootAnchored.get_logs(from_block=0)
-        return ["0x" + bytes(log["args"]["root"]).hex() for log in logs]
+        return ["0x" + bytes(log["args"]["root"]).hex() for log in logs if log["args"]["issuer"] in self.accounts]
 
 
 @pytest.fixture

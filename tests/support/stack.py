@@ -93,6 +93,8 @@ def stack_env(root: Path, rpc_url: str, contract: str, database_url: str, **extr
         "MICROCRED_POLL_INTERVAL": "0.2",
         "MICROCRED_RESEND_AFTER": "3",
         "MICROCRED_LEASE_SECONDS": "3",
+        # Tests poll the verify API in loops; the limiter itself has its own tests.
+        "MICROCRED_RATE_LIMIT_PER_MINUTE": "100000",
         "MICROCRED_LOG_LEVEL": "info",
     }
     for name, var in _URL_VAR.items():
