@@ -253,11 +253,9 @@ async def verify_form(request: Request, checker: CheckerDep, settings: SettingsD
             raise InvalidInput("paste a badge link or choose a file")
     except (InvalidInput, PayloadTooLarge, NotFound) as exc:
         return templates.TemplateResponse(request, "index.html", {"error": exc.message}, status_code=exc.status_code)
-    credential_id = _own_id(settings, credential.get("id", "")) if isinstance(credential.get("id"), str) else None
     page_url = credential.get("id") if isinstance(credential.get("id"), str) else settings.public_base_url
     return templates.TemplateResponse(request, "page.html", {
-        "v": view(report, credential, page_url, None), "qr_svg": None, "oembed_url": "",
-        "own_id": credential_id})
+        "v": view(report, credential, page_url, None), "qr_svg": None, "oembed_url": ""})
 
 
 def _credential_from_upload(data: bytes) -> dict:
