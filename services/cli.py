@@ -80,6 +80,23 @@ def verify(source: str = typer.Argument(..., help="a credential URL, a credentia
     raise typer.Exit(0 if report.verified else 1)
 
 
+@app.command("deploy-contract")
+def deploy_contract(rpc: str = typer.Option(..., "--rpc", help="JSON-RPC endpoint of the target chain")) -> None:
+    """Deploy the CredentialRegistry, owned by the account in MICROCRED_OWNER_PRIVATE_KEY; prints its address."""
+    import os
+
+    from web3 import HTTPProvider, Web3
+
+    from services.devchain.deploy import deploy_registry
+
+    key = os.environ.get("MICROCRED_OWNER_PRIVATE_KEY")
+    if not key:
+        typer.echo("set MICROCRED_OWNER_PRIVATE_KEY to the operator's key (it becomes the contract's owner)", err=True)
+        raise typer.Exit(2)
+    address = deploy_registry(Web3(HTTPProvider(rpc)), key)
+    typer.echo(address)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
