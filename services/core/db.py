@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+import enum
+
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,12 @@ NAMING_CONVENTION = {
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def string_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """An enum column stored as plain strings (no database ENUM type), so a new state is not a migration."""
+    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=20,
+                values_callable=lambda members: [m.value for m in members])
 
 
 def utcnow() -> datetime:

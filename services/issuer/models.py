@@ -11,11 +11,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.core.db import UTCDateTime, new_metadata, utcnow
+from services.core.db import UTCDateTime, new_metadata, string_enum, utcnow
 
 
 class Base(DeclarativeBase):
@@ -58,10 +58,6 @@ class OutboxState(enum.StrEnum):
     failed = "failed"  # refused by the registry for good (its answer is kept)
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as plain strings (no database ENUM type), so a new state is not a migration.
-    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=20,
-                values_callable=lambda members: [m.value for m in members])
 
 
 class Issuer(Base):
@@ -77,7 +73,7 @@ class Issuer(Base):
     logo_url: Mapped[str | None] = mapped_column(String(1024))
     linkedin_organization_id: Mapped[str | None] = mapped_column(String(64))
     did: Mapped[str] = mapped_column(String(512), unique=True)
-    registry_state: Mapped[RegistryState] = mapped_column(_enum(RegistryState, "registry_state"),
+    registry_state: Mapped[RegistryState] = mapped_column(string_enum(RegistryState, "registry_state"),
                                                           default=RegistryState.pending)
     chain_address: Mapped[str | None] = mapped_column(String(42))
     chain_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -95,7 +91,7 @@ class SigningKey(Base):
     public_key: Mapped[str] = mapped_column(String(66), unique=True)  # 0x + 32 bytes hex
     multikey: Mapped[str] = mapped_column(String(64))                 # z6Mk…
     sealed_private_key: Mapped[str] = mapped_column(Text)
-    state: Mapped[KeyState] = mapped_column(_enum(KeyState, "key_state"), default=KeyState.active)
+    state: Mapped[KeyState] = mapped_column(string_enum(KeyState, "key_state"), default=KeyState.active)
     compromised: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -172,7 +168,7 @@ class Credential(Base):
     credential_hash: Mapped[str] = mapped_column(String(66), unique=True)
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    anchor_state: Mapped[AnchorState] = mapped_column(_enum(AnchorState, "anchor_state"), default=AnchorState.pending)
+    anchor_state: Mapped[AnchorState] = mapped_column(string_enum(AnchorState, "anchor_state"), default=AnchorState.pending)
     anchor_next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     anchored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -196,7 +192,7 @@ class Batch(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"), index=True)
     achievement_id: Mapped[str] = mapped_column(ForeignKey("issuer_achievements.id"))
-    state: Mapped[BatchState] = mapped_column(_enum(BatchState, "batch_state"), default=BatchState.queued)
+    state: Mapped[BatchState] = mapped_column(string_enum(BatchState, "batch_state"), default=BatchState.queued)
     total: Mapped[int] = mapped_column(Integer)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     issued: Mapped[int] = mapped_column(Integer, default=0)
@@ -237,9 +233,9 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
-    kind: Mapped[OutboxKind] = mapped_column(_enum(OutboxKind, "outbox_kind"))
+    kind: Mapped[OutboxKind] = mapped_column(string_enum(OutboxKind, "outbox_kind"))
     payload: Mapped[dict] = mapped_column(JSON)
-    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"), default=OutboxState.pending)
+    state: Mapped[OutboxState] = mapped_column(string_enum(OutboxState, "outbox_state"), default=OutboxState.pending)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

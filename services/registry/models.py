@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.core.db import UTCDateTime, new_metadata, utcnow
+from services.core.db import UTCDateTime, new_metadata, string_enum, utcnow
 
 
 class Base(DeclarativeBase):
@@ -43,10 +43,6 @@ class JobState(enum.StrEnum):
     failed = "failed"        # refused by the contract for good (its error is kept)
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as plain strings (no database ENUM type), so a new state is not a migration.
-    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=20,
-                values_callable=lambda members: [m.value for m in members])
 
 
 class ChainAccount(Base):
@@ -60,7 +56,7 @@ class ChainAccount(Base):
     address: Mapped[str] = mapped_column(String(42), unique=True)
     sealed_key: Mapped[str] = mapped_column(Text)
     public_key: Mapped[str] = mapped_column(String(66))  # the current Ed25519 key, 0x hex
-    state: Mapped[AccountState] = mapped_column(_enum(AccountState, "account_state"), default=AccountState.registering)
+    state: Mapped[AccountState] = mapped_column(string_enum(AccountState, "account_state"), default=AccountState.registering)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -75,9 +71,9 @@ class ChainJob(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sender: Mapped[str] = mapped_column(String(42))
-    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"))
+    kind: Mapped[JobKind] = mapped_column(string_enum(JobKind, "job_kind"))
     payload: Mapped[dict] = mapped_column(JSON)
-    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"), default=JobState.pending)
+    state: Mapped[JobState] = mapped_column(string_enum(JobState, "job_state"), default=JobState.pending)
     # Set for anchor jobs: the Merkle root (0x hex), unique so a root is never built twice.
     root: Mapped[str | None] = mapped_column(String(66), unique=True)
     nonce: Mapped[int | None] = mapped_column(BigInteger)
@@ -104,7 +100,7 @@ class Anchor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hash: Mapped[str] = mapped_column(String(66), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
-    state: Mapped[ItemState] = mapped_column(_enum(ItemState, "item_state"), default=ItemState.queued)
+    state: Mapped[ItemState] = mapped_column(string_enum(ItemState, "item_state"), default=ItemState.queued)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("registry_jobs.id"))
     # The Merkle path, sibling hashes concatenated as hex without 0x (64 chars each).
     proof: Mapped[str | None] = mapped_column(Text)
@@ -122,7 +118,7 @@ class Revocation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
     hash: Mapped[str] = mapped_column(String(66))
-    state: Mapped[ItemState] = mapped_column(_enum(ItemState, "item_state"), default=ItemState.queued)
+    state: Mapped[ItemState] = mapped_column(string_enum(ItemState, "item_state"), default=ItemState.queued)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("registry_jobs.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
