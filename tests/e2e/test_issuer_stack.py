@@ -62,11 +62,23 @@ def test_issued_credentials_are_anchored_on_chain_and_revocations_reach_it(stack
         single = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
                                                        "recipient": {"name": "Amelia", "email": "amelia@example.org"}},
                           headers={"Idempotency-Key": "e2e-1"}).json()
-        batch = api.post("/api/v1/credentials/batch", json={
+        r = api.post("/api/v1/credentials/batch", json={
             "achievement_id": achievement["id"],
-            "recipients": [{"name": f"Pilot {i}", "email": f"pilot{i}@example.org"} for i in range(40)]}).json()
-        wait_for(lambda: api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["state"] == "done",
-                 timeout=60, what="the batch")
+            "recipients": [{"name": f"Pilot {i}", "email": f"pilot{i}@example.org"} for i in range(40)]})
+        assert r.status_code == 202, r.text
+        batch = r.json()
+
+        answers: list[tuple[int, str]] = []
+
+        def batch_done() -> bool:
+            progress = api.get(f"/api/v1/credentials/batches/{batch['id']}")
+            answers.append((progress.status_code, progress.text[:200]))
+            return progress.status_code == 200 and progress.json()["state"] == "done"
+
+        try:
+            wait_for(batch_done, timeout=60, what="the batch")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last answers: {answers[-3:]}") from None
         wait_for(lambda: _status(api, single["id"]) == "valid", timeout=90, what="the credential anchored")
         issued = api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["credentials"]
         assert len(issued) == 40
