@@ -1,40 +1,69 @@
-"""What the pages show, computed from a report and its credential (pure; templates only format)."""
+"""What the pages show, computed from a report and its credential: pure, so templates only format.
+
+The credential is hostile input even after it verified (an issuer can name anything
+anything): every text goes to a template that autoescapes it, and every link is kept only
+when it is ``http(s)`` — a ``javascript:`` URL never becomes an ``href``.
+"""
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from services.core.verification import Report
+from services.verifier.badge import generated_svg, image_url
 
+# status -> (headline, sentence, tone, icon)
 VERDICTS = {
-    "valid": ("Verified", "This credential is genuine, unaltered, unrevoked and current.", "ok"),
-    "pending": ("Being anchored", "Signed by the issuer; its blockchain record is being confirmed. Check back in a moment.", "wait"),
-    "revoked": ("Revoked", "The issuer has withdrawn this credential. It no longer certifies anything.", "bad"),
-    "expired": ("Expired", "This credential was genuine but its validity period has ended.", "warn"),
-    "invalid": ("Not valid", "This credential could not be verified. Do not rely on it.", "bad"),
+    "valid": ("Verified", "This credential is genuine, unaltered, not revoked and current.", "ok", "✓"),
+    "pending": ("Being recorded", "The issuer has signed this credential; its blockchain record is being "
+                "confirmed. Check again in a minute.", "wait", "…"),
+    "revoked": ("Revoked", "The issuer has withdrawn this credential. It no longer certifies anything.", "bad", "✕"),
+    "expired": ("Expired", "This credential was genuine, but its validity period has ended.", "warn", "!"),
+    "invalid": ("Not valid", "This credential could not be verified. Do not rely on it.", "bad", "✕"),
 }
 CHECK_TITLES = {
-    "format": "Well-formed Open Badge",
-    "signature": "Issuer's signature",
-    "issuer": "Registered issuer",
-    "integrity": "Unaltered since issue",
+    "format": "A well-formed Open Badge",
+    "signature": "Signed by the issuer",
+    "issuer": "A registered issuer",
+    "integrity": "Unchanged since it was issued",
     "anchor": "Recorded on the blockchain",
     "revocation": "Not revoked",
     "expiry": "Within its validity period",
 }
+CHECK_STATES = {"passed": ("Passed", "✓"), "failed": ("Failed", "✕"), "pending": ("In progress", "…"),
+                "skipped": ("Not checked", "–")}
+CHAINS = {1: "Ethereum", 11155111: "Sepolia (Ethereum testnet)", 17000: "Holesky (Ethereum testnet)",
+          137: "Polygon", 10: "Optimism", 8453: "Base", 42161: "Arbitrum One", 31337: "Local development chain"}
+EXPLORERS = {1: "https://etherscan.io", 11155111: "https://sepolia.etherscan.io", 17000: "https://holesky.etherscan.io",
+             137: "https://polygonscan.com", 10: "https://optimistic.etherscan.io", 8453: "https://basescan.org",
+             42161: "https://arbiscan.io"}
+LINKEDIN_IDENTIFIER_TYPES = ("ext:linkedinorganizationid", "linkedinorganizationid")
+EMBED_SIZE = (380, 132)
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
+def text(value: Any, limit: int = 5000) -> str | None:
+    """A plain string from a JSON-LD value (a string, or a language map / value object)."""
     if isinstance(value, dict):
-        return value.get("@value") or next((v for v in value.values() if isinstance(v, str)), None)
+        value = value.get("@value") or next((v for v in value.values() if isinstance(v, str)), None)
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str)), None)
+    return value[:limit] if isinstance(value, str) and value.strip() else None
+
+
+def safe_url(value: Any) -> str | None:
+    """``value`` when it is an absolute http(s) URL, else None (no ``javascript:``, no relative links)."""
+    if isinstance(value, str) and value.lower().startswith(("https://", "http://")) and len(value) <= 2048 \
+            and not any(c in value for c in '\x00\r\n\t "<>'):
+        return value
     return None
 
 
-def _date(value: Any) -> datetime | None:
+def parse_date(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
@@ -43,65 +72,152 @@ def _date(value: Any) -> datetime | None:
         return None
 
 
-def _image(value: Any) -> str | None:
-    url = value.get("id") if isinstance(value, dict) else value if isinstance(value, str) else None
-    return url if isinstance(url, str) and url.startswith(("https://", "http://", "data:image/png", "data:image/svg")) else None
+def human_date(value: datetime | None) -> str | None:
+    return f"{value.day} {value:%B %Y}" if value else None
+
+
+def image_src(value: Any) -> str | None:
+    """An image URL a browser may load on our page: https, or an inline PNG/JPEG/SVG data URI."""
+    url = image_url(value)
+    if url is None:
+        return None
+    if url.startswith("https://") and safe_url(url):
+        return url
+    if url.startswith(("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/svg+xml;base64,")):
+        return url  # an <img> never runs script, even from an SVG
+    return None
+
+
+def linkedin_org_id(issuer: dict) -> str | None:
+    for entry in issuer.get("otherIdentifier") or []:
+        if isinstance(entry, dict) and str(entry.get("identifierType", "")).lower() in LINKEDIN_IDENTIFIER_TYPES:
+            value = str(entry.get("identifier", ""))
+            if value.isdigit():
+                return value
+    return None
+
+
+def _issuer(credential: dict) -> dict:
+    issuer = credential.get("issuer")
+    return issuer if isinstance(issuer, dict) else {}
+
+
+def _achievement(credential: dict) -> dict:
+    subject = credential.get("credentialSubject")
+    subject = subject if isinstance(subject, dict) else {}
+    achievement = subject.get("achievement")
+    return achievement if isinstance(achievement, dict) else {}
 
 
 def linkedin_url(credential: dict, page_url: str, credential_id: str) -> str:
-    """LinkedIn's add-to-profile link for a certification."""
-    subject = credential.get("credentialSubject") or {}
-    achievement = subject.get("achievement") or {}
-    issuer = credential.get("issuer") if isinstance(credential.get("issuer"), dict) else {}
-    params: dict[str, str] = {"startTask": "CERTIFICATION_NAME", "name": _text(achievement.get("name")) or "Credential"}
-    org_id = next((e.get("identifier") for e in issuer.get("otherIdentifier") or []
-                   if isinstance(e, dict) and "linkedin" in str(e.get("identifierType", "")).lower()), None)
+    """LinkedIn's add-to-profile link for a certification, every value URL-encoded."""
+    issuer = _issuer(credential)
+    params: dict[str, str] = {"startTask": "CERTIFICATION_NAME",
+                              "name": text(_achievement(credential).get("name"), 200) or "Credential"}
+    org_id = linkedin_org_id(issuer)
     if org_id:
-        params["organizationId"] = str(org_id)
+        params["organizationId"] = org_id
     else:
-        params["organizationName"] = _text(issuer.get("name")) or ""
-    issued = _date(credential.get("validFrom"))
+        params["organizationName"] = text(issuer.get("name"), 200) or ""
+    issued = parse_date(credential.get("validFrom"))
     if issued:
         params.update(issueYear=str(issued.year), issueMonth=str(issued.month))
-    expires = _date(credential.get("validUntil"))
+    expires = parse_date(credential.get("validUntil"))
     if expires:
         params.update(expirationYear=str(expires.year), expirationMonth=str(expires.month))
     params.update(certUrl=page_url, certId=credential_id)
-    return "https://www.linkedin.com/profile/add?" + urlencode(params)
+    return "https://www.linkedin.com/profile/add?" + urlencode(params, quote_via=quote)
 
 
-def view(report: Report, credential: dict | None, page_url: str, credential_id: str | None) -> dict:
-    title, sentence, tone = VERDICTS[report.status]
-    credential = credential or {}
-    subject = credential.get("credentialSubject") or {}
-    achievement = subject.get("achievement") or {}
-    issuer = credential.get("issuer") if isinstance(credential.get("issuer"), dict) else {}
-    criteria = achievement.get("criteria") or {}
+def embed_snippet(page_url: str, title: str) -> str:
+    width, height = EMBED_SIZE
+    return (f'<iframe src="{escape(page_url, quote=True)}/embed" width="{width}" height="{height}" '
+            f'style="border:0;max-width:100%" loading="lazy" title="{escape(title, quote=True)}"></iframe>')
+
+
+def oembed_link(base_url: str, page_url: str) -> str:
+    return f"{base_url}/oembed?" + urlencode({"url": page_url, "format": "json"}, quote_via=quote)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the page's images come from: our own routes for a credential of ours, else inline."""
+
+    page_url: str  # the credential's public URL (ours), or its id (a pasted document)
+    credential_id: str | None  # set only for our own credentials: enables the learner's tools
+    issuer_images_prefix: str | None = None  # our issuer's image URLs, served through /c/{id}/logo
+
+
+def view(report: Report, credential: dict | None, links: Links) -> dict:
+    """Everything the page, the embed and the uploaded-file report show."""
+    headline, sentence, tone, icon = VERDICTS[report.status]
+    credential = credential if isinstance(credential, dict) else {}
+    summary = report.credential or {}
+    subject = credential.get("credentialSubject") if isinstance(credential.get("credentialSubject"), dict) else {}
+    achievement = _achievement(credential)
+    issuer = _issuer(credential)
+    criteria = achievement.get("criteria") if isinstance(achievement.get("criteria"), dict) else {}
+    name = text(achievement.get("name"), 300) or text(summary.get("name"), 300) or "Credential"
+    issuer_name = text(issuer.get("name"), 300) or text(summary.get("issuer"), 300) or "Unknown issuer"
+    valid_from = parse_date(credential.get("validFrom") or summary.get("validFrom"))
+    valid_until = parse_date(credential.get("validUntil") or summary.get("validUntil"))
+    ours = links.credential_id is not None
+
+    badge_src = f"{links.page_url}/badge.svg" if ours else image_src(achievement.get("image"))
+    if badge_src is None:
+        svg = generated_svg(name, issuer_name)
+        badge_src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    logo = image_url(issuer.get("image"))
+    if ours and logo and links.issuer_images_prefix and logo.startswith(links.issuer_images_prefix):
+        logo_src: str | None = f"{links.page_url}/logo"
+    else:
+        logo_src = image_src(issuer.get("image"))
+
+    anchor = dict(report.anchor) if report.anchor else None
+    if anchor:
+        chain_id = anchor.get("chainId")
+        anchor["chain_name"] = CHAINS.get(chain_id, f"Chain {chain_id}")
+        explorer = EXPLORERS.get(chain_id)
+        anchor["tx_url"] = f"{explorer}/tx/{anchor['txHash']}" if explorer and anchor.get("txHash") else None
+        anchor["contract_url"] = f"{explorer}/address/{anchor['contract']}" if explorer and anchor.get("contract") else None
+
+    checks = []
+    for check in report.checks:
+        state, mark = CHECK_STATES.get(check.status, (check.status, "?"))
+        checks.append({"id": check.id, "title": CHECK_TITLES.get(check.id, check.id), "status": check.status,
+                       "state": state, "mark": mark, "message": check.message})
+    alignment = [{"name": text(a.get("targetName"), 200) or "Skill", "url": safe_url(a.get("targetUrl")),
+                  "framework": text(a.get("targetFramework"), 200), "code": text(a.get("targetCode"), 100),
+                  "description": text(a.get("targetDescription"), 1000)}
+                 for a in (achievement.get("alignment") or [])[:50] if isinstance(a, dict)]
+    evidence = [{"name": text(e.get("name"), 300), "url": safe_url(e.get("id")),
+                 "description": text(e.get("description"), 2000), "narrative": text(e.get("narrative"), 5000)}
+                for e in (credential.get("evidence") or [])[:50] if isinstance(e, dict)]
     return {
         "status": report.status,
         "verified": report.verified,
-        "verdict": title,
+        "verdict": headline,
         "verdict_sentence": sentence,
         "tone": tone,
-        "checks": [{"title": CHECK_TITLES[c.id], **c.to_json()} for c in report.checks],
-        "anchor": report.anchor,
-        "achievement": {
-            "name": _text(achievement.get("name")) or "Credential",
-            "description": _text(achievement.get("description")),
-            "criteria": _text(criteria.get("narrative")) if isinstance(criteria, dict) else None,
-            "criteria_url": criteria.get("id") if isinstance(criteria, dict) else None,
-            "image": _image(achievement.get("image")),
-            "type": achievement.get("achievementType"),
-            "alignment": [a for a in achievement.get("alignment") or [] if isinstance(a, dict)],
-            "tags": [t for t in achievement.get("tag") or [] if isinstance(t, str)],
-        },
-        "issuer": {"name": _text(issuer.get("name")) or report.credential.get("issuer"), "url": issuer.get("url"),
-                   "image": _image(issuer.get("image")), "id": issuer.get("id")},
-        "recipient": _text(subject.get("name")) or report.credential.get("recipient"),
-        "valid_from": _date(credential.get("validFrom")),
-        "valid_until": _date(credential.get("validUntil")),
-        "evidence": [e for e in credential.get("evidence") or [] if isinstance(e, dict)],
-        "page_url": page_url,
-        "credential_id": credential_id,
-        "linkedin_url": linkedin_url(credential, page_url, credential_id) if credential_id and credential else None,
+        "icon": icon,
+        "checks": checks,
+        "anchor": anchor,
+        "name": name,
+        "description": text(achievement.get("description")),
+        "criteria": text(criteria.get("narrative")),
+        "criteria_url": safe_url(criteria.get("id")),
+        "achievement_type": text(achievement.get("achievementType"), 100),
+        "alignment": alignment,
+        "tags": [t[:60] for t in (achievement.get("tag") or [])[:30] if isinstance(t, str)],
+        "evidence": [e for e in evidence if e["name"] or e["url"] or e["description"] or e["narrative"]],
+        "badge_src": badge_src,
+        "issuer": {"name": issuer_name, "url": safe_url(issuer.get("url")), "logo": logo_src,
+                   "id": text(issuer.get("id"), 500)},
+        "recipient": text(subject.get("name"), 300) or text(summary.get("recipient"), 300),
+        "valid_from": human_date(valid_from),
+        "valid_until": human_date(valid_until),
+        "page_url": links.page_url,
+        "credential_id": links.credential_id,
+        "linkedin_url": linkedin_url(credential, links.page_url, links.credential_id) if ours and credential else None,
+        "embed_snippet": embed_snippet(links.page_url, name) if ours else None,
     }

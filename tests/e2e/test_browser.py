@@ -90,5 +90,6 @@ def test_the_embed_can_be_framed_and_shows_the_verdict(browser, credential_url):
     response = page.goto(url + "/embed")
     assert response.status == 200 and "x-frame-options" not in response.headers
     assert "frame-ancestors *" in response.headers["content-security-policy"]
-    assert page.locator(".pill").inner_text() == "Verified"
+    assert page.locator(".pill").inner_text().endswith("Verified")
+    assert page.locator(".pill").get_attribute("data-status") == "valid"
     page.screenshot(path=str(ARTIFACTS / "embed.png"))

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from services.verifier import fetch
 from services.verifier.fetch import FetchRefused, fetch_json
 
 
@@ -40,6 +41,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", "/loop")
             self.end_headers()
+            return
+        if self.path == "/host":
+            body = json.dumps({"host": self.headers.get("Host")}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
             return
         if self.path == "/slow":
             time.sleep(2)
@@ -83,7 +91,7 @@ def test_a_redirect_to_a_private_address_is_refused(server):
 
 
 @pytest.mark.parametrize("path,why", [("/big", "larger than"), ("/list", "JSON object"), ("/html", "did not return JSON"),
-                                      ("/loop", "redirects"), ("/missing", "answered 404")])
+                                      ("/loop", "redirected more than"), ("/missing", "answered 404")])
 def test_bad_answers_are_refused_with_a_reason(server, path, why):
     with pytest.raises(FetchRefused, match=why):
         _fetch(f"{server}{path}")
@@ -92,3 +100,18 @@ def test_bad_answers_are_refused_with_a_reason(server, path, why):
 def test_a_slow_host_times_out(server):
     with pytest.raises(FetchRefused, match="did not answer"):
         _fetch(f"{server}/slow", timeout=0.5)
+
+
+def test_an_untrusted_host_is_reached_at_the_checked_address_under_its_own_name(server, monkeypatch):
+    """DNS pinning: the connection goes to the address that passed the check; Host keeps the name."""
+    port = server.rsplit(":", 1)[1]
+    resolved = []
+
+    async def one_answer(host, port_):
+        resolved.append(host)
+        return ["127.0.0.1"]  # stands in for a public address: is_public is relaxed below
+
+    monkeypatch.setattr(fetch, "_addresses", one_answer)
+    monkeypatch.setattr(fetch, "is_public", lambda address: True)
+    assert _fetch(f"http://badges.example:{port}/host", trusted=set()) == {"host": f"badges.example:{port}"}
+    assert resolved == ["badges.example"]  # resolved once, by us; httpx never looked the name up
