@@ -31,7 +31,11 @@ def _load(source: str) -> dict:
         r = httpx.get(url, headers={"Accept": "application/ld+json, application/json"}, timeout=15,
                       follow_redirects=True)
         r.raise_for_status()
-        data = r.json()
+        if r.content.startswith(b"\x89PNG"):  # a baked badge's URL
+            from services.verifier.baking import unbake
+            data = unbake(r.content)
+        else:
+            data = r.json()
     else:
         raw = Path(source).read_bytes()
         if raw.startswith(b"\x89PNG"):

@@ -68,6 +68,22 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class HeadAsGet:
+    """Answer ``HEAD`` wherever ``GET`` is answered (link previewers and crawlers send it first).
+
+    The app sees a copy of the scope saying GET; the server, which still holds HEAD, sends
+    the headers without the body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
+
+
 _TITLES = {404: ("Nothing here", "There is no credential at this address. Check that the link is complete."),
            429: ("Too many requests", "Please wait a moment and try again."),
            503: ("Cannot check right now", "A service this check depends on did not answer. Nothing was decided; "
@@ -141,4 +157,5 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=min(settings.max_body_bytes, 1024 * 1024))
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     return app

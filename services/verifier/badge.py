@@ -115,19 +115,28 @@ def _font(size: int, bold: bool):
 @lru_cache(maxsize=1024)
 def generated_png(title: str, issuer: str, size: int = 480) -> bytes:
     """The generated badge as PNG (the base a credential is baked into when there is no PNG image)."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageChops, ImageDraw
 
     scale = size / 240
     light, dark = palette(title)
-    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    # A diagonal gradient, masked to the disc.
-    gradient = Image.linear_gradient("L").rotate(45, expand=True).resize((size, size))
-    fill = Image.composite(Image.new("RGBA", (size, size), dark), Image.new("RGBA", (size, size), light), gradient)
+    # A diagonal gradient (the mean of a vertical and a horizontal one), masked to the disc.
+    vertical = Image.linear_gradient("L").resize((size, size))
+    diagonal = ImageChops.add(vertical, vertical.transpose(Image.Transpose.ROTATE_90), scale=2.0)
+    fill = Image.composite(Image.new("RGBA", (size, size), dark), Image.new("RGBA", (size, size), light), diagonal)
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).ellipse((4 * scale, 4 * scale, 236 * scale, 236 * scale), fill=255)
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     image.paste(fill, (0, 0), mask)
+    # Translucent strokes go on their own layer, then are blended (drawing would overwrite alpha).
+    overlay = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    draw.ellipse((16 * scale, 16 * scale, 224 * scale, 224 * scale), outline=(255, 255, 255, 110),
+                 width=max(2, int(scale * 2)))
+    if issuer:
+        draw.rounded_rectangle((38 * scale, 170 * scale, 202 * scale, 194 * scale), radius=12 * scale,
+                               fill=(0, 0, 0, 46))
+    image = Image.alpha_composite(image, overlay)
     draw = ImageDraw.Draw(image)
-    draw.ellipse((16 * scale, 16 * scale, 224 * scale, 224 * scale), outline=(255, 255, 255, 110), width=max(2, int(scale * 2)))
     draw.ellipse((103 * scale, 41 * scale, 137 * scale, 75 * scale), fill=(255, 255, 255, 245))
     draw.line([(111 * scale, 58.5 * scale), (117 * scale, 64.5 * scale), (129 * scale, 51.5 * scale)], fill=dark,
               width=int(4 * scale), joint="curve")
@@ -140,7 +149,6 @@ def generated_png(title: str, issuer: str, size: int = 480) -> bytes:
         draw.text((size / 2, y), text, font=font, fill="white", anchor="ms")
         y += step
     if issuer:
-        draw.rounded_rectangle((38 * scale, 170 * scale, 202 * scale, 194 * scale), radius=12 * scale, fill=(0, 0, 0, 46))
         draw.text((size / 2, 186.5 * scale), wrap(issuer, 24, 1)[0], font=_font(int(12 * scale), bold=True),
                   fill="white", anchor="ms")
     buffer = io.BytesIO()

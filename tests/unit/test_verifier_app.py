@@ -162,3 +162,64 @@ def test_the_openapi_document_lists_the_public_routes(client):
     for path in ("/api/v1/verify", "/c/{credential_id}", "/c/{credential_id}/embed", "/oembed",
                  "/c/{credential_id}/badge.svg", "/c/{credential_id}/credential.json"):
         assert path in paths
+
+
+def test_head_is_answered_wherever_get_is(client):
+    for path in (PAGE, f"{PAGE}/embed", f"{PAGE}/badge.svg", f"{PAGE}/badge.png", "/"):
+        r = client.head(path)
+        assert r.status_code == 200 and r.content == b"", path
+
+
+def _with_issuer_images(client: TestClient, images: dict[str, tuple[bytes, str]]) -> list[str]:
+    import httpx
+
+    from services.verifier.badge import ImageSource
+
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        found = images.get(str(request.url))
+        if found is None:
+            return httpx.Response(404)
+        return httpx.Response(200, content=found[0], headers={"content-type": found[1]})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client.app.state.images = ImageSource(http, "http://127.0.0.1:8001")
+    return asked
+
+
+def test_the_achievements_own_image_is_the_badge_and_the_baked_png_is_made_from_it(tmp_path):
+    import copy
+
+    png_url = "http://127.0.0.1:8001/public/images/" + "b" * 64 + ".png"
+    logo_url = "http://127.0.0.1:8001/public/images/" + "c" * 64 + ".svg"
+    credential = copy.deepcopy(CREDENTIAL)
+    credential["credentialSubject"]["achievement"]["image"] = {"id": png_url, "type": "Image"}
+    credential["issuer"]["image"] = {"id": logo_url, "type": "Image"}
+    own_png = generated_png("Their own artwork", "")
+    logo = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/></svg>'
+    with _client(tmp_path, FakeChecker({PAGE.rsplit("/", 1)[1]: credential})) as client:
+        asked = _with_issuer_images(client, {png_url: (own_png, "image/png"), logo_url: (logo, "image/svg+xml")})
+        svg = client.get(f"{PAGE}/badge.svg").text
+        assert "data:image/png;base64," in svg and "<image" in svg
+        baked = client.get(f"{PAGE}/badge.png").content
+        assert baking.unbake(baked) == credential
+        assert [k for _, _, k, _ in baking.chunks(baked)] == [k for _, _, k, _ in baking.chunks(own_png)][:-1] + [b"iTXt", b"IEND"]
+        shown = client.get(f"{PAGE}/logo")
+        assert shown.headers["content-type"].startswith("image/svg+xml") and "data:image/svg+xml;base64," in shown.text
+        assert 'src="http://127.0.0.1:8000' + PAGE + '/logo"' in client.get(PAGE).text
+        client.get(f"{PAGE}/badge.svg")
+        assert asked.count(png_url) == 1  # kept: image URLs of our issuer never change
+
+
+def test_an_image_elsewhere_is_never_fetched_and_the_generated_badge_is_used(tmp_path):
+    import copy
+
+    credential = copy.deepcopy(CREDENTIAL)
+    credential["credentialSubject"]["achievement"]["image"] = "http://169.254.169.254/latest/meta-data"
+    with _client(tmp_path, FakeChecker({PAGE.rsplit("/", 1)[1]: credential})) as client:
+        asked = _with_issuer_images(client, {})
+        svg = client.get(f"{PAGE}/badge.svg").text
+        assert "Critical" in svg and "<image" not in svg and asked == []
+        assert client.get(f"{PAGE}/logo").status_code == 404
