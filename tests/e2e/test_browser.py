@@ -78,9 +78,16 @@ def test_the_page_shows_the_verdict_first_and_links_to_linkedin(browser, credent
     assert q["organizationId"] == "424242" and q["certId"] == credential_id and "expirationYear" in q
     assert page.locator("meta[property='og:title']").get_attribute("content").startswith("Intercultural Fluency")
     page.screenshot(path=str(ARTIFACTS / "credential-page.png"), full_page=True)
+    # The one script (a file of ours, allowed by the CSP) ran: the Copy buttons are shown.
+    assert page.get_by_role("button", name="Copy").first.is_visible()
+    assert page.locator(".qr svg").count() == 1
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    errors: list[str] = []
+    phone.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     phone.goto(url)
     assert phone.locator("h1.verdict-title").is_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing runs off a phone screen
+    assert errors == []
     phone.screenshot(path=str(ARTIFACTS / "credential-page-phone.png"), full_page=False)
 
 

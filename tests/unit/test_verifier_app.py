@@ -223,3 +223,17 @@ def test_an_image_elsewhere_is_never_fetched_and_the_generated_badge_is_used(tmp
         svg = client.get(f"{PAGE}/badge.svg").text
         assert "Critical" in svg and "<image" not in svg and asked == []
         assert client.get(f"{PAGE}/logo").status_code == 404
+
+
+def test_when_the_issuer_does_not_answer_nothing_is_decided(tmp_path):
+    from services.core.errors import UpstreamUnavailable
+
+    class Down(FakeChecker):
+        async def verify_credential_id(self, credential_id):
+            raise UpstreamUnavailable("the issuer service could not be reached (ConnectError)")
+
+    with _client(tmp_path, Down()) as client:
+        page = client.get(PAGE, headers=HTML)
+        assert page.status_code == 503 and "Cannot check right now" in page.text and "Verified" not in page.text
+        r = client.get(PAGE, headers={"Accept": "application/json"})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
