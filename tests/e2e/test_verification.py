@@ -48,8 +48,8 @@ class Issuer:
         self.info = r.json()
         self.api = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"],
                                 headers={"Authorization": f"Bearer {self.info['api_key']}"}, timeout=30)
-        wait_for(lambda: self.api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60,
-                 what=f"{slug} registered on chain")
+        wait_for(lambda: (r := self.api.get("/api/v1/issuer")).status_code == 200
+                 and r.json()["registry"]["state"] == "active", timeout=60, what=f"{slug} registered on chain")
         self.achievement = self.api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
 
     def issue(self, **extra) -> dict:
@@ -61,8 +61,9 @@ class Issuer:
         return r.json()
 
     def wait_anchored(self, credential: dict) -> dict:
-        wait_for(lambda: self.api.get(f"/api/v1/credentials/{credential['id']}").json()["anchored_at"],
-                 timeout=60, what="the credential anchored")
+        # Polled through any transient non-200 answer; wait_for reports the last one if it never anchors.
+        wait_for(lambda: (r := self.api.get(f"/api/v1/credentials/{credential['id']}")).status_code == 200
+                 and r.json()["anchored_at"], timeout=60, what="the credential anchored")
         return self.document(credential["id"])
 
     def document(self, credential_id: str) -> dict:
