@@ -176,3 +176,21 @@ def tiny_png() -> bytes:
 
 def data_uri(data: bytes, media_type: str = "image/png") -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+
+def anchor_everything(client) -> None:
+    """Relay every pending credential to the fake registry, confirm it all, and attach the anchor proofs."""
+    from sqlalchemy import update
+
+    from services.issuer.models import Credential
+    from services.issuer.outbox import Relay
+
+    relay = Relay(client.settings, client.sessions, client.registry)
+    try:
+        relay.tick()
+        client.registry.confirm_all()
+        with client.sessions.begin() as s:
+            s.execute(update(Credential).values(anchor_next_poll_at=None))  # ask again now, not after the backoff
+        relay.tick()
+    finally:
+        relay.close()

@@ -13,11 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
-from services.issuer.models import Credential
-from services.issuer.outbox import Relay
-from tests.integration.issuer_support import create_achievement, create_issuer, issue, issuer_client
+from tests.integration.issuer_support import anchor_everything, create_achievement, create_issuer, issue, issuer_client
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_PACKAGES = ("@digitalbazaar/vc", "@digitalbazaar/data-integrity", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite")
@@ -75,13 +72,7 @@ def test_issued_credentials_verify_with_digital_bazaar_before_and_after_anchorin
         result = verify_with_digital_bazaar(pending, did)
         assert result["verified"], result["errors"]
 
-        relay = Relay(client.settings, client.sessions, client.registry)
-        relay.tick()
-        client.registry.confirm_all()
-        with client.sessions.begin() as s:
-            s.execute(update(Credential).values(anchor_next_poll_at=None))
-        relay.tick()
-        relay.close()
+        anchor_everything(client)
         anchored = client.get(f"/public/credentials/{body['id']}").json()
         assert len(anchored["proof"]) == 2
         result = verify_with_digital_bazaar(anchored, did)

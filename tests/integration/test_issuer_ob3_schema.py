@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import pytest
-from sqlalchemy import update
 
 from services.issuer.batches import BatchRunner
-from services.issuer.models import Credential
-from services.issuer.outbox import Relay
 from services.issuer.signing import SigningPool
-from tests.integration.issuer_support import (SCHEMA, auth, create_achievement, create_issuer, data_uri, issue,
+from tests.integration.issuer_support import (SCHEMA, anchor_everything, auth, create_achievement, create_issuer, data_uri, issue,
                                               issuer_client, tiny_png)
 
 
@@ -53,13 +50,7 @@ def test_every_kind_of_issued_credential_validates(validator, sqlite_url, tmp_pa
         batch = client.get(f"/api/v1/credentials/batches/{r.json()['id']}", headers=auth(key)).json()
         documents.append(client.get(f"/public/credentials/{batch['credentials'][0]['id']}").json())
         # and once anchored, with the proof set [eddsa, anchor]
-        relay = Relay(client.settings, client.sessions, client.registry)
-        relay.tick()
-        client.registry.confirm_all()
-        with client.sessions.begin() as s:
-            s.execute(update(Credential).values(anchor_next_poll_at=None))
-        relay.tick()
-        relay.close()
+        anchor_everything(client)
         anchored = client.get(f"/public/credentials/{batch['credentials'][0]['id']}").json()
         assert len(anchored["proof"]) == 2
         documents.append(anchored)
