@@ -79,8 +79,9 @@ contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
         _requireIssuer(account);
         IssuerKey storage key = _findKey(account, publicKey);
         if (key.validUntil != 0) revert KeyAlreadyRetired(account, publicKey);
-        uint64 until = validUntil == 0 ? uint64(block.timestamp) : validUntil;
-        if (until < key.validFrom || until > block.timestamp) revert InvalidValidity(key.validFrom, until);
+        // Never refused for timing: 0 or a time still to come means the block time; a past time
+        // (a compromise found out later) is kept as given, even before validFrom (never valid).
+        uint64 until = (validUntil == 0 || validUntil > block.timestamp) ? uint64(block.timestamp) : validUntil;
         key.validUntil = until;
         key.compromised = compromised;
         emit KeyRetired(account, publicKey, until, compromised);

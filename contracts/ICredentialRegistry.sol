@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 /// @title The public surface of microcred's credential registry.
 /// @notice Only hashes and public keys are ever stored: never personal data.
 interface ICredentialRegistry {
-    /// @notice An Ed25519 key of an issuer and the window [validFrom, validUntil) in which it signs.
+    /// @notice An Ed25519 key of an issuer: registered at validFrom (block time), retired at validUntil.
     struct IssuerKey {
         bytes32 publicKey;
         uint64 validFrom;
@@ -28,8 +28,6 @@ interface ICredentialRegistry {
     error KeyNotFound(address account, bytes32 publicKey);
     /// @notice `publicKey` was retired before.
     error KeyAlreadyRetired(address account, bytes32 publicKey);
-    /// @notice A retirement time before the key's validFrom, or in the future.
-    error InvalidValidity(uint64 validFrom, uint64 validUntil);
     /// @notice The root is zero.
     error EmptyRoot();
     /// @notice `root` was anchored before, by `anchoredBy`.
@@ -57,8 +55,9 @@ interface ICredentialRegistry {
     /// @notice Add a key (rotation), valid from now; retire the old one with retireKey.
     function addKey(address account, bytes32 publicKey) external;
 
-    /// @notice Retire a key: signatures dated from `validUntil` on no longer count. 0 means now; a
-    /// past time (not before the key's validFrom) invalidates what was signed since, e.g. on compromise.
+    /// @notice Retire a key. `validUntil` 0, or a time after the block's, means the block time; a past
+    /// time is stored as given (a compromise found out later), even one before the key's validFrom,
+    /// which means the key was never valid. Never refused for timing; a key is retired once.
     function retireKey(address account, bytes32 publicKey, uint64 validUntil, bool compromised) external;
 
     // -- an active issuer account --
