@@ -5,8 +5,18 @@ the chain's contract views, the anchoring receipt — and :func:`evaluate` turns
 the one report that the page, the API and the CLI all show. Nothing here does I/O, and
 ``now`` is passed in, so every rule is tested with plain data.
 
-A fact that could not be gathered (chain or issuer unreachable, timeout) is carried as an
-error string; the check it feeds fails closed and says why.
+Two kinds of "could not find out" are kept apart. A fact that is *wrong* (a receipt that
+does not parse, an anchor on a chain this verifier does not read) is an error string and
+fails its check. A fact that could not be gathered *right now* (chain, issuer or registry
+unreachable, a timeout) goes into ``Facts.unavailable``: its check is ``skipped`` with the
+reason, and the verdict is ``unavailable`` — never ``valid``, and never ``invalid``, because
+a check that could not run is not a forgery (docs/verifier.md).
+
+Key windows (docs/contract.md): a key validates a credential only if it was registered on
+chain at or before the block that anchored it. A normally retired key keeps validating what
+it signed up to its retirement second; a key retired as compromised validates nothing
+signed, or anchored, at or after its retirement time — a thief can backdate ``created``,
+not a block.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from datetime import datetime
 from typing import Literal
 
 CheckStatus = Literal["passed", "failed", "pending", "skipped"]
-Status = Literal["valid", "pending", "revoked", "expired", "invalid"]
+Status = Literal["valid", "pending", "revoked", "expired", "invalid", "unavailable"]
 CHECK_IDS = ("format", "signature", "issuer", "integrity", "anchor", "revocation", "expiry")
 
 
@@ -50,8 +60,13 @@ class Facts:
     # signature
     signature_valid: bool | None = None
     signature_error: str | None = None
-    signed_at: datetime | None = None
+    signed_at: datetime | None = None  # the proof's "created"; None when the proof has none
     public_key: str | None = None  # 0x hex Ed25519 key that made the proof
+    key_controller: str | None = None  # the DID the verification method belongs to
+    # whether the issuer lists the key as its own (its DID document, or a did:key that is the
+    # key itself); None = not looked up (the chain record decides)
+    key_in_did_document: bool | None = None
+    own_issuer: bool = False  # the issuer is one of this platform's, so unanchored means "not yet"
     # issuer registry (on chain), for the anchoring account
     account: str | None = None
     account_did: str | None = None  # the DID the contract records for the account
@@ -68,12 +83,15 @@ class Facts:
     confirmations_required: int = 1
     anchor_error: str | None = None
     anchor_pending: bool = False  # queued or submitted, not yet on chain
+    registry_asked: bool = False  # our registry was asked for a receipt (and had none)
     # revocation
     revoked_on_chain_at: datetime | None = None
     revocation_pending_at_issuer: bool = False
     revocation_error: str | None = None
     revocation_checked_at: datetime | None = None
     revocation_freshness: float = 30.0
+    # check id -> why it could not run right now (timeout, service down)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +117,20 @@ def _same_account(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a.lower() == b.lower()
 
 
+def _not_now(check_id: str, f: Facts) -> Check | None:
+    """The check could not run right now: say so, decide nothing."""
+    why = f.unavailable.get(check_id)
+    if why is None:
+        return None
+    return Check(check_id, "skipped", f"Could not be checked right now: {why}. Try again in a moment.")
+
+
+def _malformed(check_id: str, f: Facts) -> Check | None:
+    if f.format_error:
+        return Check(check_id, "skipped", "Not checked, because the credential is malformed.")
+    return None
+
+
 def check_format(f: Facts) -> Check:
     if f.format_error:
         return Check("format", "failed", f"This is not a well-formed Open Badges 3.0 credential: {f.format_error}")
@@ -106,19 +138,29 @@ def check_format(f: Facts) -> Check:
 
 
 def check_signature(f: Facts) -> Check:
-    if f.format_error:
-        return Check("signature", "skipped", "Not checked, because the credential is malformed.")
+    if found := _malformed("signature", f):
+        return found
     if f.signature_error:
         return Check("signature", "failed", f"The issuer's digital signature could not be checked: {f.signature_error}")
-    if f.signature_valid:
-        return Check("signature", "passed", "The issuer's digital signature is genuine and covers every detail shown.")
-    return Check("signature", "failed", "The digital signature does not match: the credential was altered or "
-                                        "was not signed by this issuer.")
+    if not f.signature_valid:
+        return Check("signature", "failed", "The digital signature does not match: the credential was altered or "
+                                            "was not signed by this issuer.")
+    if f.key_controller and f.issuer_did and f.key_controller != f.issuer_did:
+        return Check("signature", "failed", f"The signature was made with a key of {f.key_controller}, not of the "
+                                            f"issuer named in the credential ({f.issuer_did}): anyone can sign "
+                                            f"with their own key, so it proves nothing about this issuer.")
+    if found := _not_now("signature", f):
+        return found
+    if f.key_in_did_document is False and f.key is None:
+        return Check("signature", "failed", f"The signature was made with a key that {f.issuer_did} does not list "
+                                            f"as its own, nor register on the blockchain.")
+    return Check("signature", "passed", "The issuer's digital signature is genuine and covers every detail shown.")
 
 
 def check_issuer(f: Facts, at: datetime | None) -> Check:
-    if f.format_error:
-        return Check("issuer", "skipped", "Not checked, because the credential is malformed.")
+    """Whether the signing key and the anchoring account are the issuer's on chain (module docstring)."""
+    if found := _malformed("issuer", f) or _not_now("issuer", f):
+        return found
     if f.issuer_error:
         return Check("issuer", "failed", f"The issuer registry could not be checked: {f.issuer_error}")
     if not f.account:
@@ -129,28 +171,39 @@ def check_issuer(f: Facts, at: datetime | None) -> Check:
         return Check("issuer", "failed", f"The anchoring account is registered to {f.account_did}, "
                                          f"not to the issuer named in the credential.")
     if f.key is None:
+        if f.key_in_did_document:
+            return Check("issuer", "pending", "The issuer's signing key is listed by the issuer and is being "
+                                              "registered on the blockchain.")
         return Check("issuer", "failed", "The key that signed this credential is not registered to this issuer.")
+    if at is None:
+        return Check("issuer", "pending", "The key will be checked against the anchor's time once it is on chain.")
+    anchored = int(at.timestamp())
     signed = int(f.signed_at.timestamp()) if f.signed_at else None
-    if signed is None or signed < f.key.valid_from:
-        return Check("issuer", "failed", "The credential claims to be signed before its key was registered.")
-    if f.key.valid_until and signed >= f.key.valid_until:
-        return Check("issuer", "failed", "The signing key had been retired when this credential was signed.")
-    if f.key.compromised and f.key.valid_until:
-        # A stolen key can backdate "created"; only the anchor's block time is beyond forgery.
-        if at is None or int(at.timestamp()) >= f.key.valid_until:
-            return Check("issuer", "failed", "The signing key was reported compromised, and this credential was "
-                                             "not anchored before then.")
+    if anchored < f.key.valid_from:
+        return Check("issuer", "failed", "The credential was anchored before its signing key was registered.")
+    if f.key.valid_until:
+        if f.key.compromised:
+            if anchored >= f.key.valid_until or signed is None or signed >= f.key.valid_until:
+                return Check("issuer", "failed", "The signing key was reported compromised, and this credential was "
+                                                 "not signed and anchored before then.")
+        elif (signed if signed is not None else anchored) > f.key.valid_until:
+            return Check("issuer", "failed", "The signing key had been retired when this credential was signed.")
     return Check("issuer", "passed", "The issuer and its signing key are registered on the blockchain, and the key "
-                                     "was valid when the credential was signed.")
+                                     "was valid when the credential was signed and anchored.")
 
 
 def check_integrity(f: Facts) -> Check:
-    if f.format_error:
-        return Check("integrity", "skipped", "Not checked, because the credential is malformed.")
+    if found := _malformed("integrity", f) or _not_now("integrity", f):
+        return found
     if f.receipt_error:
         return Check("integrity", "failed", f"The anchoring receipt is unusable: {f.receipt_error}")
     if f.receipt_root is None:
-        return Check("integrity", "pending", "The credential's fingerprint is waiting to be written to the blockchain.")
+        if f.anchor_pending or f.own_issuer:
+            return Check("integrity", "pending", "The credential's fingerprint is waiting to be written to the "
+                                                 "blockchain.")
+        return Check("integrity", "failed", "The credential carries no anchoring receipt"
+                     + (", and this platform has no record of anchoring it" if f.registry_asked else "")
+                     + ": nothing proves its fingerprint is on a blockchain.")
     if f.receipt_path_root != f.receipt_root:
         return Check("integrity", "failed", "The credential's fingerprint is not the one that was anchored: "
                                             "it was changed after issuing.")
@@ -158,15 +211,14 @@ def check_integrity(f: Facts) -> Check:
 
 
 def check_anchor(f: Facts) -> Check:
-    if f.format_error:
-        return Check("anchor", "skipped", "Not checked, because the credential is malformed.")
+    if found := _malformed("anchor", f) or _not_now("anchor", f):
+        return found
     if f.anchor_error:
         return Check("anchor", "failed", f"The blockchain could not be checked: {f.anchor_error}")
     if f.receipt_root is None or f.receipt_error or f.receipt_path_root != f.receipt_root:
-        if f.anchor_pending and not f.receipt_error:
+        if f.receipt_root is None and (f.anchor_pending or f.own_issuer):
             return Check("anchor", "pending", "Waiting to be written to the blockchain; this usually takes seconds.")
-        return Check("anchor", "skipped" if f.receipt_error or f.receipt_root else "pending",
-                     "No anchor to check yet." if not f.receipt_root else "Not checked, because the fingerprint does not match.")
+        return Check("anchor", "skipped", "Not checked, because there is no matching anchor to look up.")
     if not f.anchored_by or int(f.anchored_by, 16) == 0:
         if f.anchor_pending:
             return Check("anchor", "pending", "Submitted to the blockchain, waiting to be included in a block.")
@@ -181,25 +233,28 @@ def check_anchor(f: Facts) -> Check:
 
 
 def check_revocation(f: Facts, now: datetime) -> Check:
-    if f.format_error:
-        return Check("revocation", "skipped", "Not checked, because the credential is malformed.")
-    if f.revocation_error:
-        return Check("revocation", "failed", f"Revocation status could not be checked: {f.revocation_error}")
+    if found := _malformed("revocation", f):
+        return found
     if f.revoked_on_chain_at is not None:
         return Check("revocation", "failed", f"The issuer revoked this credential on "
                                              f"{f.revoked_on_chain_at:%d %B %Y}.")
     if f.revocation_pending_at_issuer:
         return Check("revocation", "failed", "The issuer has revoked this credential.")
+    if found := _not_now("revocation", f):
+        return found
+    if f.revocation_error:
+        return Check("revocation", "failed", f"Revocation status could not be checked: {f.revocation_error}")
     if f.revocation_checked_at is None or (now - f.revocation_checked_at).total_seconds() > f.revocation_freshness:
-        return Check("revocation", "failed", "Revocation status is not fresh enough to rely on; try again.")
+        return Check("revocation", "skipped", "Could not be checked right now: the revocation status at hand is "
+                                              "not fresh enough to rely on. Try again in a moment.")
     if not f.account:
         return Check("revocation", "passed", "The issuer has not revoked this credential.")
     return Check("revocation", "passed", "Not revoked: checked on the blockchain and with the issuer just now.")
 
 
 def check_expiry(f: Facts, now: datetime) -> Check:
-    if f.format_error:
-        return Check("expiry", "skipped", "Not checked, because the credential is malformed.")
+    if found := _malformed("expiry", f):
+        return found
     if f.valid_from and now < f.valid_from:
         return Check("expiry", "failed", f"Not valid until {f.valid_from:%d %B %Y}.")
     if f.valid_until and now >= f.valid_until:
@@ -210,7 +265,7 @@ def check_expiry(f: Facts, now: datetime) -> Check:
 
 
 def decide(checks: list[Check], facts: Facts) -> Status:
-    """The verdict: a revocation or an expiry says so; any other failure is invalid; else pending or valid."""
+    """The verdict, most serious first: forged or broken, revoked, expired, cannot tell now, pending, valid."""
     by_id = {c.id: c for c in checks}
     hard = [c for c in checks if c.status == "failed" and c.id not in ("revocation", "expiry")]
     if hard:
@@ -220,6 +275,8 @@ def decide(checks: list[Check], facts: Facts) -> Status:
         return "revoked" if known else "invalid"
     if by_id["expiry"].status == "failed":
         return "expired" if facts.valid_until and not facts.format_error else "invalid"
+    if facts.unavailable or by_id["revocation"].status == "skipped":
+        return "unavailable"
     if any(c.status in ("pending", "skipped") for c in checks):
         return "pending"
     return "valid"

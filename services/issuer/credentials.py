@@ -164,10 +164,12 @@ def credential_url(public_base_url: str, credential_id: str) -> str:
 
 def status_of(*, revoked_at: datetime | None, valid_from: datetime, valid_until: datetime | None, anchored: bool,
               signed_after_key_invalid: bool, now: datetime) -> str:
-    """What the issuer says of a credential: revoked, invalid, expired, pending or valid.
+    """What the issuer can truthfully say of a credential: revoked, invalid, expired, pending or anchored.
 
-    ``invalid``: signed after its key's compromise time, so no verifier will accept it.
-    ``pending``: signed, its anchor not yet confirmed.
+    ``invalid``: its key was compromised before it was signed and anchored, so no verifier accepts it.
+    ``pending``: signed, its anchor not yet confirmed. ``anchored``: the registry confirmed the
+    anchor. The issuer never reads the chain, so it never says ``valid``: that is the
+    verifier's verdict, from the chain itself.
     """
     if revoked_at is not None:
         return "revoked"
@@ -177,4 +179,9 @@ def status_of(*, revoked_at: datetime | None, valid_from: datetime, valid_until:
         return "expired"
     if not anchored:
         return "pending"
-    return "valid"
+    return "anchored"
+
+
+def invalidated_by_compromise(signed_at: datetime, anchored_at: datetime | None, compromised_at: datetime) -> bool:
+    """A key compromised at ``compromised_at`` (whole seconds) validates only what was signed and anchored before."""
+    return signed_at >= compromised_at or anchored_at is None or anchored_at >= compromised_at

@@ -8,12 +8,10 @@ data, so a sealed key copied onto another issuer's row does not open.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.core import multiformats
+from services.core import did as core_did, multiformats
 from services.core.secretbox import open_sealed, seal
 
 DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1",
@@ -56,12 +54,7 @@ def did_web(issuer_url: str, slug: str) -> str:
     It resolves (did:web spec) to ``https://<host>[:port]/<path>/issuers/<slug>/did.json``,
     which this service serves.
     """
-    parts = urlsplit(issuer_url)
-    host = parts.hostname or "localhost"
-    if parts.port:
-        host += "%3A" + str(parts.port)
-    segments = [quote(s, safe="") for s in parts.path.split("/") if s]
-    return ":".join(["did:web", host, *segments, "issuers", slug])
+    return core_did.did_web(issuer_url, "issuers", slug)
 
 
 def verification_method_id(did: str, multikey: str) -> str:

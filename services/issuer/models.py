@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -98,7 +98,12 @@ class SigningKey(Base):
     # Signatures made after this time are not valid (retirement, or the compromise time).
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_issuer_signing_keys_issuer_state", "issuer_id", "state"),)
+    __table_args__ = (
+        Index("ix_issuer_signing_keys_issuer_state", "issuer_id", "state"),
+        # Exactly one active key per issuer, whatever races (migration 0004).
+        Index("uq_issuer_signing_keys_one_active", "issuer_id", unique=True,
+              sqlite_where=text("state = 'active'"), postgresql_where=text("state = 'active'")),
+    )
 
 
 class ApiKey(Base):

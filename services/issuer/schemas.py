@@ -251,7 +251,7 @@ class CredentialCreate(Strict):
 class CredentialRead(BaseModel):
     id: str
     url: str
-    status: Literal["pending", "valid", "revoked", "expired", "invalid"]
+    status: Literal["pending", "anchored", "revoked", "expired", "invalid"]
     credential: dict
     credential_hash: str
     achievement_id: str

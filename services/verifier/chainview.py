@@ -9,6 +9,7 @@ the head) is read fresh or cached for seconds only.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 
@@ -19,6 +20,12 @@ from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 
 from services.core.contract import ABI
+
+
+ROOT_ANCHORED_TOPIC = "0x" + Web3.keccak(text="RootAnchored(address,bytes32,uint256)").hex().removeprefix("0x")
+
+
+_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 class ChainReadError(Exception):
@@ -81,6 +88,7 @@ class ChainView:
         self._anchors = _TTLCache(ttl=24 * 3600)  # only non-zero records: they can only vanish in a re-org
         self._issuers = _TTLCache(ttl=fresh_seconds)
         self._head = _TTLCache(ttl=min(fresh_seconds, 1.0))
+        self._proven_txs = _TTLCache(ttl=24 * 3600)
 
     # -- JSON-RPC ------------------------------------------------------------------
     def _call_request(self, name: str, *args) -> dict:
@@ -118,6 +126,17 @@ class ChainView:
             results.append(result)
         return results
 
+    def _tx_anchors_root(self, receipt: object, root: str) -> bool:
+        if not isinstance(receipt, dict) or receipt.get("status") != "0x1":
+            return False
+        for entry in receipt.get("logs") or ():
+            if not isinstance(entry, dict) or str(entry.get("address", "")).lower() != self.address.lower():
+                continue
+            topics = [str(t).lower() for t in entry.get("topics") or ()]
+            if len(topics) >= 3 and topics[0] == ROOT_ANCHORED_TOPIC and topics[2] == root.lower():
+                return True
+        return False
+
     # -- reads -----------------------------------------------------------------------
     async def chain_id(self) -> int:
         if self._chain_id is None:
@@ -148,10 +167,13 @@ class ChainView:
 
     async def read_for_verification(self, *, root: str | None = None, account: str | None = None,
                                     credential_hash: str | None = None, head: bool = False,
-                                    issuer_record: bool = True) -> list:
-        """One batch: [anchor record][, head][, issuer record][, revokedAt], cached parts skipped.
+                                    issuer_record: bool = True, tx_hash: str | None = None) -> list:
+        """One batch: [anchor record][, head][, issuer record][, tx proves root][, revokedAt], cached parts skipped.
 
-        Revocation is never cached: it must show within seconds.
+        ``tx_hash`` (with ``root``) asks whether that transaction really anchored the root: its
+        receipt succeeded and carries this contract's ``RootAnchored`` event for the root. The
+        receipt's transaction hash is only a claim until then. Revocation is never cached: it
+        must show within seconds.
         """
         plan: list[tuple[str, object]] = []
         requests: list[dict] = []
@@ -177,6 +199,14 @@ class ChainView:
                 plan.append(("issuer", account))
                 checksum = Web3.to_checksum_address(account)
                 requests += [self._call_request("issuer", checksum), self._call_request("issuerKeys", checksum)]
+        if tx_hash is not None and root is not None:
+            if not _TX_HASH.match(tx_hash):
+                plan.append(("value", False))  # not even a transaction hash: nothing to ask the chain
+            elif self._proven_txs.get((tx_hash.lower(), root.lower())):
+                plan.append(("value", True))
+            else:
+                plan.append(("tx", (tx_hash, root)))
+                requests.append({"method": "eth_getTransactionReceipt", "params": [tx_hash]})
         if account is not None and credential_hash is not None:
             plan.append(("revoked", None))
             requests.append(self._call_request("revokedAt", Web3.to_checksum_address(account),
@@ -203,6 +233,11 @@ class ChainView:
                                       tuple(("0x" + bytes(k[0]).hex(), int(k[1]), int(k[2]), bool(k[3])) for k in keys))
                 self._issuers.put(arg.lower(), record)
                 out.append(record)
+            elif kind == "tx":
+                proven = self._tx_anchors_root(next(results), arg[1])
+                if proven:
+                    self._proven_txs.put((arg[0].lower(), arg[1].lower()), True)
+                out.append(proven)
             elif kind == "revoked":
                 (value,) = next(results)
                 out.append(int(value))

@@ -30,6 +30,7 @@ import orjson
 
 from services.core import anchorproof
 from services.core.credential import CredentialFormatError, check_shape, summary
+from services.core.did import did_web
 from services.core.dataintegrity import ProofError, find_proof
 from services.core.errors import UpstreamUnavailable
 from services.core.dataintegrity import verify as verify_eddsa
@@ -120,6 +121,26 @@ def _key_from_verification_method(vm: Any) -> bytes:
         raise ValueError("the verification method's key is malformed") from None
 
 
+def key_controller(verification_method: str | None) -> str | None:
+    """The DID a verification method belongs to: the part before ``#`` (a did:key is its own)."""
+    if not isinstance(verification_method, str):
+        return None
+    return verification_method.split("#", 1)[0]
+
+
+def _chain_unavailable(facts: Facts, why: str) -> None:
+    for check_id in ("issuer", "anchor", "revocation"):
+        facts.unavailable.setdefault(check_id, why)
+
+
+def _did_key_matches(did: str, public_key_hex: str | None) -> bool:
+    """A did:key names its own key: it is the issuer's if it is the key that signed."""
+    try:
+        return public_key_hex is not None and "0x" + decode_public_key(did.removeprefix("did:key:")).hex() == public_key_hex
+    except MultiformatError:
+        return False
+
+
 class Checker:
     def __init__(self, *, chain: ChainView | None, http: httpx.AsyncClient | None, registry_url: str | None,
                  issuer_url: str | None, public_base_url: str, confirmations: int = 1, report_ttl: float = 2.0,
@@ -134,6 +155,9 @@ class Checker:
         self.revocation_freshness = revocation_freshness
         self._verdicts: _LRU = _LRU(20_000)
         self._reports: _LRU = _LRU(20_000)
+        # Our issuers' DIDs are did:web under the issuer service; their DID documents are read from it.
+        self.own_did_prefix = did_web(issuer_url, "issuers") + ":" if issuer_url else None
+        self._did_documents = _LRU(1_000)
 
     # -- entry points ----------------------------------------------------------------
     async def verify_credential_id(self, credential_id: str) -> tuple[Report | None, dict | None]:
@@ -182,10 +206,16 @@ class Checker:
             summary_json = summary(credential)
             facts.issuer_did = summary_json.get("issuerId")
             summary_json.pop("issuerId", None)
+            facts.key_controller = key_controller(verdict.verification_method)
+            facts.own_issuer = bool(self.own_did_prefix and facts.issuer_did
+                                    and facts.issuer_did.startswith(self.own_did_prefix))
             facts.valid_from = _parse_time(credential.get("validFrom"))
             facts.valid_until = _parse_time(credential.get("validUntil"))
             if verdict.credential_hash:
                 anchor_json = await self._gather_chain_facts(credential, facts, early)
+            if verdict.signature_valid and facts.key is None:
+                # Not (yet) registered on chain: is it at least the issuer's own key?
+                await self._key_in_did_document(facts)
         for task in early.values():
             task.cancel()  # no-ops for finished ones; nothing is left running after a malformed document
         return evaluate(facts, now, credential=summary_json, anchor=anchor_json)
@@ -203,8 +233,8 @@ class Checker:
                 receipt = anchorproof.decode(proof)
             except anchorproof.AnchorProofError:
                 return tasks
-            tasks["chain"] = asyncio.create_task(
-                self.chain.read_for_verification(root=receipt.root, head=True, account=receipt.account))
+            tasks["chain"] = asyncio.create_task(self.chain.read_for_verification(
+                root=receipt.root, head=True, account=receipt.account, tx_hash=receipt.tx_hash))
         for task in tasks.values():
             # An early read that is never awaited (malformed document) must not warn when collected.
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -232,8 +262,16 @@ class Checker:
             return None
         try:
             r = await self.http.get(f"{self.registry_url}/api/v1/anchors/{credential_hash}")
-        except httpx.HTTPError:
-            return None  # our registry is only a shortcut for pending credentials
+        except httpx.HTTPError as exc:
+            # Without an embedded receipt the registry is the only way to find the anchor.
+            why = f"the anchoring registry did not answer ({type(exc).__name__})"
+            facts.unavailable.update(integrity=why, anchor=why)
+            return None
+        if r.status_code >= 500:
+            why = f"the anchoring registry answered {r.status_code}"
+            facts.unavailable.update(integrity=why, anchor=why)
+            return None
+        facts.registry_asked = True
         if r.status_code != 200:
             return None
         body = r.json()
@@ -268,7 +306,7 @@ class Checker:
         try:
             chain_id = await self.chain.chain_id()
         except ChainReadError as exc:
-            facts.anchor_error = facts.issuer_error = facts.revocation_error = str(exc)
+            _chain_unavailable(facts, str(exc))
             return anchor_json
         if chain_id != receipt.chain_id or self.chain.address.lower() != receipt.contract.lower():
             msg = (f"anchored on chain {receipt.chain_id}, contract {receipt.contract}, "
@@ -277,17 +315,21 @@ class Checker:
             return anchor_json
         try:
             if "chain" in early:
-                anchor, head, issuer = await early["chain"]
+                anchor, head, issuer, tx_proven = await early["chain"]
                 (revoked_at,) = await self.chain.read_for_verification(
                     account=receipt.account, credential_hash=facts.credential_hash, issuer_record=False)
             else:
-                anchor, head, issuer, revoked_at = await self.chain.read_for_verification(
-                    root=receipt.root, head=True, account=receipt.account, credential_hash=facts.credential_hash)
+                anchor, head, issuer, tx_proven, revoked_at = await self.chain.read_for_verification(
+                    root=receipt.root, head=True, account=receipt.account, credential_hash=facts.credential_hash,
+                    tx_hash=receipt.tx_hash)
         except Exception as exc:  # fail closed: every chain-backed check says it could not run
-            facts.anchor_error = facts.issuer_error = facts.revocation_error = str(exc) or type(exc).__name__
+            _chain_unavailable(facts, str(exc) or type(exc).__name__)
+            await self._take_status(early, facts)
             return anchor_json
         await self._take_status(early, facts)
         facts.anchored_by = anchor.anchored_by
+        if not tx_proven:
+            anchor_json["txHash"] = None  # a claim the chain does not back is not shown as evidence
         if anchor.block_number:
             facts.anchored_at = datetime.fromtimestamp(anchor.anchored_at, UTC)
             facts.confirmations = max(0, head - anchor.block_number + 1)
@@ -302,6 +344,41 @@ class Checker:
             facts.revoked_on_chain_at = datetime.fromtimestamp(revoked_at, UTC)
         return anchor_json
 
+    async def _key_in_did_document(self, facts: Facts) -> None:
+        """Whether the issuer lists the signing key as its own (``facts.key_in_did_document``).
+
+        A did:key is its own key. One of our did:web issuers' documents is read from the issuer
+        service (a key appears there the moment it is created, before the chain has it). Any
+        other issuer's DID is not resolved here, so its key stays unproven.
+        """
+        did = facts.issuer_did
+        if not did or facts.key_controller != did:
+            return  # the signature check already refuses a key of someone else
+        if did.startswith("did:key:"):
+            facts.key_in_did_document = _did_key_matches(did, facts.public_key)
+            return
+        if not facts.own_issuer or self.http is None:
+            facts.key_in_did_document = False
+            return
+        cached = self._did_documents.get(did)
+        if cached is not None and cached[0] > time.monotonic() and facts.public_key in cached[1]:
+            facts.key_in_did_document = True
+            return
+        slug = did.removeprefix(self.own_did_prefix)
+        try:
+            r = await self.http.get(f"{self.issuer_url}/issuers/{quote(slug, safe='')}/did.json")
+            if r.status_code == 404:
+                facts.key_in_did_document = False
+                return
+            r.raise_for_status()
+            listed = _listed_keys(r.json(), did)
+        except (httpx.HTTPError, ValueError) as exc:
+            facts.unavailable.setdefault("signature", f"the issuer's DID document could not be read "
+                                                      f"({type(exc).__name__})")
+            return
+        self._did_documents.put(did, (time.monotonic() + self.report_ttl, listed))
+        facts.key_in_did_document = facts.public_key in listed
+
     @staticmethod
     async def _take_status(early: dict[str, asyncio.Task], facts: Facts) -> None:
         """Copy the issuer-status facts gathered early into ``facts``."""
@@ -314,6 +391,8 @@ class Checker:
         facts.revocation_pending_at_issuer = found.revocation_pending_at_issuer
         facts.revocation_checked_at = found.revocation_checked_at
         facts.revocation_error = facts.revocation_error or found.revocation_error
+        if "revocation" in found.unavailable:
+            facts.unavailable.setdefault("revocation", found.unavailable["revocation"])
 
     async def _issuer_status(self, credential: dict, facts: Facts) -> None:
         """Revocation recorded at the issuer but maybe not yet on chain (credentialStatus)."""
@@ -330,7 +409,23 @@ class Checker:
             facts.revocation_pending_at_issuer = bool(r.json().get("revoked"))
             facts.revocation_checked_at = datetime.now(UTC)
         except (httpx.HTTPError, ValueError) as exc:
-            facts.revocation_error = f"the issuer's status service did not answer ({type(exc).__name__})"
+            facts.unavailable["revocation"] = f"the issuer's status service did not answer ({type(exc).__name__})"
+
+
+def _listed_keys(document: object, did: str) -> frozenset[str]:
+    """The 0x hex Ed25519 keys a DID document lists as assertion methods of ``did``."""
+    if not isinstance(document, dict) or document.get("id") != did:
+        return frozenset()
+    assertion = {a for a in document.get("assertionMethod") or () if isinstance(a, str)}
+    keys = set()
+    for method in document.get("verificationMethod") or ():
+        if not isinstance(method, dict) or method.get("id") not in assertion or method.get("controller") != did:
+            continue
+        try:
+            keys.add("0x" + decode_public_key(str(method.get("publicKeyMultibase"))).hex())
+        except MultiformatError:
+            continue
+    return frozenset(keys)
 
 
 async def verify_offline(credential: dict, rpc_url: str, contract: str, confirmations: int = 1) -> Report:

@@ -25,6 +25,9 @@ VERDICTS = {
     "revoked": ("Revoked", "The issuer has withdrawn this credential. It no longer certifies anything.", "bad", "✕"),
     "expired": ("Expired", "This credential was genuine, but its validity period has ended.", "warn", "!"),
     "invalid": ("Not valid", "This credential could not be verified. Do not rely on it.", "bad", "✕"),
+    "unavailable": ("Cannot be checked right now", "Part of the check could not run (a service or the blockchain "
+                    "did not answer). Nothing here says the credential is false, nor that it is genuine. Try again "
+                    "in a moment.", "neutral", "?"),
 }
 CHECK_TITLES = {
     "format": "A well-formed Open Badge",

@@ -54,7 +54,7 @@ def credential_url(devnet, tmp_path_factory):
                            "targetUrl": "https://esco.ec.europa.eu/"}], "validity_days": 730}).json()
         credential = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
                                                            "recipient": {"name": "Ada Lovelace", "email": "ada@example.org"}}).json()
-        wait_for(lambda: api.get(f"/api/v1/credentials/{credential['id']}").json()["status"] == "valid", timeout=60)
+        wait_for(lambda: api.get(f"/api/v1/credentials/{credential['id']}").json()["status"] == "anchored", timeout=60)
         yield credential["url"].replace(s.env["MICROCRED_PUBLIC_BASE_URL"], s.url("verifier")), credential["id"]
     finally:
         s.close()

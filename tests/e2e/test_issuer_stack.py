@@ -79,10 +79,10 @@ def test_issued_credentials_are_anchored_on_chain_and_revocations_reach_it(stack
             wait_for(batch_done, timeout=60, what="the batch")
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last answers: {answers[-3:]}") from None
-        wait_for(lambda: _status(api, single["id"]) == "valid", timeout=90, what="the credential anchored")
+        wait_for(lambda: _status(api, single["id"]) == "anchored", timeout=90, what="the credential anchored")
         issued = api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["credentials"]
         assert len(issued) == 40
-        wait_for(lambda: _status(api, issued[-1]["id"]) == "valid", timeout=90, what="the batch anchored")
+        wait_for(lambda: _status(api, issued[-1]["id"]) == "anchored", timeout=90, what="the batch anchored")
 
         document = httpx.get(f"{stack.env['MICROCRED_ISSUER_URL']}/public/credentials/{single['id']}").json()
         eddsa, anchor = document["proof"]
@@ -123,6 +123,6 @@ def test_with_the_registry_down_nothing_the_issuer_accepted_is_lost(stack):
         stack.start("registry-worker")
         wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=90,
                  what="the issuer registered once the registry came up")
-        wait_for(lambda: all(_status(api, i) == "valid" for i in ids[1:]), timeout=120,
+        wait_for(lambda: all(_status(api, i) == "anchored" for i in ids[1:]), timeout=120,
                  what="every credential anchored")
         assert _status(api, revoked) == "revoked"

@@ -77,7 +77,7 @@ def test_confirmed_anchors_are_attached_as_a_second_proof(client):
     client.relay.tick()
     for c in creds:
         read = client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()
-        assert read["status"] == "valid" and read["anchored_at"]
+        assert read["status"] == "anchored" and read["anchored_at"]
         doc = read["credential"]
         assert [p["cryptosuite"] for p in doc["proof"]] == ["eddsa-rdfc-2022", anchorproof.CRYPTOSUITE]
         receipt = anchorproof.decode(doc["proof"][1])
@@ -103,7 +103,7 @@ def test_polling_stops_at_the_first_unconfirmed_receipt(client):
     polls_before = client.registry.calls.count("anchor_receipt")
     client.relay.tick()
     # the first is anchored; of the later five (queued), the first window was asked for, then it stopped
-    assert client.get(f"/api/v1/credentials/{first['id']}", headers=auth(key)).json()["status"] == "valid"
+    assert client.get(f"/api/v1/credentials/{first['id']}", headers=auth(key)).json()["status"] == "anchored"
     assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "pending"
                for c in later)
     assert client.registry.calls.count("anchor_receipt") - polls_before == 6
@@ -196,7 +196,7 @@ def test_a_stuck_anchor_does_not_hold_back_the_credentials_behind_it(client):
     client.relay.collect_anchors()  # first window: the stuck one answers "submitted"; it waits a minute now
     _two_seconds_pass(client)
     client.relay.collect_anchors()
-    assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "valid"
+    assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "anchored"
                for c in behind)
     assert client.get(f"/api/v1/credentials/{stuck['id']}", headers=auth(key)).json()["status"] == "pending"
 

@@ -90,8 +90,8 @@ def test_credential_ids_are_random_and_at_least_128_bits():
     (dict(signed_after_key_invalid=True, anchored=True), "invalid"),
     (dict(valid_until=NOW - timedelta(seconds=1), anchored=True), "expired"),
     (dict(anchored=False), "pending"),
-    (dict(anchored=True), "valid"),
-    (dict(anchored=True, valid_until=NOW + timedelta(days=1)), "valid"),
+    (dict(anchored=True), "anchored"),
+    (dict(anchored=True, valid_until=NOW + timedelta(days=1)), "anchored"),
 ])
 def test_status_decision(kwargs, expected):
     args = dict(revoked_at=None, valid_from=NOW - timedelta(days=1), valid_until=None, anchored=False,

@@ -64,15 +64,30 @@ def test_each_broken_fact_makes_the_credential_invalid(over, failed):
     assert statuses(report)[failed] == "failed"
 
 
-def test_unreachable_revocation_source_fails_closed():
-    report = evaluate(good(revocation_error="issuer did not answer in 3s"), NOW)
-    assert not report.verified and report.status == "invalid"
-    assert "could not be checked" in report.check("revocation").message
+def test_unreachable_revocation_source_is_its_own_verdict_not_invalid_nor_valid():
+    report = evaluate(good(unavailable={"revocation": "the issuer's status service did not answer"}), NOW)
+    assert not report.verified and report.status == "unavailable"
+    assert report.check("revocation").status == "skipped"
+    assert "right now" in report.check("revocation").message
 
 
 def test_stale_revocation_status_is_not_a_pass():
     report = evaluate(good(revocation_checked_at=NOW - timedelta(seconds=31), revocation_freshness=30), NOW)
-    assert report.check("revocation").status == "failed" and not report.verified
+    assert report.check("revocation").status != "passed" and not report.verified
+    assert report.status == "unavailable"
+
+
+@pytest.mark.parametrize("check_id", ["issuer", "anchor", "integrity", "signature"])
+def test_a_check_that_cannot_run_now_says_so_and_decides_nothing(check_id):
+    report = evaluate(good(unavailable={check_id: "the chain did not answer within 3s"}), NOW)
+    assert report.status == "unavailable" and not report.verified
+    assert report.check(check_id).status == "skipped"
+    assert "the chain did not answer" in report.check(check_id).message
+
+
+def test_a_forgery_stays_invalid_even_when_the_chain_is_down():
+    facts = good(signature_valid=False, unavailable={"anchor": "timeout", "issuer": "timeout"})
+    assert evaluate(facts, NOW).status == "invalid"
 
 
 def test_revoked_on_chain_or_at_the_issuer_is_revoked():
@@ -123,5 +138,60 @@ def test_compromised_key_invalidates_what_was_anchored_after_the_compromise():
     assert "compromised" in evaluate(late, NOW).check("issuer").message
 
 
-def test_signed_before_the_key_existed_is_invalid():
-    assert evaluate(good(signed_at=SIGNED - timedelta(days=5)), NOW).status == "invalid"
+def test_signed_before_its_key_reached_the_chain_but_anchored_after_is_valid():
+    # the first seconds of a new issuer or key: "created" precedes the registration block
+    key = KeyOnChain(valid_from=int((SIGNED + timedelta(seconds=5)).timestamp()), valid_until=0, compromised=False)
+    assert evaluate(good(key=key, anchored_at=SIGNED + timedelta(seconds=6)), NOW).status == "valid"
+    assert evaluate(good(key=key, anchored_at=SIGNED + timedelta(seconds=5)), NOW).status == "valid"
+
+
+def test_anchored_before_the_key_was_registered_is_invalid():
+    key = KeyOnChain(valid_from=int((SIGNED + timedelta(minutes=5)).timestamp()), valid_until=0, compromised=False)
+    report = evaluate(good(key=key, anchored_at=SIGNED + timedelta(minutes=1)), NOW)
+    assert report.status == "invalid" and "before its signing key was registered" in report.check("issuer").message
+
+
+def test_a_normal_rotation_in_the_second_of_signing_keeps_the_credential_valid():
+    same_second = int(SIGNED.timestamp())
+    key = KeyOnChain(valid_from=int((SIGNED - timedelta(days=1)).timestamp()), valid_until=same_second,
+                     compromised=False)
+    # anchored after the retirement, as it always is when the rotation comes right after signing
+    assert evaluate(good(key=key, anchored_at=SIGNED + timedelta(seconds=3)), NOW).status == "valid"
+    assert evaluate(good(key=key, signed_at=SIGNED + timedelta(seconds=1)), NOW).status == "invalid"
+
+
+def test_a_compromise_dated_before_the_key_existed_invalidates_everything_it_signed():
+    valid_from = int(SIGNED.timestamp())
+    key = KeyOnChain(valid_from=valid_from, valid_until=valid_from - 60, compromised=True)
+    assert evaluate(good(key=key), NOW).status == "invalid"
+
+
+def test_a_compromised_key_without_created_validates_nothing():
+    compromised_at = int((SIGNED + timedelta(hours=1)).timestamp())
+    key = KeyOnChain(valid_from=int((SIGNED - timedelta(days=1)).timestamp()), valid_until=compromised_at,
+                     compromised=True)
+    assert evaluate(good(key=key, signed_at=None), NOW).status == "invalid"
+    assert evaluate(good(signed_at=None), NOW).status == "valid"  # an unretired key: the anchor time decides
+
+
+def test_a_signature_by_someone_elses_key_is_never_called_genuine():
+    report = evaluate(good(key=None, key_controller="did:key:z6MkStranger"), NOW)
+    assert report.status == "invalid"
+    signature = report.check("signature")
+    assert signature.status == "failed" and "did:key:z6MkStranger" in signature.message
+    assert "genuine" not in signature.message
+
+
+def test_a_key_the_issuer_does_not_list_is_invalid_and_one_it_lists_is_pending_until_on_chain():
+    unlisted = evaluate(good(key=None, key_in_did_document=False, key_controller=good().issuer_did), NOW)
+    assert unlisted.status == "invalid" and unlisted.check("signature").status == "failed"
+    listed = evaluate(good(key=None, key_in_did_document=True, key_controller=good().issuer_did), NOW)
+    assert listed.status == "pending" and listed.check("issuer").status == "pending"
+    assert listed.check("signature").status == "passed"
+
+
+def test_unanchored_and_unknown_is_invalid_unless_it_is_one_of_our_issuers_in_flight():
+    unanchored = dict(account=None, account_did=None, key=None, receipt_root=None, receipt_path_root=None,
+                      anchored_by=None, anchored_at=None, confirmations=None, key_in_did_document=True)
+    assert evaluate(good(**unanchored), NOW).status == "invalid"
+    assert evaluate(good(**unanchored, own_issuer=True), NOW).status == "pending"
