@@ -58,6 +58,15 @@ def touch_api_key(session: Session, key_id: str, when: datetime) -> None:
     session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
 
 
+def revoke_api_key(session: Session, issuer_id: str, key_id: str, when: datetime) -> bool:
+    """First revocation wins: ``UPDATE … WHERE revoked_at IS NULL``; True if this call revoked it."""
+    result = session.execute(update(ApiKey)
+                             .where(ApiKey.issuer_id == issuer_id, ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+                             .values(revoked_at=when)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
 # -- images and achievements ----------------------------------------------------------------
 def image(session: Session, issuer_id: str, sha256: str) -> Image | None:
     return session.scalar(select(Image).where(Image.issuer_id == issuer_id, Image.sha256 == sha256))
@@ -90,6 +99,21 @@ def public_credential(session: Session, credential_id: str) -> Credential | None
     return session.get(Credential, credential_id)
 
 
+def revoke_credential(session: Session, issuer_id: str, credential_id: str, when: datetime, reason: str) -> bool:
+    """First revocation wins: one conditional ``UPDATE … WHERE revoked_at IS NULL``.
+
+    True if this call revoked it. A concurrent second call waits for the first one's row
+    lock (PostgreSQL) or write lock (SQLite), then matches no row. The caller re-reads the
+    row (``session.refresh``) to answer with the stored time and reason.
+    """
+    result = session.execute(update(Credential)
+                             .where(Credential.issuer_id == issuer_id, Credential.id == credential_id,
+                                    Credential.revoked_at.is_(None))
+                             .values(revoked_at=when, revocation_reason=reason)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
 def credentials_page(session: Session, issuer_id: str, limit: int, after: tuple[datetime, str] | None,
                      achievement_id: str | None) -> Sequence[Credential]:
     query = select(Credential).where(Credential.issuer_id == issuer_id)
@@ -113,9 +137,21 @@ def batch_credentials(session: Session, batch_id: str, offset: int, limit: int) 
         .order_by(Credential.batch_row).offset(offset).limit(limit))]
 
 
-def credentials_signed_after(session: Session, key_id: int, after: datetime) -> int:
+def credentials_invalidated_by_compromise(session: Session, key_id: int, until: datetime) -> int:
+    """What a key compromised at ``until`` no longer validates: signed, or not anchored, before it."""
     return int(session.scalar(select(func.count(Credential.id)).where(
-        Credential.signing_key_id == key_id, Credential.created_at > after)) or 0)
+        Credential.signing_key_id == key_id,
+        (Credential.created_at >= until) | Credential.anchored_at.is_(None) | (Credential.anchored_at >= until))) or 0)
+
+
+def retire_signing_key(session: Session, key_id: int, *, retired_at: datetime, valid_until: datetime,
+                       compromised: bool) -> bool:
+    """Retire the key if it is still active; False if a concurrent rotation retired it first."""
+    result = session.execute(
+        update(SigningKey).where(SigningKey.id == key_id, SigningKey.state == KeyState.active)
+        .values(state=KeyState.retired, retired_at=retired_at, valid_until=valid_until, compromised=compromised)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
 
 
 def awaiting_anchor(session: Session, issuer_id: str, now: datetime, limit: int) -> Sequence[Credential]:

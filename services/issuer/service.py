@@ -165,28 +165,38 @@ def issuer_read(session: Session, issuer: Issuer) -> IssuerRead:
 def rotate_signing_key(session: Session, settings: IssuerSettings, issuer: Issuer, body: KeyRotate) -> KeyRotated:
     """A new key signs from now on; the old one is retired (now, or from its compromise time).
 
-    Credentials the old key signed before its retirement time stay valid; the registry
-    records the retirement on chain, where verifiers read it.
+    Rules (docs/issuer.md, "Keys"): a normal retirement ends at the block time the chain
+    records it, so everything the old key signed until now stays valid. A compromise ends
+    at ``compromised_at`` in whole seconds — even before the key existed, in which case
+    nothing it signed counts — and then only what was signed *and* anchored before that
+    second stays valid. Two rotations at once: the first to commit wins, the other gets 409,
+    so exactly one key is ever active.
     """
     old = repo.active_signing_key(session, issuer.id)
     if old is None:  # pragma: no cover - every issuer has one
         raise Conflict("this issuer has no active signing key")
     now = utcnow()
-    until = body.compromised_at or now if body.compromised else now
-    if until > now:
-        raise InvalidInput("compromised_at: must not be in the future")
-    if until < old.created_at:
-        until = old.created_at
+    until = now
+    if body.compromised:
+        until = (body.compromised_at or now).astimezone(UTC).replace(microsecond=0)
+        if until > now:
+            raise InvalidInput("compromised_at: must not be in the future")
+    if not repo.retire_signing_key(session, old.id, retired_at=now, valid_until=until, compromised=body.compromised):
+        raise Conflict("another key rotation for this issuer was committed first; read the issuer's keys and retry "
+                       "if a new rotation is still wanted", code="concurrent_rotation")
     new = keys.new_signing_key(settings.secret("key_encryption_key"), issuer.id)
-    old.state, old.retired_at, old.valid_until, old.compromised = KeyState.retired, now, until, body.compromised
     new_row = SigningKey(issuer_id=issuer.id, public_key=new.public_key, multikey=new.multikey,
                          sealed_private_key=new.sealed, state=KeyState.active, compromised=False, created_at=now)
     session.add(new_row)
+    # A normal retirement takes the chain's block time (retire_at null), so it can never fall
+    # before the new key's registration there; a compromise names its second.
     repo.add_outbox(session, issuer.id, OutboxKind.rotate_key,
                     {"public_key": new.public_key, "retire": old.public_key,
-                     "retire_at": int(until.timestamp()), "compromised": body.compromised})
+                     "retire_at": int(until.timestamp()) if body.compromised else None,
+                     "compromised": body.compromised})
     session.flush()
-    invalidated = repo.credentials_signed_after(session, old.id, until) if body.compromised else 0
+    session.refresh(old)
+    invalidated = repo.credentials_invalidated_by_compromise(session, old.id, until) if body.compromised else 0
     return KeyRotated(new_key=_signing_key_read(issuer, new_row), retired_key=_signing_key_read(issuer, old),
                       invalidated_credentials=invalidated)
 
@@ -235,12 +245,13 @@ def list_api_keys(session: Session, issuer: Issuer) -> list[ApiKeyRead]:
 
 
 def revoke_api_key(session: Session, issuer: Issuer, key_id: str) -> ApiKeyRead:
+    """Idempotent, first revocation wins; refused from the next request on (the answer follows the commit)."""
     row = repo.api_key(session, issuer.id, key_id)
     if row is None:
         raise NotFound(f"no API key {key_id!r}")
     if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        session.flush()
+        repo.revoke_api_key(session, issuer.id, key_id, utcnow())
+        session.refresh(row)
     return ApiKeyRead(**_api_key_read(row))
 
 
@@ -434,7 +445,7 @@ def _replay(session: Session, issuer: Issuer, key: str, fingerprint: str, kind: 
 def _read(c: Credential, key: SigningKey | None, now: datetime) -> CredentialRead:
     document = orjson.loads(c.document)
     invalid = bool(key is not None and key.compromised and key.valid_until is not None
-                   and c.created_at > key.valid_until)
+                   and cred.invalidated_by_compromise(c.created_at, c.anchored_at, key.valid_until))
     status = cred.status_of(revoked_at=c.revoked_at, valid_from=c.valid_from, valid_until=c.valid_until,
                             anchored=c.anchor_state == AnchorState.anchored, signed_after_key_invalid=invalid, now=now)
     return CredentialRead(id=c.id, url=document["id"], status=status, credential=document,
@@ -473,15 +484,16 @@ def list_credentials(session: Session, issuer: Issuer, limit: int, cursor: str |
 def revoke_credential(session: Session, issuer: Issuer, credential_id: str, reason: str) -> CredentialRead:
     """Marked revoked at once (the status route says so); the chain hears it through the outbox.
 
-    Revoking again changes nothing and answers the same.
+    First revocation wins (a conditional update): a second or concurrent call changes
+    nothing, queues nothing, and answers with the stored time and reason.
     """
     c = repo.credential(session, issuer.id, credential_id)
     if c is None:
         raise NotFound(f"no credential {credential_id!r} for this issuer")
     if c.revoked_at is None:
-        c.revoked_at, c.revocation_reason = utcnow(), reason
-        repo.add_outbox(session, issuer.id, OutboxKind.revoke, {"hashes": [c.credential_hash]})
-        session.flush()
+        if repo.revoke_credential(session, issuer.id, credential_id, utcnow(), reason):
+            repo.add_outbox(session, issuer.id, OutboxKind.revoke, {"hashes": [c.credential_hash]})
+        session.refresh(c)
     return _read(c, repo.signing_key(session, c.signing_key_id), utcnow())
 
 
@@ -514,7 +526,15 @@ def attach_anchor(c: Credential, receipt: dict, now: datetime) -> None:
     proofs = proofs if isinstance(proofs, list) else [proofs] if proofs else []
     document["proof"] = [p for p in proofs if p.get("cryptosuite") != anchorproof.CRYPTOSUITE] + [proof]
     c.document = orjson.dumps(document).decode()
-    c.anchor_state, c.anchored_at, c.anchor_next_poll_at = AnchorState.anchored, now, None
+    # The block's time, as verifiers see it (a compromise is judged against it); else when we heard.
+    c.anchor_state, c.anchored_at, c.anchor_next_poll_at = AnchorState.anchored, _block_time(receipt) or now, None
+
+
+def _block_time(receipt: dict) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(receipt["anchoredAt"]).replace("Z", "+00:00")).astimezone(UTC)
+    except (KeyError, ValueError):
+        return None
 
 
 # -- batches ------------------------------------------------------------------------------------------------
