@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from services.registry import service
 from services.registry.chain import ChainError
 from services.registry.deps import ChainDep, OwnerDep, ServiceAuth, SessionDep, SettingsDep
-from services.registry.schemas import (AnchorReceipt, Bytes32, ChainStatus, HashesIn, IssuerCreate, IssuerRead,
-                                       KeyRotate, QueuedOut, RevocationRead, _bytes32)
+from services.registry.schemas import (AnchorReceipt, AnchorsIn, ChainStatus, HashesIn, IssuerCreate, IssuerRead,
+                                       JobRead, KeyRotate, QueuedOut, RevocationRead, _bytes32)
 from services.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1")
@@ -33,6 +33,7 @@ def create_issuer(body: IssuerCreate, session: SessionDep, settings: SettingsDep
 
 @router.get("/issuers/{issuer_id}", dependencies=[ServiceAuth], response_model=IssuerRead)
 def get_issuer(issuer_id: str, session: SessionDep) -> IssuerRead:
+    """The account, and each key's chain state (queued / submitted / confirmed / failed)."""
     return service.get_issuer(session, issuer_id)
 
 
@@ -43,8 +44,9 @@ def rotate_key(issuer_id: str, body: KeyRotate, session: SessionDep, owner: Owne
 
 
 @router.post("/anchors", status_code=202, dependencies=[ServiceAuth], response_model=QueuedOut)
-def queue_anchors(body: HashesIn, session: SessionDep) -> QueuedOut:
-    """Queue credential hashes; the worker anchors them in the next Merkle batch."""
+def queue_anchors(body: AnchorsIn, session: SessionDep) -> QueuedOut:
+    """Queue credential hashes; the worker anchors them in the next Merkle batch once the key that
+    signed them (``public_key``) is registered on chain."""
     return service.queue_anchors(session, body)
 
 
@@ -75,6 +77,25 @@ def revocation_state(session: SessionDep, credential_hash: str = Path(max_length
 def chain_status(session: SessionDep, settings: SettingsDep, chain: ChainDep, owner: OwnerDep) -> ChainStatus:
     """Chain id, contract, head block, health and anchoring lag."""
     return service.chain_status(session, settings, chain, owner)
+
+
+@router.get("/jobs", dependencies=[ServiceAuth], response_model=list[JobRead])
+def failed_jobs(session: SessionDep, state: str = Query("failed", pattern="^failed$"),
+                unacknowledged: bool = False, limit: int = Query(50, ge=1, le=500)) -> list[JobRead]:
+    """Jobs the contract refused for good, newest first."""
+    return service.list_failed_jobs(session, limit, unacknowledged)
+
+
+@router.post("/jobs/{job_id}/acknowledge", dependencies=[ServiceAuth], response_model=JobRead)
+def acknowledge_job(job_id: int, session: SessionDep) -> JobRead:
+    """An operator has seen this failed job: it no longer turns ``/chain`` health red."""
+    return service.acknowledge_job(session, job_id)
+
+
+@router.post("/jobs/{job_id}/retry", dependencies=[ServiceAuth], response_model=JobRead)
+def retry_job(job_id: int, session: SessionDep) -> JobRead:
+    """Send a failed fund / registration / key job again."""
+    return service.retry_job(session, job_id)
 
 
 @router.get("/health")

@@ -88,8 +88,16 @@ class ChainJob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The issuer account an owner job is about (fund, register_issuer, add_key, retire_key): key
+    # jobs of one account are applied in order, and anchors wait for their key's job.
+    subject: Mapped[str | None] = mapped_column(String(42))
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An operator has seen this failed job (POST /api/v1/jobs/{id}/acknowledge): health is green again.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_registry_jobs_sender_state", "sender", "state"),)
+    __table_args__ = (Index("ix_registry_jobs_sender_state", "sender", "state"),
+                      Index("ix_registry_jobs_subject", "subject"),
+                      Index("ix_registry_jobs_state_failed_at", "state", "failed_at"))
 
 
 class Anchor(Base):
@@ -104,6 +112,9 @@ class Anchor(Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("registry_jobs.id"))
     # The Merkle path, sibling hashes concatenated as hex without 0x (64 chars each).
     proof: Mapped[str | None] = mapped_column(Text)
+    # The Ed25519 key (0x hex) that signed the credential: the hash is batched only once that key
+    # is registered on chain for this account. None (rows from before): batched at once.
+    public_key: Mapped[str | None] = mapped_column(String(66))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_registry_anchors_account_state", "account_id", "state"),

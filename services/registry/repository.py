@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
@@ -36,11 +36,11 @@ def anchors_by_hash(session: Session, hashes: Sequence[str]) -> dict[str, Anchor
     return found
 
 
-def insert_anchors(session: Session, account_id: int, hashes: Sequence[str]) -> None:
+def insert_anchors(session: Session, account_id: int, hashes: Sequence[str], public_key: str | None = None) -> None:
     now = utcnow()
     if hashes:
         session.execute(insert(Anchor), [{"hash": h, "account_id": account_id, "state": ItemState.queued,
-                                          "created_at": now} for h in hashes])
+                                          "public_key": public_key, "created_at": now} for h in hashes])
 
 
 def anchor_with_job(session: Session, credential_hash: str) -> tuple[Anchor, ChainJob | None, ChainAccount] | None:
@@ -52,17 +52,27 @@ def anchor_with_job(session: Session, credential_hash: str) -> tuple[Anchor, Cha
     return (row[0], row[1], row[2]) if row else None
 
 
-def unbatched(session: Session, model: type[Anchor] | type[Revocation], account_id: int, limit: int) -> list:
-    return list(session.scalars(
-        select(model).where(model.account_id == account_id, model.job_id.is_(None),
-                            model.state == ItemState.queued)
-        .order_by(model.id).limit(limit)))
+def _ready(model, account_id: int, keys: Collection[str] | None) -> list:
+    """Queued, unbatched rows of the account; for anchors with ``keys``, only those signed by one of
+    them (or by no recorded key)."""
+    where = [model.account_id == account_id, model.job_id.is_(None), model.state == ItemState.queued]
+    if keys is not None and model is Anchor:
+        signed_by = model.public_key.is_(None)
+        if keys:
+            signed_by = signed_by | model.public_key.in_(sorted(keys))
+        where.append(signed_by)
+    return where
 
 
-def oldest_unbatched(session: Session, model: type[Anchor] | type[Revocation], account_id: int) -> tuple[int, datetime | None]:
+def unbatched(session: Session, model: type[Anchor] | type[Revocation], account_id: int, limit: int,
+              keys: Collection[str] | None = None) -> list:
+    return list(session.scalars(select(model).where(*_ready(model, account_id, keys)).order_by(model.id).limit(limit)))
+
+
+def oldest_unbatched(session: Session, model: type[Anchor] | type[Revocation], account_id: int,
+                     keys: Collection[str] | None = None) -> tuple[int, datetime | None]:
     count, oldest = session.execute(
-        select(func.count(model.id), func.min(model.created_at))
-        .where(model.account_id == account_id, model.job_id.is_(None), model.state == ItemState.queued)).one()
+        select(func.count(model.id), func.min(model.created_at)).where(*_ready(model, account_id, keys))).one()
     if oldest is not None and oldest.tzinfo is None:  # SQLite returns aggregates naive
         oldest = oldest.replace(tzinfo=UTC)
     return int(count), oldest
@@ -72,6 +82,15 @@ def assign_to_job(session: Session, model: type[Anchor] | type[Revocation], rows
     """Bulk update by primary key: ``rows`` are dicts with ``id`` and the new values."""
     if rows:
         session.execute(update(model), rows)
+
+
+def waiting_anchors_by_key(session: Session, account_id: int) -> dict[str | None, int]:
+    """How many queued, unbatched hashes of the account each signing key has."""
+    rows = session.execute(
+        select(Anchor.public_key, func.count(Anchor.id))
+        .where(Anchor.account_id == account_id, Anchor.job_id.is_(None), Anchor.state == ItemState.queued)
+        .group_by(Anchor.public_key)).all()
+    return {key: int(count) for key, count in rows}
 
 
 def set_items_state(session: Session, job_id: int, state: ItemState) -> None:
@@ -114,9 +133,13 @@ def revocation_with_job(session: Session, credential_hash: str) -> list[tuple[Re
 
 
 # -- jobs -------------------------------------------------------------------------
-def add_job(session: Session, sender: str, kind: JobKind, payload: dict, root: str | None = None) -> ChainJob:
+KEY_JOBS = (JobKind.register_issuer, JobKind.add_key, JobKind.retire_key)
+
+
+def add_job(session: Session, sender: str, kind: JobKind, payload: dict, root: str | None = None,
+            subject: str | None = None) -> ChainJob:
     job = ChainJob(sender=sender, kind=kind, payload=payload, root=root, state=JobState.pending, attempts=0,
-                   created_at=utcnow())
+                   subject=subject, created_at=utcnow())
     session.add(job)
     session.flush()
     return job
@@ -137,6 +160,32 @@ def pending_jobs(session: Session, sender: str) -> Sequence[ChainJob]:
                            .order_by(ChainJob.id)).all()
 
 
+def key_jobs(session: Session, account: str) -> Sequence[ChainJob]:
+    """The account's registerIssuer / addKey / retireKey jobs, oldest first."""
+    return session.scalars(select(ChainJob).where(ChainJob.subject == account, ChainJob.kind.in_(KEY_JOBS))
+                           .order_by(ChainJob.id)).all()
+
+
+def confirmed_keys(session: Session, account: str) -> set[str]:
+    """The account's keys whose registerIssuer or addKey is confirmed on chain."""
+    return {j.payload["publicKey"] for j in session.scalars(
+        select(ChainJob).where(ChainJob.subject == account, ChainJob.state == JobState.confirmed,
+                               ChainJob.kind.in_([JobKind.register_issuer, JobKind.add_key])))}
+
+
+def failed_jobs(session: Session, limit: int, unacknowledged_only: bool = False) -> Sequence[ChainJob]:
+    query = select(ChainJob).where(ChainJob.state == JobState.failed)
+    if unacknowledged_only:
+        query = query.where(ChainJob.acknowledged_at.is_(None))
+    return session.scalars(query.order_by(ChainJob.failed_at.desc(), ChainJob.id.desc()).limit(limit)).all()
+
+
+def accounts_by_address(session: Session, addresses: Collection[str]) -> dict[str, ChainAccount]:
+    if not addresses:
+        return {}
+    return {a.address: a for a in session.scalars(select(ChainAccount).where(ChainAccount.address.in_(sorted(addresses))))}
+
+
 def senders_with_work(session: Session, watch_from_block: int) -> list[str]:
     busy = select(ChainJob.sender).where(
         ChainJob.state.in_([JobState.pending, JobState.sent, JobState.mined])
@@ -150,8 +199,24 @@ def queue_stats(session: Session) -> dict:
     revocations = session.scalar(select(func.count(Revocation.id)).where(Revocation.state != ItemState.confirmed))
     last = session.scalar(select(func.max(ChainJob.confirmed_at)).where(ChainJob.kind == JobKind.anchor))
     failed = session.scalar(select(func.count(ChainJob.id)).where(ChainJob.state == JobState.failed))
+    unacknowledged = session.scalar(select(func.count(ChainJob.id)).where(ChainJob.state == JobState.failed,
+                                                                           ChainJob.acknowledged_at.is_(None)))
     return {"unconfirmed": int(queued), "oldest": oldest, "revocations": int(revocations or 0),
-            "last_anchor": last, "failed_jobs": int(failed or 0)}
+            "last_anchor": last, "failed_jobs": int(failed or 0), "unacknowledged": int(unacknowledged or 0)}
+
+
+def queued_by_account_and_key(session: Session) -> list[tuple[int, str, int, datetime | None]]:
+    """(account id, signing key, count, oldest) of queued, unbatched hashes that name their key."""
+    rows = session.execute(
+        select(Anchor.account_id, Anchor.public_key, func.count(Anchor.id), func.min(Anchor.created_at))
+        .where(Anchor.job_id.is_(None), Anchor.state == ItemState.queued, Anchor.public_key.is_not(None))
+        .group_by(Anchor.account_id, Anchor.public_key)).all()
+    out = []
+    for account_id, key, count, oldest in rows:
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        out.append((int(account_id), key, int(count), oldest))
+    return out
 
 
 # -- leases -------------------------------------------------------------------------

@@ -35,24 +35,64 @@ class IssuerCreate(Strict):
     public_key: Bytes32 = Field(description="the issuer's current Ed25519 public key, 32 bytes as 0x hex")
 
 
+JobChainState = Literal["queued", "submitted", "confirmed", "failed"]
+
+
+class KeyRetirementState(BaseModel):
+    state: JobChainState = Field(description="where the retireKey transaction stands")
+    compromised: bool
+    requested_valid_until: int = Field(description="what was asked: 0 = the block time, else unix seconds")
+    valid_until: int | None = Field(None, description="the key's validUntil on chain (unix seconds), once mined")
+    job_id: int
+    tx_hash: str | None = None
+    error: str | None = None
+
+
+class KeyChainState(BaseModel):
+    """One Ed25519 key of the issuer and where its registration (and retirement) stands on chain."""
+
+    public_key: str
+    state: JobChainState = Field(description="where its registerIssuer / addKey transaction stands; hashes it "
+                                             "signed are anchored only once this is `confirmed`")
+    valid_from: int | None = Field(None, description="the key's validFrom on chain (block time, unix seconds), once mined")
+    job_id: int
+    tx_hash: str | None = None
+    block_number: int | None = None
+    error: str | None = Field(None, description="why the contract refused it, if `failed`")
+    anchors_waiting: int = Field(0, description="hashes signed by this key, queued and not yet in a batch")
+    retirement: KeyRetirementState | None = None
+
+
 class IssuerRead(BaseModel):
     issuer_id: str
     did: str
     address: str
     public_key: str
     state: Literal["registering", "active"]
+    keys: list[KeyChainState] = Field(default_factory=list, description="every key, oldest first")
+    anchors_waiting_for_unknown_keys: int = Field(
+        0, description="queued hashes signed by a key this registry never registered for the issuer (they wait)")
 
 
 class KeyRotate(Strict):
-    public_key: Bytes32 | None = Field(None, description="a new Ed25519 key to register (validFrom = now)")
+    public_key: Bytes32 | None = Field(None, description="a new Ed25519 key to register (validFrom = its block time)")
     retire: Bytes32 | None = Field(None, description="a key to retire")
-    retire_at: int | None = Field(None, ge=0, description="unix time the retired key stops being valid; default now")
+    retire_at: int | None = Field(None, ge=0, lt=2**64,
+                                  description="only with compromised: unix seconds from which the key counts as "
+                                              "compromised, stored on chain as given (even before the key's "
+                                              "validFrom); null or 0 = the block time. A normal retirement always "
+                                              "takes the block time.")
     compromised: bool = False
 
 
 class HashesIn(Strict):
     issuer_id: IssuerRef
     hashes: list[Bytes32] = Field(min_length=1, max_length=10_000)
+
+
+class AnchorsIn(HashesIn):
+    public_key: Bytes32 | None = Field(None, description="the Ed25519 key (0x hex) that signed these credentials: "
+                                                         "they are batched only once it is registered on chain")
 
 
 class QueuedOut(BaseModel):
@@ -83,16 +123,52 @@ class RevocationRead(BaseModel):
     blockNumber: int | None
 
 
+class FailedJob(BaseModel):
+    id: int
+    kind: str
+    issuer_id: str | None
+    account: str | None = Field(description="the issuer account the job is about (or sent from)")
+    error: str | None
+    failedAt: str | None
+    acknowledged: bool
+
+
+class WaitingKey(BaseModel):
+    issuer_id: str
+    public_key: str
+    state: Literal["queued", "submitted", "failed", "unknown"]
+    anchors_waiting: int
+    oldest_waiting_seconds: float
+
+
 class ChainStatus(BaseModel):
     chainId: int | None
     contract: str
     headBlock: int | None
-    healthy: bool
+    healthy: bool = Field(description="the chain answers, and no failed job waits for an acknowledgement, "
+                                      "and no hash waits long for a key that is failed or unknown")
+    chainReachable: bool
     error: str | None = None
+    problems: list[str] = Field(default_factory=list)
     confirmationsRequired: int
     unconfirmedAnchors: int
     pendingRevocations: int
     failedJobs: int
+    unacknowledgedFailedJobs: int
+    recentFailedJobs: list[FailedJob] = Field(description="the latest unacknowledged failed jobs, newest first")
+    anchorsWaitingForKeys: list[WaitingKey] = Field(
+        default_factory=list, description="queued hashes held back until their signing key is on chain")
     anchoringLagSeconds: float
     lastAnchorConfirmedAt: str | None
     ownerBalanceWei: int | None = None
+
+
+class JobRead(BaseModel):
+    id: int
+    kind: str
+    state: str
+    issuer_id: str | None
+    account: str | None
+    error: str | None
+    failedAt: str | None
+    acknowledgedAt: str | None

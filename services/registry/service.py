@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,15 +14,72 @@ from services.core.errors import Conflict, NotFound
 from services.registry import repository as repo
 from services.registry.accounts import new_sealed_account
 from services.registry.chain import ChainError, RegistryChain
-from services.registry.models import AccountState, ChainAccount, ItemState, JobKind
-from services.registry.schemas import (AnchorReceipt, ChainStatus, HashesIn, IssuerCreate, IssuerRead, KeyRotate,
-                                       QueuedOut, RevocationRead)
+from services.registry.models import AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState
+from services.registry.schemas import (AnchorReceipt, AnchorsIn, ChainStatus, FailedJob, HashesIn, IssuerCreate,
+                                       IssuerRead, JobRead, KeyChainState, KeyRetirementState, KeyRotate, QueuedOut,
+                                       RevocationRead, WaitingKey)
 from services.registry.settings import RegistrySettings
 
 
-def _issuer_read(account: ChainAccount) -> IssuerRead:
+def _job_state(job: ChainJob) -> str:
+    """A job as the API shows it: queued (not yet sent), submitted (sent or mined), confirmed, failed."""
+    if job.state == JobState.pending:
+        return "submitted" if job.attempts > 0 else "queued"
+    if job.state in (JobState.sent, JobState.mined):
+        return "submitted"
+    return job.state.value
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _key_states(session: Session, account: ChainAccount) -> tuple[list[KeyChainState], int]:
+    """Every key of the account with the state of its registration and retirement jobs, and how
+    many queued hashes name a key the registry never registered for it."""
+    keys: dict[str, KeyChainState] = {}
+    retirements: list[ChainJob] = []
+    for job in repo.key_jobs(session, account.address):
+        if job.kind == JobKind.retire_key:
+            retirements.append(job)
+            continue
+        key = job.payload["publicKey"]
+        if key in keys and keys[key].state != "failed":
+            continue  # a delivery repeated: the first live job stands
+        keys[key] = KeyChainState(
+            public_key=key, state=_job_state(job), job_id=job.id,
+            valid_from=int(job.block_time.timestamp()) if job.block_time and job.state != JobState.failed else None,
+            tx_hash=job.tx_hash if job.state != JobState.pending or job.attempts else None,
+            block_number=job.block_number, error=job.last_error if job.state == JobState.failed else None)
+    for job in retirements:
+        entry = keys.get(job.payload["publicKey"])
+        if entry is None or (entry.retirement is not None and entry.retirement.state != "failed"):
+            continue
+        requested = int(job.payload["validUntil"])
+        valid_until = None
+        if job.block_time is not None and job.state != JobState.failed:
+            block_time = int(job.block_time.timestamp())
+            valid_until = block_time if requested == 0 or requested > block_time else requested
+        entry.retirement = KeyRetirementState(
+            state=_job_state(job), compromised=bool(job.payload["compromised"]), requested_valid_until=requested,
+            valid_until=valid_until, job_id=job.id, tx_hash=job.tx_hash,
+            error=job.last_error if job.state == JobState.failed else None)
+    unknown = 0
+    for key, count in repo.waiting_anchors_by_key(session, account.id).items():
+        if key is None:
+            continue
+        if key in keys:
+            keys[key].anchors_waiting = count
+        else:
+            unknown += count
+    return list(keys.values()), unknown
+
+
+def _issuer_read(session: Session, account: ChainAccount) -> IssuerRead:
+    keys, unknown = _key_states(session, account)
     return IssuerRead(issuer_id=account.issuer_id, did=account.did, address=account.address,
-                      public_key=account.public_key, state=account.state.value)
+                      public_key=account.public_key, state=account.state.value, keys=keys,
+                      anchors_waiting_for_unknown_keys=unknown)
 
 
 def create_issuer(session: Session, settings: RegistrySettings, owner: str, body: IssuerCreate) -> tuple[IssuerRead, bool]:
@@ -30,7 +88,7 @@ def create_issuer(session: Session, settings: RegistrySettings, owner: str, body
     if existing is not None:
         if existing.did != body.did or existing.public_key != body.public_key:
             raise Conflict(f"issuer {body.issuer_id!r} already has a chain account with another DID or key")
-        return _issuer_read(existing), False
+        return _issuer_read(session, existing), False
     address, sealed = new_sealed_account(settings.secret("key_encryption_key"))
     account = ChainAccount(issuer_id=body.issuer_id, did=body.did, address=address, sealed_key=sealed,
                            public_key=body.public_key, state=AccountState.registering, created_at=utcnow())
@@ -40,29 +98,42 @@ def create_issuer(session: Session, settings: RegistrySettings, owner: str, body
     except IntegrityError:
         raise Conflict(f"issuer {body.issuer_id!r} is being created by another request") from None
     if settings.fund_wei > 0:
-        repo.add_job(session, owner, JobKind.fund, {"to": address, "value": settings.fund_wei})
+        repo.add_job(session, owner, JobKind.fund, {"to": address, "value": settings.fund_wei}, subject=address)
     repo.add_job(session, owner, JobKind.register_issuer,
-                 {"account": address, "did": body.did, "publicKey": body.public_key})
-    return _issuer_read(account), True
+                 {"account": address, "did": body.did, "publicKey": body.public_key}, subject=address)
+    return _issuer_read(session, account), True
 
 
 def get_issuer(session: Session, issuer_id: str) -> IssuerRead:
-    return _issuer_read(_account(session, issuer_id))
+    return _issuer_read(session, _account(session, issuer_id))
 
 
 def rotate_key(session: Session, owner: str, issuer_id: str, body: KeyRotate) -> IssuerRead:
+    """Queue addKey and/or retireKey. Idempotent: a key already being added (or retired) by a job
+    that has not failed is not queued again, so a repeated delivery changes nothing.
+
+    A normal retirement takes the block time (validUntil 0). A compromise takes ``retire_at`` as
+    given (0 or none: the block time); the contract keeps a past time even if it lies before the
+    key's validFrom, and the worker sends every key job of an account in order, after the ones
+    before it are confirmed, so none is refused for timing.
+    """
     account = _account(session, issuer_id)
     if body.public_key is None and body.retire is None:
         raise Conflict("nothing to do: give public_key to add, retire to retire, or both")
+    jobs = [j for j in repo.key_jobs(session, account.address) if j.state != JobState.failed]
     if body.public_key is not None:
-        repo.add_job(session, owner, JobKind.add_key, {"account": account.address, "publicKey": body.public_key})
+        if not any(j.kind != JobKind.retire_key and j.payload["publicKey"] == body.public_key for j in jobs):
+            repo.add_job(session, owner, JobKind.add_key, {"account": account.address, "publicKey": body.public_key},
+                         subject=account.address)
         account.public_key = body.public_key
     if body.retire is not None:
-        repo.add_job(session, owner, JobKind.retire_key,
-                     {"account": account.address, "publicKey": body.retire, "validUntil": body.retire_at or 0,
-                      "compromised": body.compromised})
+        if not any(j.kind == JobKind.retire_key and j.payload["publicKey"] == body.retire for j in jobs):
+            until = (body.retire_at or 0) if body.compromised else 0
+            repo.add_job(session, owner, JobKind.retire_key,
+                         {"account": account.address, "publicKey": body.retire, "validUntil": until,
+                          "compromised": body.compromised}, subject=account.address)
     session.flush()
-    return _issuer_read(account)
+    return _issuer_read(session, account)
 
 
 def _account(session: Session, issuer_id: str) -> ChainAccount:
@@ -72,8 +143,12 @@ def _account(session: Session, issuer_id: str) -> ChainAccount:
     return account
 
 
-def queue_anchors(session: Session, body: HashesIn) -> QueuedOut:
-    """Queue hashes for anchoring; a hash already queued for this issuer is not queued twice."""
+def queue_anchors(session: Session, body: AnchorsIn | HashesIn) -> QueuedOut:
+    """Queue hashes for anchoring; a hash already queued for this issuer is not queued twice.
+
+    With ``public_key`` (the key that signed them) they are batched only once that key is
+    registered on chain for this issuer, so no anchor ever lands before its key's registration.
+    """
     account = _account(session, body.issuer_id)
     hashes = list(dict.fromkeys(body.hashes))
     existing = repo.anchors_by_hash(session, hashes)
@@ -81,7 +156,7 @@ def queue_anchors(session: Session, body: HashesIn) -> QueuedOut:
     if foreign:
         raise Conflict(f"{len(foreign)} hash(es) are already queued by another issuer, e.g. {foreign[0]}")
     new = [h for h in hashes if h not in existing]
-    repo.insert_anchors(session, account.id, new)
+    repo.insert_anchors(session, account.id, new, getattr(body, "public_key", None))
     return QueuedOut(issuer_id=body.issuer_id, queued=len(new), already_queued=len(hashes) - len(new))
 
 
@@ -128,6 +203,45 @@ def revocation_state(session: Session, credential_hash: str) -> list[RevocationR
             for r, job, acct in rows]
 
 
+def _issuer_of(job: ChainJob, accounts: dict[str, ChainAccount]) -> ChainAccount | None:
+    return accounts.get(job.subject or "") or accounts.get(job.sender)
+
+
+def _failed_job(job: ChainJob, accounts: dict[str, ChainAccount]) -> FailedJob:
+    account = _issuer_of(job, accounts)
+    return FailedJob(id=job.id, kind=job.kind.value, issuer_id=account.issuer_id if account else None,
+                     account=account.address if account else (job.subject or job.sender), error=job.last_error,
+                     failedAt=_stamp(job.failed_at), acknowledged=job.acknowledged_at is not None)
+
+
+def _waiting_keys(session: Session) -> list[WaitingKey]:
+    """Queued hashes held back because their key is not (yet) confirmed on chain."""
+    rows = repo.queued_by_account_and_key(session)
+    if not rows:
+        return []
+    now = datetime.now(UTC)
+    out: list[WaitingKey] = []
+    accounts = {a.id: a for a in session.scalars(select(ChainAccount).where(
+        ChainAccount.id.in_(sorted({r[0] for r in rows}))))}
+    states: dict[int, dict[str, KeyChainState]] = {}
+    for account_id, key, count, oldest in rows:
+        account = accounts[account_id]
+        if account_id not in states:
+            states[account_id] = {k.public_key: k for k in _key_states(session, account)[0]}
+        entry = states[account_id].get(key)
+        state = entry.state if entry else "unknown"
+        if state == "confirmed":
+            continue  # only waiting for its batch
+        out.append(WaitingKey(issuer_id=account.issuer_id, public_key=key, state=state, anchors_waiting=count,
+                              oldest_waiting_seconds=round((now - oldest).total_seconds(), 3) if oldest else 0.0))
+    return out
+
+
+# A hash naming a key the registry has not heard of may be a moment ahead of its rotation.
+UNKNOWN_KEY_GRACE_SECONDS = 60.0
+RECENT_FAILED_JOBS = 5
+
+
 def chain_status(session: Session, settings: RegistrySettings, chain: RegistryChain | None, owner: str) -> ChainStatus:
     stats = repo.queue_stats(session)
     now = datetime.now(UTC)
@@ -136,14 +250,81 @@ def chain_status(session: Session, settings: RegistrySettings, chain: RegistryCh
         oldest = oldest.replace(tzinfo=UTC)
     lag = (now - oldest).total_seconds() if oldest else 0.0
     last = stats["last_anchor"]
+    failed = repo.failed_jobs(session, RECENT_FAILED_JOBS, unacknowledged_only=True)
+    accounts = repo.accounts_by_address(session, {a for j in failed for a in (j.subject, j.sender) if a})
+    waiting = _waiting_keys(session)
+    problems = []
+    if stats["unacknowledged"]:
+        problems.append(f"{stats['unacknowledged']} job(s) refused by the contract for good and not acknowledged "
+                        f"(POST /api/v1/jobs/{{id}}/acknowledge, or /retry for key jobs)")
+    for w in waiting:
+        if w.state == "failed":
+            problems.append(f"{w.anchors_waiting} hash(es) of issuer {w.issuer_id} wait for key {w.public_key}, "
+                            f"whose registration on chain failed")
+        elif w.state == "unknown" and w.oldest_waiting_seconds >= UNKNOWN_KEY_GRACE_SECONDS:
+            problems.append(f"{w.anchors_waiting} hash(es) of issuer {w.issuer_id} name key {w.public_key}, "
+                            f"which was never registered for that issuer")
     status = dict(contract=settings.contract_address, confirmationsRequired=settings.confirmations,
                   unconfirmedAnchors=stats["unconfirmed"], pendingRevocations=stats["revocations"],
-                  failedJobs=stats["failed_jobs"], anchoringLagSeconds=round(lag, 3),
-                  lastAnchorConfirmedAt=last.isoformat() if last else None)
+                  failedJobs=stats["failed_jobs"], unacknowledgedFailedJobs=stats["unacknowledged"],
+                  recentFailedJobs=[_failed_job(j, accounts) for j in failed], anchorsWaitingForKeys=waiting,
+                  anchoringLagSeconds=round(lag, 3), lastAnchorConfirmedAt=last.isoformat() if last else None)
     if chain is None:
-        return ChainStatus(chainId=None, headBlock=None, healthy=False, error="no contract configured", **status)
+        return ChainStatus(chainId=None, headBlock=None, healthy=False, chainReachable=False,
+                           error="no contract configured", problems=["no contract configured", *problems], **status)
     try:
-        return ChainStatus(chainId=chain.chain_id, headBlock=chain.head(), healthy=True,
-                           ownerBalanceWei=chain.balance(owner), **status)
+        return ChainStatus(chainId=chain.chain_id, headBlock=chain.head(), healthy=not problems, chainReachable=True,
+                           ownerBalanceWei=chain.balance(owner), problems=problems, **status)
     except ChainError as exc:
-        return ChainStatus(chainId=None, headBlock=None, healthy=False, error=str(exc), **status)
+        return ChainStatus(chainId=None, headBlock=None, healthy=False, chainReachable=False, error=str(exc),
+                           problems=[f"chain unreachable: {exc}", *problems], **status)
+
+
+# -- failed jobs ------------------------------------------------------------------------------
+RETRYABLE = (JobKind.fund, JobKind.register_issuer, JobKind.add_key, JobKind.retire_key)
+
+
+def _job_read(session: Session, job: ChainJob) -> JobRead:
+    accounts = repo.accounts_by_address(session, {a for a in (job.subject, job.sender) if a})
+    account = _issuer_of(job, accounts)
+    return JobRead(id=job.id, kind=job.kind.value, state=job.state.value,
+                   issuer_id=account.issuer_id if account else None,
+                   account=account.address if account else (job.subject or job.sender), error=job.last_error,
+                   failedAt=_stamp(job.failed_at), acknowledgedAt=_stamp(job.acknowledged_at))
+
+
+def _job(session: Session, job_id: int) -> ChainJob:
+    job = session.get(ChainJob, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+def list_failed_jobs(session: Session, limit: int, unacknowledged_only: bool) -> list[JobRead]:
+    return [_job_read(session, j) for j in repo.failed_jobs(session, limit, unacknowledged_only)]
+
+
+def acknowledge_job(session: Session, job_id: int) -> JobRead:
+    """An operator has seen a failed job: it no longer turns health red."""
+    job = _job(session, job_id)
+    if job.state != JobState.failed:
+        raise Conflict(f"job {job_id} is {job.state.value}, not failed")
+    if job.acknowledged_at is None:
+        job.acknowledged_at = utcnow()
+    session.flush()
+    return _job_read(session, job)
+
+
+def retry_job(session: Session, job_id: int) -> JobRead:
+    """Send a failed owner job (fund, registration, key) again, e.g. once its cause is fixed."""
+    job = _job(session, job_id)
+    if job.state != JobState.failed:
+        raise Conflict(f"job {job_id} is {job.state.value}, not failed")
+    if job.kind not in RETRYABLE:
+        raise Conflict(f"a failed {job.kind.value} job is not retried: its items went back to the queue "
+                       f"and are batched again")
+    job.state, job.failed_at, job.acknowledged_at = JobState.pending, None, None
+    job.tx_hash = job.raw_tx = job.block_number = job.block_hash = job.block_time = None
+    job.nonce = None
+    session.flush()
+    return _job_read(session, job)

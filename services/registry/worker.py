@@ -5,8 +5,12 @@ Every pass, for each chain account with work, under that account's database leas
 1. **reconcile** what was broadcast: record the block, count confirmations, notice a
    transaction that was dropped or re-orged out (then send the same call again);
 2. **cut batches** (issuer accounts): queued hashes → one Merkle root, one job;
-   queued revocations → one ``revokeBatch`` job;
-3. **send** pending jobs in order: sign, store the signed transaction, then broadcast.
+   queued revocations → one ``revokeBatch`` job. A hash that names the key that signed it
+   waits until that key's ``registerIssuer`` / ``addKey`` is confirmed, so every anchor
+   block comes at or after its key's registration block;
+3. **send** pending jobs in order: sign, store the signed transaction, then broadcast. The
+   key jobs of one issuer account (register, addKey, retireKey) go one at a time, each
+   after the ones before it are confirmed.
 
 Exactly once comes from the contract and from this order. The signed transaction is
 committed *before* it is broadcast, so a crash leaves either nothing sent or a known
@@ -35,7 +39,8 @@ from services.core.merkle import MerkleTree
 from services.registry import repository as repo
 from services.registry.accounts import open_account_key
 from services.registry.chain import ChainError, ChainUnavailable, ContractRevert, LogRef, RegistryChain, sign_tx
-from services.registry.models import (Anchor, AccountState, ChainJob, ItemState, JobKind, JobState, Revocation)
+from services.registry.models import (Anchor, AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
+                                      Revocation)
 from services.registry.settings import RegistrySettings
 
 log = logging.getLogger("microcred.registry.worker")
@@ -67,6 +72,7 @@ class Worker:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_ttl = timedelta(seconds=settings.lease_seconds)
         self._held: set[str] = set()
+        self._warned: dict[tuple[str, str, str], float] = {}  # (account, key, why) -> when last logged
 
     # -- the loop ----------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -111,10 +117,15 @@ class Worker:
         if account_id is not None:
             self._cut_anchor_batch(sender, account_id, force_cut)
             self._cut_revocation_batch(sender, account_id, force_cut)
-        if self._send_pending(sender):
+        for _ in range(self.SEND_ROUNDS):
+            if not self._send_pending(sender):
+                break
             # With instant or fast blocks the receipt is often there already: record it now
-            # rather than a pass later.
+            # rather than a pass later, which may let the next key job of an account go.
             self._reconcile(sender, self.chain.head(), watch_from)
+
+    # Rounds of send → reconcile per account and pass (key jobs of one issuer go one per round).
+    SEND_ROUNDS = 8
 
     # -- 1. reconcile ------------------------------------------------------------
     def _reconcile(self, sender: str, head: int, watch_from: int) -> None:
@@ -183,11 +194,17 @@ class Worker:
             return
         self._fail(session, job, str(reason) if reason else f"reverted ({name})")
 
-    @staticmethod
-    def _fail(session: Session, job: ChainJob, error: str) -> None:
-        """The contract refuses this job for good: keep the error, give its items back to the queue."""
-        log.error("job %s (%s) refused by the contract: %s", job.id, job.kind.value, error)
+    def _fail(self, session: Session, job: ChainJob, error: str) -> None:
+        """The contract refuses this job for good: keep the error, give its items back to the queue.
+
+        Loud: logged at ERROR, and listed by ``GET /api/v1/chain`` (health red) until acknowledged.
+        """
+        address = job.subject or job.sender
+        account = repo.account_by_address(session, address)
+        log.error("job %s (%s) for issuer %s (account %s) FAILED for good, refused by the contract: %s",
+                  job.id, job.kind.value, account.issuer_id if account else "-", address, error)
         job.state, job.last_error = JobState.failed, error
+        job.failed_at, job.acknowledged_at = utcnow(), None
         job.root = None  # the same hashes may form this root again in a later batch
         repo.release_items(session, job.id)
 
@@ -200,12 +217,15 @@ class Worker:
         return oldest is not None and (datetime.now(UTC) - oldest).total_seconds() >= self.settings.anchor_interval
 
     def _cut_anchor_batch(self, sender: str, account_id: int, force: bool) -> None:
+        """Batch the queued hashes whose signing key is confirmed on chain (or not recorded)."""
         limit = self.settings.anchor_max_leaves
         with transaction(self.sessions) as session:
-            count, oldest = repo.oldest_unbatched(session, Anchor, account_id)
+            keys = repo.confirmed_keys(session, sender)
+            self._report_waiting(session, sender, account_id, keys)
+            count, oldest = repo.oldest_unbatched(session, Anchor, account_id, keys)
             if not self._due(count, oldest, limit, force):
                 return
-            items = repo.unbatched(session, Anchor, account_id, limit)
+            items = repo.unbatched(session, Anchor, account_id, limit, keys)
             tree = MerkleTree.build([bytes.fromhex(a.hash[2:]) for a in items])
             root = "0x" + tree.root.hex()
             job = repo.add_job(session, sender, JobKind.anchor, {"root": root, "leafCount": len(items)}, root=root)
@@ -214,6 +234,36 @@ class Worker:
                 for a in items])
             log.info("batch of %d hashes for %s cut, root %s", len(items), sender, root)
         _crash_point("after_cut")
+
+    WARN_EVERY = 300.0  # seconds between two ERROR lines about the same stuck key
+
+    def _report_waiting(self, session: Session, address: str, account_id: int, confirmed: set[str]) -> None:
+        """Hashes held back by a key whose registration failed for good, or that was never
+        registered, stay queued (never lost); say so at ERROR now and then."""
+        waiting = {k: n for k, n in repo.waiting_anchors_by_key(session, account_id).items()
+                   if k is not None and k not in confirmed}
+        if not waiting:
+            return
+        live: dict[str, ChainJob] = {}
+        for job in repo.key_jobs(session, address):
+            if job.kind != JobKind.retire_key:
+                key = job.payload["publicKey"]
+                if key not in live or live[key].state == JobState.failed:
+                    live[key] = job
+        now = time.monotonic()
+        for key, count in waiting.items():
+            job = live.get(key)
+            why = "unknown" if job is None else ("failed" if job.state == JobState.failed else "")
+            if not why or now - self._warned.get((address, key, why), -self.WARN_EVERY) < self.WARN_EVERY:
+                continue
+            self._warned[(address, key, why)] = now
+            account = session.get(ChainAccount, account_id)
+            if why == "failed":
+                log.error("%d hash(es) of issuer %s stay queued: their key %s failed to register on chain "
+                          "(job %s: %s)", count, account.issuer_id, key, job.id, job.last_error)
+            else:
+                log.error("%d hash(es) of issuer %s stay queued: their key %s was never registered for it",
+                          count, account.issuer_id, key)
 
     def _cut_revocation_batch(self, sender: str, account_id: int, force: bool) -> None:
         limit = self.settings.revoke_max_per_tx
@@ -236,6 +286,8 @@ class Worker:
                 job = session.get(ChainJob, job_id)
                 if job.state != JobState.pending:
                     continue
+                if self._waits_for(session, job) is not None:
+                    continue  # an earlier key job of this account is not confirmed yet
                 if job.attempts > 0 and self._adopt_existing_effect(session, job):
                     continue
                 if job.kind == JobKind.revoke:
@@ -258,6 +310,22 @@ class Worker:
             sent += 1
             _crash_point("after_send")
         return sent
+
+    @staticmethod
+    def _waits_for(session: Session, job: ChainJob) -> ChainJob | None:
+        """The key job ``job`` must wait for: one of the same account before it, not yet confirmed
+        (nor failed), or, for a retirement, the key's own registration whatever its order."""
+        if job.kind not in repo.KEY_JOBS or job.subject is None:
+            return None
+        for other in repo.key_jobs(session, job.subject):
+            if other.id == job.id or other.state not in (JobState.pending, JobState.sent, JobState.mined):
+                continue
+            if other.id < job.id:
+                return other
+            if (job.kind == JobKind.retire_key and other.kind != JobKind.retire_key
+                    and other.payload["publicKey"] == job.payload["publicKey"]):
+                return other
+        return None
 
     def _sign(self, session: Session, job: ChainJob) -> None:
         call, args = self._call_for(job)
