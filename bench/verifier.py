@@ -108,7 +108,7 @@ def main() -> None:
             {"name": f"Learner {i}", "email": f"l{i}@example.org"} for i in range(CREDENTIALS)]}).json()
         wait_for(lambda: api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["state"] == "done", timeout=120)
         ids = [c["id"] for c in api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["credentials"]]
-        wait_for(lambda: api.get(f"/api/v1/credentials/{ids[-1]}").json()["status"] == "valid", timeout=120)
+        wait_for(lambda: api.get(f"/api/v1/credentials/{ids[-1]}").json()["status"] == "anchored", timeout=120)
         wait_for(lambda: all(api.get(f"/api/v1/credentials/{i}").json()["anchored_at"] for i in ids[::25]), timeout=120)
         documents = [httpx.get(f"{issuer_url}/public/credentials/{i}").json() for i in ids]
         documents = [d for d in documents if anchorproof.find(d.get("proof"))]

@@ -192,7 +192,24 @@ def test_a_credential_signed_by_an_unregistered_key_is_invalid(issuer, verifier)
     report = _verify(verifier, resigned)
     assert report["status"] == "invalid"
     checks = _checks(report)
-    assert checks["signature"] == "passed" and checks["integrity"] == "passed" and checks["issuer"] == "failed"
+    assert checks["signature"] == "failed" and checks["integrity"] == "passed" and checks["issuer"] == "failed"
+    signature = next(c for c in report["checks"] if c["id"] == "signature")
+    assert "does not list" in signature["message"] and "genuine" not in signature["message"]
+
+
+def test_a_strangers_own_did_key_signature_naming_our_issuer_is_invalid_never_genuine(issuer, verifier):
+    document = issuer.wait_anchored(issuer.issue())
+    forged = copy.deepcopy(document)
+    forged.pop("proof")
+    forged["credentialSubject"]["name"] = "Mallory Impostor"
+    stranger = Ed25519PrivateKey.generate()
+    multikey = encode_public_key(stranger.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    resigned = dataintegrity.sign(forged, stranger, f"did:key:{multikey}#{multikey}", "2026-11-30T10:00:00Z")
+    report = _verify(verifier, resigned)
+    assert report["status"] == "invalid" and not report["verified"]
+    signature = next(c for c in report["checks"] if c["id"] == "signature")
+    assert signature["status"] == "failed" and f"did:key:{multikey}" in signature["message"]
+    assert "genuine" not in signature["message"]
 
 
 def test_a_credential_anchored_by_another_issuers_account_is_invalid(stack, issuer, verifier):
