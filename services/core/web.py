@@ -1,7 +1,8 @@
-"""What every FastAPI app here shares: the JSON error shape, a body-size limit, token checks."""
+"""What every FastAPI app here shares: the JSON error shape, body limits, safe JSON bodies, token checks."""
 
 from __future__ import annotations
 
+import email.message
 import hmac
 import logging
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.core import safejson
 from services.core.errors import AppError, PayloadTooLarge, Unauthorized
 
 log = logging.getLogger("microcred.web")
@@ -84,6 +86,96 @@ class BodySizeLimit:
         response = JSONResponse(
             error_body("payload_too_large", f"request body is larger than {self.max_bytes} bytes"), status_code=413)
         await response({"type": "http"}, _never_receive, send)
+
+
+def is_json_content_type(value: str | None) -> bool:
+    """The rule FastAPI uses to decide a body is JSON (``application/json``, ``application/*+json``)."""
+    if not value:
+        return False
+    message = email.message.Message()
+    message["content-type"] = value
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+class SafeJsonBodies:
+    """Every JSON request body is parsed with :mod:`services.core.safejson` before the app sees it.
+
+    A body that is not JSON, or JSON beyond the limits (depth, numbers, lone surrogates, value
+    count), is answered 422 ``invalid_json`` here, so no route — and no stdlib decoder on the
+    way to it — ever meets it. A body that passes is handed on byte for byte: FastAPI parses it
+    again, which is then safe (bounded depth and size). Bodies are JSON when their
+    ``Content-Type`` says so (FastAPI's own rule) or when they have none. Install it *inside*
+    :class:`BodySizeLimit` (``install_request_guards`` does), whose 413 it passes on.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int = safejson.MAX_DEPTH,
+                 max_values: int = safejson.MAX_VALUES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self.max_values = max_values
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._json_body(scope):
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client left before sending its body: nobody to answer
+                body += message.get("body", b"")
+                if len(body) > self.max_bytes:
+                    raise PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
+                if not message.get("more_body", False):
+                    break
+        except PayloadTooLarge as exc:
+            await _answer(send, 413, "payload_too_large", exc.message)
+            return
+        data = bytes(body)
+        if data:
+            try:
+                safejson.loads(data, max_bytes=self.max_bytes, max_depth=self.max_depth, max_values=self.max_values)
+            except safejson.UnsafeJSON as exc:
+                await _answer(send, 422, "invalid_json", f"request body: {exc.message}")
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _json_body(scope: Scope) -> bool:
+        content_type = None
+        has_body = False
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+                has_body = True
+        # HTTP/1.1: no Content-Length and no Transfer-Encoding means no body (every plain GET).
+        return has_body and (content_type is None or is_json_content_type(content_type))
+
+
+def install_request_guards(app: FastAPI, max_bytes: int) -> None:
+    """The body-size limit (413) and, inside it, safe JSON bodies (422) — in that order."""
+    app.add_middleware(SafeJsonBodies, max_bytes=max_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+
+
+async def _answer(send: Send, status: int, code: str, message: str) -> None:
+    response = JSONResponse(error_body(code, message), status_code=status)
+    await response({"type": "http"}, _never_receive, send)
 
 
 async def _never_receive() -> Message:  # pragma: no cover - a response never reads

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.core.db import make_engine, make_sessionmaker
-from services.core.web import BodySizeLimit, install_error_handlers
+from services.core.web import install_error_handlers, install_request_guards
 from services.issuer.endpoints import api, public
 from services.issuer.registry_client import HttpRegistry, Registry
 from services.issuer.settings import IssuerSettings, get_settings
@@ -71,5 +71,5 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
     install_error_handlers(app)
     app.include_router(api)
     app.include_router(public)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_request_guards(app, max_bytes=settings.max_body_bytes)  # 413, then safe JSON (422)
     return app

@@ -1,16 +1,35 @@
-"""Request and response bodies of the issuer API (DESIGN §6). ``XCreate`` in, ``XRead`` out."""
+"""Request and response bodies of the issuer API (DESIGN §6). ``XCreate`` in, ``XRead`` out.
+
+Hostile input is refused here, once, by the types every request model uses:
+
+* ``Text(n)`` — one line of text people will read (names, reasons, tags): no control
+  character at all, no bidirectional control, no lone surrogate (``safejson.unsafe_char``);
+  ``Prose(n)`` — the same for multi-line text (descriptions, narratives): tab, newline and
+  CRLF allowed. ``Email`` and ``HttpUrl`` follow the one-line rule too.
+* ``When`` — a timezone-aware datetime from 1900-01-01T00:00:00Z up to, not including,
+  9900-01-01T00:00:00Z: every date is then written with four digits, and a validity of up
+  to 100 years (``validity_days`` ≤ 36,500) still ends before year 10000.
+
+A batch with such text in any row is refused whole (422), before anything is stored.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
+                      field_validator, model_validator)
+from pydantic_core import PydanticCustomError
+
+from services.core.safejson import BIDI_CONTROLS, describe_char, unsafe_char
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9900, 1, 1, tzinfo=UTC)  # exclusive
+UNSAFE_TEXT = "unsafe_text"  # the pydantic error type of a refused character
 ACHIEVEMENT_TYPES = (
     "Achievement", "ApprenticeshipCertificate", "Assessment", "Assignment", "AssociateDegree", "Award", "Badge",
     "BachelorDegree", "Certificate", "CertificateOfCompletion", "Certification", "CommunityService", "Competency",
@@ -23,23 +42,43 @@ ALIGNMENT_TARGET_TYPES = ("ceasn:Competency", "ceterms:Credential", "CFItem", "C
 _EXT = re.compile(r"^ext:[A-Za-z0-9.\-_]+$")
 
 
-def _text(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
+def _refuse_unsafe(value: str, multiline: bool) -> str:
+    char = unsafe_char(value, multiline=multiline)
+    if char is not None:
+        raise PydanticCustomError(UNSAFE_TEXT, "must not contain {char}", {"char": describe_char(char)})
     return value
 
 
+def _line(value: str) -> str:
+    return _refuse_unsafe(value, multiline=False)
+
+
+def _lines(value: str) -> str:
+    return _refuse_unsafe(value, multiline=True)
+
+
 def _email(value: str) -> str:
-    value = value.strip()
+    value = _line(value.strip())
     if len(value) > 320 or not _EMAIL.match(value):
         raise ValueError("must be an email address")
     return value
 
 
 def _http_url(value: str) -> str:
-    value = value.strip()
+    value = _line(value.strip())
     if not re.match(r"^https?://[^\s/?#]+[^\s]*$", value, re.IGNORECASE):
         raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _when(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. year 1 at +01:00 is before year 1 in UTC
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise PydanticCustomError("date_out_of_range",
+                                  "must be between 1900-01-01T00:00:00Z and 9899-12-31T23:59:59Z")
     return value
 
 
@@ -55,13 +94,20 @@ def _target_type(value: str) -> str:
     return value
 
 
-def Text(max_length: int, min_length: int = 1):  # noqa: N802 - a type factory
+def Text(max_length: int, min_length: int = 1, *, multiline: bool = False):  # noqa: N802 - a type factory
+    """Text people read: one line unless ``multiline``; see the module's docstring for what is refused."""
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-                     AfterValidator(_text)]
+                     AfterValidator(_lines if multiline else _line)]
+
+
+def Prose(max_length: int, min_length: int = 1):  # noqa: N802 - a type factory
+    """Multi-line text people read (descriptions, narratives): tab, newline and CRLF allowed."""
+    return Text(max_length, min_length, multiline=True)
 
 
 Email = Annotated[str, AfterValidator(_email)]
 HttpUrl = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_http_url)]
+When = Annotated[AwareDatetime, AfterValidator(_when)]  # every datetime a request carries
 Slug = Annotated[str, StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])$")]
 Scope = Literal["issue", "revoke", "read", "manage"]
 
@@ -76,7 +122,7 @@ class IssuerCreate(Strict):
     slug: Slug
     url: HttpUrl
     email: Email
-    logo: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+    logo: Annotated[str, StringConstraints(max_length=1_000_000), AfterValidator(_line)] | None = Field(
         None, description="an http(s) URL, or a PNG/SVG as a data: URI (validated, sanitised and hosted here)")
     linkedin_organization_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = None
 
@@ -126,7 +172,7 @@ class IssuerRead(BaseModel):
 class KeyRotate(Strict):
     compromised: bool = Field(False, description="the current key leaked: what it signed after compromised_at "
                                                  "becomes invalid")
-    compromised_at: AwareDatetime | None = Field(None, description="when it leaked (default now); only with "
+    compromised_at: When | None = Field(None, description="when it leaked (default now); only with "
                                                                    "compromised")
 
     @model_validator(mode="after")
@@ -175,12 +221,12 @@ class AlignmentIn(Strict):
     targetUrl: HttpUrl
     targetFramework: Text(200) | None = None
     targetCode: Text(200) | None = None
-    targetDescription: Text(2000) | None = None
+    targetDescription: Prose(2000) | None = None
     targetType: Annotated[str, AfterValidator(_target_type)] | None = None
 
 
 class CriteriaIn(Strict):
-    narrative: Text(10_000) | None = None
+    narrative: Prose(10_000) | None = None
     id: HttpUrl | None = Field(None, description="a page describing the criteria")
 
     @model_validator(mode="after")
@@ -192,9 +238,9 @@ class CriteriaIn(Strict):
 
 class AchievementCreate(Strict):
     name: Text(200)
-    description: Text(10_000)
+    description: Prose(10_000)
     criteria: CriteriaIn
-    image: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+    image: Annotated[str, StringConstraints(max_length=1024), AfterValidator(_line)] | None = Field(
         None, description="the id (or url) of an image uploaded with POST /api/v1/images")
     image_caption: Text(500) | None = None
     achievement_type: Annotated[str, AfterValidator(_achievement_type)] | None = Field(None, alias="achievementType")
@@ -229,8 +275,8 @@ class RecipientIn(Strict):
 class EvidenceIn(Strict):
     id: HttpUrl | None = None
     name: Text(500) | None = None
-    description: Text(5_000) | None = None
-    narrative: Text(10_000) | None = None
+    description: Prose(5_000) | None = None
+    narrative: Prose(10_000) | None = None
     genre: Text(200) | None = None
     audience: Text(200) | None = None
 
@@ -245,7 +291,7 @@ class CredentialCreate(Strict):
     achievement_id: Text(40)
     recipient: RecipientIn
     evidence: list[EvidenceIn] | None = Field(None, max_length=20)
-    valid_from: AwareDatetime | None = Field(None, description="default: now")
+    valid_from: When | None = Field(None, description="default: now")
 
 
 class CredentialRead(BaseModel):
@@ -281,7 +327,45 @@ class BatchRow(Strict):
 class BatchCreate(Strict):
     achievement_id: Text(40)
     recipients: list[Any] = Field(min_length=1)
-    valid_from: AwareDatetime | None = None
+    valid_from: When | None = None
+
+    @field_validator("recipients")
+    @classmethod
+    def _no_unsafe_text(cls, recipients: list[Any]) -> list[Any]:
+        """Rows are checked one by one later (a bad email is that row's error), but a row with text
+        that must never be stored or signed (control or bidirectional characters) refuses the whole
+        batch now, before a batch row — and the recipients' plain emails — is stored."""
+        for index, raw in enumerate(recipients):
+            if not _has_suspect_text(raw):
+                continue  # the common case: no row holds a control, bidi or surrogate character
+            try:
+                BatchRow.model_validate(raw)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    if err["type"] == UNSAFE_TEXT:
+                        raise PydanticCustomError(
+                            UNSAFE_TEXT, "row {row}, {where}: {msg}; the batch is refused and nothing was stored",
+                            {"row": index, "where": ".".join(str(p) for p in err["loc"]), "msg": err["msg"]}) from None
+        return recipients
+
+
+_SUSPECT = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}\u2028\u2029\ud800-\udfff]")  # a superset of both rules
+
+
+def _has_suspect_text(value: Any) -> bool:
+    """A cheap pre-check: any string in ``value`` with a character one of the text rules may refuse."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SUSPECT.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 class RowError(BaseModel):

@@ -10,7 +10,7 @@ from eth_account import Account
 from fastapi import FastAPI
 
 from services.core.db import make_engine, make_sessionmaker
-from services.core.web import BodySizeLimit, install_error_handlers
+from services.core.web import install_error_handlers, install_request_guards
 from services.registry.chain import ChainError, Web3Chain
 from services.registry.endpoints import router
 from services.registry.settings import RegistrySettings, get_settings
@@ -50,5 +50,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     # 10,000 hashes as JSON are ~700 kB; nothing the registry takes is larger.
-    app.add_middleware(BodySizeLimit, max_bytes=min(settings.max_body_bytes, 1024 * 1024))
+    install_request_guards(app, max_bytes=min(settings.max_body_bytes, 1024 * 1024))  # 413, then safe JSON (422)
     return app

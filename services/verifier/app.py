@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.errors import AppError
-from services.core.web import BodySizeLimit, error_body, install_error_handlers
+from services.core.web import error_body, install_error_handlers, install_request_guards
 from services.verifier.badge import ImageSource
 from services.verifier.endpoints import NO_CACHE, router, templates
 from services.verifier.ratelimit import RateLimiter
@@ -155,7 +155,7 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
     install_page_errors(app)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodySizeLimit, max_bytes=min(settings.max_body_bytes, 1024 * 1024))
+    install_request_guards(app, max_bytes=min(settings.max_body_bytes, 1024 * 1024))  # 413, then safe JSON (422)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     return app

@@ -18,10 +18,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.core import safejson
 from services.core.errors import AppError, InvalidInput, NotFound, PayloadTooLarge, RateLimited
 from services.core.verification import Report
 from services.verifier import baking, badge
-from services.verifier.fetch import FetchRefused, fetch_json
+from services.verifier.fetch import FetchRefused, TrustedRoute, fetch_json
 from services.verifier.pages import EMBED_SIZE, Links, oembed_link, view
 from services.verifier.settings import VerifierSettings
 
@@ -29,6 +30,7 @@ router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 MAX_UPLOAD = 512 * 1024
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_ID = r"/[A-Za-z0-9_-]{8,64}"
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -94,9 +96,20 @@ def own_id(settings: VerifierSettings, url: str) -> str | None:
 
 
 def trusted_hosts(settings: VerifierSettings) -> set[str]:
-    hosts = {urlsplit(settings.public_base_url).hostname, urlsplit(settings.issuer_url).hostname}
-    hosts |= {h.strip().lower() for h in settings.trusted_hosts.split(",") if h.strip()}
-    return {h.lower() for h in hosts if h}
+    """The operator's ``MICROCRED_TRUSTED_HOSTS``: hosts a pasted URL may reach on any address."""
+    return {h.strip().lower().rstrip(".") for h in settings.trusted_hosts.split(",") if h.strip()}
+
+
+def trusted_routes(settings: VerifierSettings) -> tuple[TrustedRoute, ...]:
+    """Our own services, trusted only where they serve credentials — never another port or path.
+
+    The verifier's public origin: ``/c/{id}`` and ``/c/{id}/credential.json``; the issuer's:
+    ``/public/credentials/{id}``. A pasted URL to the issuer's API, the registry, the chain
+    node or any other port of our hosts is then checked like anyone's (and refused when private).
+    """
+    routes = (TrustedRoute.under(settings.public_base_url, "/c" + _ID, "/c" + _ID + r"/credential\.json"),
+              TrustedRoute.under(settings.issuer_url, "/public/credentials" + _ID))
+    return tuple(r for r in routes if r is not None)
 
 
 def links_for(settings: VerifierSettings, credential_id: str) -> Links:
@@ -120,8 +133,8 @@ async def verify_url(request: Request, checker: Any, settings: VerifierSettings,
     own = own_id(settings, url)
     if own:
         return await resolve(checker, own)
-    fetch = dict(trusted_hosts=trusted_hosts(settings), max_bytes=settings.fetch_max_bytes,
-                 timeout=settings.fetch_timeout)
+    fetch = dict(trusted_hosts=trusted_hosts(settings), trusted_routes=trusted_routes(settings),
+                 max_bytes=settings.fetch_max_bytes, timeout=settings.fetch_timeout)
     try:
         document = await fetch_json(request.app.state.http, url, **fetch)
         if _looks_like_report(document) and "/c/" in urlsplit(url).path:
@@ -322,16 +335,18 @@ async def verify_form(request: Request, checker: CheckerDep, settings: SettingsD
 
 
 def credential_from_upload(data: bytes) -> dict:
-    """The credential in an uploaded file: a baked PNG or a JSON document."""
-    if data.startswith(baking.PNG_SIGNATURE):
-        try:
-            return baking.unbake(data)
-        except baking.BakingError as exc:
-            raise InvalidInput(str(exc)) from None
+    """The credential in an uploaded file: a baked PNG or a JSON document (both through safejson)."""
     try:
-        credential = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the file is neither a credential (JSON) nor a baked badge (PNG)") from None
+        if data.startswith(baking.PNG_SIGNATURE):
+            try:
+                return safejson.check(baking.unbake(data))
+            except baking.BakingError as exc:
+                raise InvalidInput(str(exc)) from None
+        credential = safejson.loads(data, max_bytes=MAX_UPLOAD)
+    except safejson.UnsafeJSON as exc:
+        if exc.not_json:
+            raise InvalidInput("the file is neither a credential (JSON) nor a baked badge (PNG)") from None
+        raise InvalidInput(f"the file cannot be checked: {exc.message}") from None
     if not isinstance(credential, dict):
         raise InvalidInput("the file does not hold a credential object")
     return credential
