@@ -7,6 +7,7 @@ processes; each test issues through the issuer API and asks the verifier what it
 from __future__ import annotations
 
 import copy
+import json
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -323,3 +324,38 @@ def test_a_pasted_own_url_verifies_by_id(issuer, verifier):
     report = wait_for(lambda: (r := verifier.post("/api/v1/verify", json={"url": credential["url"]}).json())
                       ["status"] == "valid" and r, timeout=20, what="valid by URL")
     assert report["credential"]["id"] == credential["url"]
+
+
+@pytest.fixture
+def blind_verifier(stack, tmp_path):
+    """A second verifier whose chain endpoint answers nothing (a closed port)."""
+    from services.ops.processes import free_port, spawn_app, wait_http
+
+    port = free_port()
+    env = {**stack.env, "MICROCRED_ETH_RPC_URL": f"http://127.0.0.1:{free_port()}",
+           "MICROCRED_PUBLIC_BASE_URL": stack.env["MICROCRED_PUBLIC_BASE_URL"]}
+    proc = spawn_app("blind-verifier", "services.verifier.app:create_app", port, env, tmp_path)
+    try:
+        wait_http(proc, "/docs")
+        with httpx.Client(base_url=proc.url, timeout=30) as client:
+            yield client
+    finally:
+        proc.stop()
+
+
+def test_a_check_that_cannot_run_is_unavailable_never_invalid_nor_valid(issuer, verifier, blind_verifier):
+    document = issuer.wait_anchored(issuer.issue())
+    assert _verify(verifier, document)["status"] == "valid"
+    report = _verify(blind_verifier, document)
+    assert report["status"] == "unavailable" and report["verified"] is False
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["signature"]["status"] == "passed" and checks["integrity"]["status"] == "passed"
+    for check_id in ("issuer", "anchor", "revocation"):
+        assert checks[check_id]["status"] == "skipped"
+        assert "right now" in checks[check_id]["message"]
+    page = blind_verifier.post("/verify", files={"file": ("credential.json", json.dumps(document), "application/json")})
+    assert "Cannot be checked right now" in page.text
+    # a forgery is still invalid while the chain is down: the signature decides alone
+    forged = copy.deepcopy(document)
+    forged["credentialSubject"]["name"] = "Mallory Impostor"
+    assert _verify(blind_verifier, forged)["status"] == "invalid"
