@@ -31,9 +31,8 @@ import orjson
 from services.core import anchorproof
 from services.core.credential import CredentialFormatError, check_shape, summary
 from services.core.did import did_web
-from services.core.dataintegrity import ProofError, find_proof
+from services.core.dataintegrity import ProofError, find_proofs, verify_all
 from services.core.errors import UpstreamUnavailable
-from services.core.dataintegrity import verify as verify_eddsa
 from services.core.jsonld import JsonLdDocumentError, credential_hash
 from services.core.merkle import leaf_hash, process_proof
 from services.core.multiformats import MultiformatError, decode_public_key
@@ -79,27 +78,40 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def document_verdict(credential: dict) -> Verdict:
-    """Shape, safe-mode canonical hash and the eddsa-rdfc-2022 signature: pure CPU work.
+    """Shape, safe-mode canonical hash and the eddsa-rdfc-2022 signatures: pure CPU work.
 
-    The signing key is taken from the verification method's multikey fragment
-    (``did:…#z6Mk…``) or a ``did:key``; whether it belongs to the issuer is the chain's to say.
+    Every eddsa-rdfc-2022 proof in the set (or chain) must verify, and each must name its key
+    by the verification method's multikey fragment (``did:…#z6Mk…``) or a ``did:key``;
+    whether the key belongs to the issuer is the chain's to say. The verdict reports the first
+    such proof's key, verification method and ``created`` (None when the proof has none).
     """
     try:
         check_shape(credential)
     except CredentialFormatError as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
     try:
-        proof = find_proof(credential)
-        vm = proof.get("verificationMethod")
-        public_key = _key_from_verification_method(vm)
-        result = verify_eddsa(credential, public_key)
+        result = verify_all(credential, _key_from_verification_method)
+        first = result.proofs[0]
+        public_key = _key_from_verification_method(first.verification_method)
     except JsonLdDocumentError as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
     except (ProofError, ValueError) as exc:
         # The document hash is still ours to compute: the anchor checks do not need the proof.
         return Verdict(None, _document_hash(credential), None, str(exc), None, None, None)
-    return Verdict(None, "0x" + result.document_hash.hex(), result.valid, None, result.created,
-                   "0x" + public_key.hex(), result.verification_method)
+    failing = next((proof for proof in result.proofs if not proof.valid), None)
+    # A signature that does not match is the rules' own "does not match"; any other reason
+    # (an expired proof, a previousProof naming no proof, a failing link) is said as it is.
+    error = failing.error if failing is not None and failing.signature_valid is not False else None
+    return Verdict(None, "0x" + result.document_hash.hex(), result.valid, error, first.created,
+                   "0x" + public_key.hex(), first.verification_method)
+
+
+def _expires(credential: Any) -> bool:
+    """Whether an eddsa-rdfc-2022 proof carries ``expires``: its verdict then changes with time."""
+    try:
+        return any("expires" in proof for proof in find_proofs(credential))
+    except ProofError:
+        return False
 
 
 def _document_hash(credential: dict) -> str | None:
@@ -247,7 +259,8 @@ class Checker:
         if cached is None:
             # Canonicalisation is CPU-bound: keep the event loop free for other requests.
             cached = await asyncio.to_thread(document_verdict, credential)
-            self._verdicts.put(key, cached)
+            if not _expires(credential):
+                self._verdicts.put(key, cached)
         return cached
 
     async def _receipt(self, credential: dict, credential_hash: str, facts: Facts) -> anchorproof.AnchorReceipt | None:
