@@ -6,7 +6,10 @@ that only one relay works at a time however many processes run one:
 
 1. **deliver** pending outbox messages in order, per issuer: issuer registration, key
    rotations, and credential hashes to anchor or revoke — consecutive hashes of one
-   issuer merged into one call of up to 10,000. A registry that is down leaves the
+   issuer merged into one call of up to 10,000 (anchors: one call per signing key, naming
+   the key, so the registry anchors them only once that key is on chain). A normal
+   retirement goes with ``retire_at`` None (the block time), a compromise with its
+   whole-second compromise time as given. A registry that is down leaves the
    messages pending (retried with backoff); one that refuses a message marks it failed
    with its answer. The registry is idempotent on all of these, so a message delivered
    twice (crash between its answer and our commit) changes nothing.
@@ -35,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core.db import transaction, utcnow
 from services.issuer import repository as repo, service
 from services.issuer.models import (AnchorState, Credential, Issuer, OutboxKind, OutboxMessage, OutboxState,
-                                    RegistryState)
+                                    RegistryState, SigningKey)
 from services.issuer.registry_client import Registry, RegistryRefused, RegistryUnavailable
 from services.issuer.settings import IssuerSettings
 
@@ -149,9 +152,14 @@ class Relay:
             case OutboxKind.register_issuer:
                 account = self.registry.create_issuer(issuer_id, payload["did"], payload["public_key"])
             case OutboxKind.rotate_key:
-                account = self.registry.rotate_key(issuer_id, payload)
+                account = self.registry.rotate_key(issuer_id, _rotation(payload))
             case OutboxKind.anchor:
-                self.registry.queue_anchors(issuer_id, payload["hashes"])
+                # One call per signing key: the registry holds each group until its key is on chain.
+                for public_key, hashes in self._by_signing_key(payload["hashes"]):
+                    if public_key is None:
+                        self.registry.queue_anchors(issuer_id, hashes)
+                    else:
+                        self.registry.queue_anchors(issuer_id, hashes, public_key=public_key)
             case OutboxKind.revoke:
                 self.registry.queue_revocations(issuer_id, payload["hashes"])
         with transaction(self.sessions) as session:
@@ -171,6 +179,21 @@ class Relay:
                                Credential.anchor_state == AnchorState.pending)
                         .values(anchor_state=AnchorState.queued, anchor_next_poll_at=now))
         log.info("delivered %s for %s (%d message(s))", kind.value, issuer_id, len(ids))
+
+    def _by_signing_key(self, hashes: list[str]) -> list[tuple[str | None, list[str]]]:
+        """The hashes grouped by the public key that signed each credential, in order of first appearance."""
+        key_of: dict[str, str] = {}
+        with self.sessions() as session:
+            for start in range(0, len(hashes), 500):
+                rows = session.execute(
+                    select(Credential.credential_hash, SigningKey.public_key)
+                    .join(SigningKey, SigningKey.id == Credential.signing_key_id)
+                    .where(Credential.credential_hash.in_(hashes[start:start + 500]))).all()
+                key_of.update((h, key) for h, key in rows)
+        groups: dict[str | None, list[str]] = {}
+        for h in hashes:
+            groups.setdefault(key_of.get(h), []).append(h)
+        return list(groups.items())
 
     def _retry(self, ids: list[int], error: str) -> None:
         with transaction(self.sessions) as session:
@@ -283,6 +306,19 @@ class Relay:
             if c is not None and c.anchor_state == AnchorState.queued:
                 c.anchor_state = AnchorState.pending
                 repo.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [credential_hash]})
+
+
+def _rotation(payload: dict) -> dict:
+    """The rotation as the registry takes it: a normal retirement at the block time (``retire_at``
+    None), a compromise from its compromise time in whole seconds, as given (even if that is
+    before the key's registration on chain: then nothing it signed counts)."""
+    body = dict(payload)
+    if "retire" in body:
+        if not body.get("compromised"):
+            body["retire_at"] = None
+        elif body.get("retire_at") is not None:
+            body["retire_at"] = int(body["retire_at"])
+    return body
 
 
 def build_relay(settings: IssuerSettings, sessions: sessionmaker[Session] | None = None) -> Relay:

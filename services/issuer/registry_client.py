@@ -34,11 +34,41 @@ class ChainAccount:
     state: str  # registering | active
 
 
+@dataclass(frozen=True)
+class KeyChainState:
+    """One signing key of an issuer as the registry sees it on chain.
+
+    ``state`` is where its registerIssuer / addKey transaction stands: ``queued`` (not yet sent),
+    ``submitted`` (sent or mined, not yet confirmed), ``confirmed``, or ``failed`` (refused for
+    good, ``error`` says why). Credentials it signed are anchored only once it is ``confirmed``.
+    ``retirement`` is None, or the same for its retireKey, with ``valid_until`` once mined.
+    """
+
+    public_key: str
+    state: str
+    valid_from: int | None  # unix seconds on chain (the registration's block time), once mined
+    error: str | None
+    anchors_waiting: int  # hashes it signed, queued at the registry and not yet in a batch
+    retirement_state: str | None = None
+    valid_until: int | None = None  # unix seconds on chain, once the retirement is mined
+    compromised: bool = False
+    retirement_error: str | None = None
+
+    @classmethod
+    def from_json(cls, body: dict) -> "KeyChainState":
+        retirement = body.get("retirement") or {}
+        return cls(public_key=body["public_key"], state=body["state"], valid_from=body.get("valid_from"),
+                   error=body.get("error"), anchors_waiting=int(body.get("anchors_waiting") or 0),
+                   retirement_state=retirement.get("state"), valid_until=retirement.get("valid_until"),
+                   compromised=bool(retirement.get("compromised", False)), retirement_error=retirement.get("error"))
+
+
 class Registry(Protocol):
     def create_issuer(self, issuer_id: str, did: str, public_key: str, timeout: float | None = None) -> ChainAccount: ...
     def get_issuer(self, issuer_id: str) -> ChainAccount: ...
+    def key_states(self, issuer_id: str) -> list[KeyChainState]: ...
     def rotate_key(self, issuer_id: str, body: dict) -> ChainAccount: ...
-    def queue_anchors(self, issuer_id: str, hashes: list[str]) -> dict: ...
+    def queue_anchors(self, issuer_id: str, hashes: list[str], public_key: str | None = None) -> dict: ...
     def queue_revocations(self, issuer_id: str, hashes: list[str]) -> dict: ...
     def anchor_receipt(self, credential_hash: str) -> dict | None: ...
     def chain(self) -> dict: ...
@@ -86,12 +116,23 @@ class HttpRegistry:
         body = self._call("GET", f"/api/v1/issuers/{issuer_id}")
         return ChainAccount(body["address"], body["state"])
 
+    def key_states(self, issuer_id: str) -> list[KeyChainState]:
+        """Every signing key of the issuer, oldest first, with where it stands on chain."""
+        body = self._call("GET", f"/api/v1/issuers/{issuer_id}")
+        return [KeyChainState.from_json(k) for k in body.get("keys", [])]
+
     def rotate_key(self, issuer_id: str, body: dict) -> ChainAccount:
+        """``body``: ``public_key`` (new), ``retire`` (old), ``compromised``, and ``retire_at``:
+        None for a normal retirement (the block time), whole unix seconds for a compromise."""
         answer = self._call("POST", f"/api/v1/issuers/{issuer_id}/keys", body)
         return ChainAccount(answer["address"], answer["state"])
 
-    def queue_anchors(self, issuer_id: str, hashes: list[str]) -> dict:
-        return self._call("POST", "/api/v1/anchors", {"issuer_id": issuer_id, "hashes": hashes})
+    def queue_anchors(self, issuer_id: str, hashes: list[str], public_key: str | None = None) -> dict:
+        """Queue hashes signed by ``public_key``; the registry anchors them once that key is on chain."""
+        body: dict[str, Any] = {"issuer_id": issuer_id, "hashes": hashes}
+        if public_key is not None:
+            body["public_key"] = public_key
+        return self._call("POST", "/api/v1/anchors", body)
 
     def queue_revocations(self, issuer_id: str, hashes: list[str]) -> dict:
         return self._call("POST", "/api/v1/revocations", {"issuer_id": issuer_id, "hashes": hashes})

@@ -30,6 +30,7 @@ class FakeRegistry:
         self.up = True
         self.accounts: dict[str, dict] = {}
         self.anchored: dict[str, str] = {}  # hash -> issuer
+        self.anchor_keys: dict[str, str | None] = {}  # hash -> the public key it was queued with
         self.revoked: list[tuple[str, str]] = []
         self.rotations: list[tuple[str, dict]] = []
         self.receipts: dict[str, dict] = {}
@@ -62,13 +63,14 @@ class FakeRegistry:
         a = self.accounts[issuer_id]
         return ChainAccount(a["address"], a["state"])
 
-    def queue_anchors(self, issuer_id, hashes):
+    def queue_anchors(self, issuer_id, hashes, public_key=None):
         self._check("queue_anchors")
         if issuer_id not in self.accounts:
             raise RegistryRefused(404, "not_found", "no account")
         with self.lock:
             for h in hashes:
                 self.anchored.setdefault(h, issuer_id)
+                self.anchor_keys.setdefault(h, public_key)
         return {"issuer_id": issuer_id, "queued": len(hashes), "already_queued": 0}
 
     def queue_revocations(self, issuer_id, hashes):

@@ -117,7 +117,7 @@ def test_a_refused_message_is_marked_failed_and_the_rest_still_flow(client):
     issue(client, key, achievement["id"])
     original = client.registry.queue_anchors
 
-    def refuse(issuer_id, hashes):
+    def refuse(issuer_id, hashes, public_key=None):
         from services.issuer.registry_client import RegistryRefused
         raise RegistryRefused(409, "conflict", "hash queued by another issuer")
 

@@ -164,3 +164,94 @@ def test_chain_status_reports_an_unreachable_chain_without_failing(registry):
     body = r.json()
     assert body["healthy"] is False and body["error"]
     assert body["confirmationsRequired"] == 1
+
+
+# ------------------------------------------------------------------ keys and the hashes they signed
+
+def test_anchors_may_name_the_key_that_signed_them_and_it_is_stored_per_hash(registry):
+    key = "0x" + "ab" * 32
+    _issuer(registry, key=key)
+    r = registry.post("/api/v1/anchors", json={"issuer_id": "iss_a", "hashes": [_h(1), _h(2)], "public_key": key.upper().replace("0X", "0x")})
+    assert r.status_code == 202 and r.json()["queued"] == 2
+    registry.post("/api/v1/anchors", json={"issuer_id": "iss_a", "hashes": [_h(3)]})  # no key: as before
+    with registry.sessions() as s:
+        assert {a.hash: a.public_key for a in s.scalars(select(Anchor))} == {_h(1): key, _h(2): key, _h(3): None}
+    issuer = registry.get("/api/v1/issuers/iss_a").json()
+    (state,) = issuer["keys"]
+    assert state["public_key"] == key and state["state"] == "queued" and state["anchors_waiting"] == 2
+    assert state["valid_from"] is None and state["retirement"] is None
+    assert issuer["anchors_waiting_for_unknown_keys"] == 0
+
+
+@pytest.mark.parametrize("bad", ["0x1234", "0x" + "00" * 32, "nope", 5])
+def test_a_malformed_public_key_on_anchors_is_refused_and_nothing_is_stored(registry, bad):
+    _issuer(registry)
+    r = registry.post("/api/v1/anchors", json={"issuer_id": "iss_a", "hashes": [_h(1)], "public_key": bad})
+    assert r.status_code == 422
+    assert _count(registry, Anchor) == 0
+
+
+def test_revocations_take_no_public_key(registry):
+    _issuer(registry)
+    r = registry.post("/api/v1/revocations", json={"issuer_id": "iss_a", "hashes": [_h(1)], "public_key": "0x" + "ab" * 32})
+    assert r.status_code == 422 and _count(registry, Revocation) == 0
+
+
+def test_hashes_of_a_key_never_registered_wait_and_are_counted(registry):
+    _issuer(registry)
+    registry.post("/api/v1/anchors", json={"issuer_id": "iss_a", "hashes": [_h(1)], "public_key": "0x" + "ef" * 32})
+    assert registry.get("/api/v1/issuers/iss_a").json()["anchors_waiting_for_unknown_keys"] == 1
+
+
+def test_rotation_retire_at_null_or_absent_is_the_block_time_and_a_compromise_keeps_its_time(registry):
+    first, second, third = ("0x" + c * 32 for c in ("a1", "b2", "c3"))
+    _issuer(registry, key=first)
+    r = registry.post("/api/v1/issuers/iss_a/keys", json={"public_key": second, "retire": first, "retire_at": None,
+                                                          "compromised": False})
+    assert r.status_code == 202, r.text
+    keys = {k["public_key"]: k for k in r.json()["keys"]}
+    assert keys[second]["state"] == "queued" and keys[first]["retirement"]["requested_valid_until"] == 0
+    # a normal retirement ignores a time given (old issuers sent their clock): the block time
+    r = registry.post("/api/v1/issuers/iss_a/keys", json={"public_key": third, "retire": second, "retire_at": 1_700_000_000})
+    assert {k["public_key"]: k for k in r.json()["keys"]}[second]["retirement"]["requested_valid_until"] == 0
+    r = registry.post("/api/v1/issuers/iss_a/keys", json={"retire": third, "retire_at": 1_600_000_000, "compromised": True})
+    retirement = {k["public_key"]: k for k in r.json()["keys"]}[third]["retirement"]
+    assert retirement["requested_valid_until"] == 1_600_000_000 and retirement["compromised"] is True
+    with registry.sessions() as s:
+        jobs = s.scalars(select(ChainJob).where(ChainJob.kind == JobKind.retire_key).order_by(ChainJob.id)).all()
+    assert [j.payload["validUntil"] for j in jobs] == [0, 0, 1_600_000_000]
+    assert {j.subject for j in jobs} == {r.json()["address"]}
+    r = registry.post("/api/v1/issuers/iss_a/keys", json={"retire": third, "retire_at": -1, "compromised": True})
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/api/v1/jobs"), ("POST", "/api/v1/jobs/1/acknowledge"),
+                                         ("POST", "/api/v1/jobs/1/retry")])
+def test_job_routes_need_the_service_token(registry, method, path):
+    registry.headers.pop("Authorization", None)
+    assert registry.request(method, path).status_code == 401
+
+
+def test_acknowledging_or_retrying_a_job_that_has_not_failed_is_a_conflict(registry):
+    _issuer(registry)
+    with registry.sessions() as s:
+        job_id = s.scalar(select(ChainJob.id).where(ChainJob.kind == JobKind.register_issuer))
+    assert registry.post(f"/api/v1/jobs/{job_id}/acknowledge").status_code == 409
+    assert registry.post(f"/api/v1/jobs/{job_id}/retry").status_code == 409
+    assert registry.post("/api/v1/jobs/999999/retry").status_code == 404
+    assert registry.get("/api/v1/jobs").json() == []
+
+
+def test_chain_status_lists_failed_jobs_even_without_a_chain(registry):
+    from services.core.db import utcnow
+    from services.registry.models import JobState
+
+    _issuer(registry)
+    with registry.sessions.begin() as s:
+        job = s.scalar(select(ChainJob).where(ChainJob.kind == JobKind.register_issuer))
+        job.state, job.last_error, job.failed_at = JobState.failed, "EmptyDid()", utcnow()
+    body = registry.get("/api/v1/chain").json()
+    assert body["healthy"] is False and body["chainReachable"] is False
+    assert body["failedJobs"] == body["unacknowledgedFailedJobs"] == 1
+    (failed,) = body["recentFailedJobs"]
+    assert failed["kind"] == "register_issuer" and failed["issuer_id"] == "iss_a" and failed["error"] == "EmptyDid()"
