@@ -577,15 +577,20 @@ def test_gas_figures(reg, roles):
     first = reg.keys(account)[0][0]
     owner["retireKey (0)"] = reg.ok(reg.c.functions.retireKey(account, first, 0, False), roles.owner)["gasUsed"]
     registered = reg.issuer(account)[2]
-    owner["retireKey (past, compromised)"] = reg.ok(reg.c.functions.retireKey(account, second, registered - 60, True),
-                                                    roles.owner)["gasUsed"]
+    # the first key of another account, like the one above: the scan of the key history costs the same
+    other_first = roles.first_key[roles.other]
+    owner["retireKey (past, compromised)"] = reg.ok(
+        reg.c.functions.retireKey(roles.other, other_first, reg.issuer(roles.other)[2] - 60, True),
+        roles.owner)["gasUsed"]
+    owner["retireKey (second key)"] = reg.ok(reg.c.functions.retireKey(account, second, registered - 60, True),
+                                             roles.owner)["gasUsed"]
     owner["setIssuerActive"] = reg.ok(reg.c.functions.setIssuerActive(account, False), roles.owner)["gasUsed"]
     print(f"\ngas: anchorRoot {anchor}, revoke {revoke}, revokeBatch per hash "
           + ", ".join(f"{per_hash[n]:.0f} at {n}" for n in per_hash) + "; "
           + ", ".join(f"{name} {used}" for name, used in owner.items()))
     # a batch amortises the transaction's base cost: cheaper per hash than one revoke each
     assert per_hash[100] < per_hash[10] < revoke
-    assert owner["retireKey (0)"] < 60_000 and owner["retireKey (past, compromised)"] < 60_000
+    assert max(used for name, used in owner.items() if name.startswith("retireKey")) < 60_000
 
 
 def test_a_batch_of_ten_thousand_credentials_is_one_anchor_under_100k_gas(reg, roles):
