@@ -23,7 +23,7 @@ And W3C "Verifiable Credential Data Integrity 1.0", which this module follows fo
   a time zone offset is read as UTC, as the spec allows); a proof past ``expires`` fails.
 
 The document hash of a proof without ``previousProof`` — SHA-256 of the canonical document
-without ``proof`` — is also the credential hash that gets anchored (DESIGN §3), so
+without ``proof`` — is also the credential hash that gets anchored, so
 :func:`sign_and_hash`, :func:`verify` and :func:`verify_all` hand it back: canonicalise once.
 Canonicalisation is in safe mode (services.core.jsonld), so an undefined property fails with
 ``UnsafeDocumentError`` rather than slipping past the signature. Anything else wrong with the
