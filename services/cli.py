@@ -46,7 +46,8 @@ def _shown(value: object) -> object:
     """Text from a credential as it may go to a terminal: no escape sequences, no bidi reordering."""
     if not isinstance(value, str):
         return value
-    return "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in value)
+    return "".join("\ufffd" if c in safejson.BIDI_CONTROLS or unicodedata.category(c) in ("Cc", "Cs") else c
+                   for c in value)
 
 
 def _check_url(url: str, what: str) -> str:
@@ -131,6 +132,8 @@ def verify(source: str = typer.Argument(..., help="a credential URL, a credentia
         _check_url(rpc, "RPC URL")
     except BadInput as exc:
         raise _fail(f"--rpc: {exc}") from None
+    if not source.strip():
+        raise _fail("give a credential URL, a credential JSON file or a baked badge PNG")
     shown = repr(source) if any(not c.isprintable() for c in source) else source
     try:
         credential = _load(source)

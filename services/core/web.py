@@ -168,8 +168,12 @@ class SafeJsonBodies:
 
 
 def install_request_guards(app: FastAPI, max_bytes: int) -> None:
-    """The body-size limit (413) and, inside it, safe JSON bodies (422) — in that order."""
-    app.add_middleware(SafeJsonBodies, max_bytes=max_bytes)
+    """The body-size limit (413) and, inside it, safe JSON bodies (422) — in that order.
+
+    The value count scales with a raised body limit (one value per 10 bytes, at least
+    ``safejson.MAX_VALUES``), so an issuer configured for larger batches still takes them.
+    """
+    app.add_middleware(SafeJsonBodies, max_bytes=max_bytes, max_values=max(safejson.MAX_VALUES, max_bytes // 10))
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
 
 
