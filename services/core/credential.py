@@ -1,9 +1,11 @@
 """The Open Badges 3.0 credential as DESIGN §3 defines it: its required shape, and a summary.
 
 The shape check is structural (what the verifier must be able to rely on before doing any
-work); safe-mode canonicalisation (services.core.jsonld) then proves that every property
-is defined by the known contexts. tests/ also validate issued credentials against the
-1EdTech JSON Schema.
+work): size limits first, so hostile input is refused cheaply, then the required parts, each
+field that is displayed a single string. Strict safe-mode canonicalisation
+(services.core.jsonld) then proves that every key is a term of the known contexts and the
+JSON is the compact form of what is signed — so the strings the summary shows are the
+signed ones. tests/ also validate issued credentials against the 1EdTech JSON Schema.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from services.core.jsonld import MAX_ARRAY_ITEMS, MAX_VALUES, DocumentTooLargeError, check_size
+
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CONTEXTS = (VC_CONTEXT, OB_CONTEXT)
 CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
 MAX_STRING = 20_000
 MAX_DEPTH = 12
-# Bounds the canonicalisation work a hostile document can ask for (RDFC-1.0 on crafted
-# blank-node graphs is exponential; pyld has no work-factor limit of its own).
-MAX_NODES = 2_000
+# The size limits canonicalisation enforces too (services.core.jsonld), checked here first
+# so that the verifier refuses an oversized document before any JSON-LD work.
+MAX_NODES = MAX_VALUES  # kept for callers of the old name: now every JSON value counts
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -31,26 +35,6 @@ def _types(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _depth(value: Any, level: int = 0) -> int:
-    if level > MAX_DEPTH:
-        return level
-    if isinstance(value, dict):
-        return max([_depth(v, level + 1) for v in value.values()] or [level])
-    if isinstance(value, list):
-        return max([_depth(v, level + 1) for v in value] or [level])
-    if isinstance(value, str) and len(value) > MAX_STRING:
-        raise CredentialFormatError("a text value is implausibly long")
-    return level
-
-
-def _count_nodes(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + sum(_count_nodes(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_count_nodes(v) for v in value)
-    return 0
-
-
 def issuer_id(credential: dict) -> str | None:
     issuer = credential.get("issuer")
     return issuer if isinstance(issuer, str) else issuer.get("id") if isinstance(issuer, dict) else None
@@ -60,10 +44,11 @@ def check_shape(credential: Any) -> None:
     """Raise :class:`CredentialFormatError` unless ``credential`` has the shape of DESIGN §3."""
     if not isinstance(credential, dict):
         raise CredentialFormatError("the credential must be a JSON object")
-    if _depth(credential) > MAX_DEPTH:
-        raise CredentialFormatError("the credential is nested too deeply")
-    if _count_nodes(credential) > MAX_NODES:
-        raise CredentialFormatError(f"the credential has more than {MAX_NODES} objects")
+    try:
+        check_size(credential, max_values=MAX_VALUES, max_items=MAX_ARRAY_ITEMS, max_depth=MAX_DEPTH,
+                   max_string=MAX_STRING)
+    except DocumentTooLargeError as exc:
+        raise CredentialFormatError(str(exc).replace("the document", "the credential", 1)) from None
     context = credential.get("@context")
     # Exactly these two: an extra inline context could redefine terms without changing
     # the canonical form, which safe mode alone would not notice.
@@ -95,30 +80,39 @@ def check_shape(credential: Any) -> None:
             raise CredentialFormatError(f"the achievement must have a {field}")
     if not isinstance(achievement.get("criteria"), dict):
         raise CredentialFormatError("the achievement must have criteria")
+    # What the report and the page display: each one string, as written and signed.
+    issuer = credential.get("issuer")
+    for field, value in (("name", credential.get("name")), ("credentialSubject.name", subject.get("name")),
+                         ("issuer.name", issuer.get("name") if isinstance(issuer, dict) else None)):
+        _text(value, field)
     if "proof" not in credential:
         raise CredentialFormatError("the credential carries no proof")
 
 
-def _name(value: Any) -> str | None:
-    if isinstance(value, str):
+def _text(value: Any, field: str) -> str | None:
+    """A displayed field: absent, or one string — never a list, a language map or a value object."""
+    if value is None or isinstance(value, str):
         return value
-    if isinstance(value, dict):  # a language map or value object
-        return value.get("@value") or next((v for v in value.values() if isinstance(v, str)), None)
-    return None
+    raise CredentialFormatError(f"{field} must be a single text value")
 
 
 def summary(credential: dict) -> dict:
-    """The ``credential`` part of the report: what it is, who issued it, to whom, when."""
+    """The ``credential`` part of the report: what it is, who issued it, to whom, when.
+
+    Every field is read as one string, exactly as written (check_shape refuses anything
+    else, and strict canonicalisation makes sure it is the signed value).
+    """
     subject = credential.get("credentialSubject") or {}
     achievement = subject.get("achievement") or {}
     issuer = credential.get("issuer")
-    issuer_name = _name(issuer.get("name")) if isinstance(issuer, dict) else None
+    issuer_name = _text(issuer.get("name"), "issuer.name") if isinstance(issuer, dict) else None
     return {
         "id": credential.get("id"),
-        "name": _name(achievement.get("name")) or _name(credential.get("name")),
+        "name": _text(achievement.get("name"), "credentialSubject.achievement.name")
+        or _text(credential.get("name"), "name"),
         "issuer": issuer_name or issuer_id(credential),
         "issuerId": issuer_id(credential),
-        "recipient": _name(subject.get("name")),
-        "validFrom": credential.get("validFrom"),
-        "validUntil": credential.get("validUntil"),
+        "recipient": _text(subject.get("name"), "credentialSubject.name"),
+        "validFrom": _text(credential.get("validFrom"), "validFrom"),
+        "validUntil": _text(credential.get("validUntil"), "validUntil"),
     }

@@ -1,4 +1,4 @@
-"""JSON-LD for credentials: bundled contexts, safe-mode RDFC-1.0 canonicalisation, the credential hash.
+"""JSON-LD for credentials: bundled contexts, strict safe-mode RDFC-1.0 canonicalisation, the credential hash.
 
 Every context is read from ``services/core/contexts`` (``index.json`` maps URL → file);
 nothing is ever fetched from the network. ``canonicalize`` runs pyld's RDFC-1.0
@@ -7,6 +7,21 @@ drop — a term no context defines, an undefined type, a relative IRI — raises
 :class:`UnsafeDocumentError`, because a signature cannot protect what the canonical
 form does not contain. pyld has no safe mode, so :class:`_SafeProcessor` hooks its
 expansion to report what jsonld.js (``safe: true``) would report.
+
+*Strict compact form*: the signature covers the RDF graph, but people and programs read
+the JSON keys. So a document is accepted only as the compact form of its graph under its
+contexts: every key a term the contexts define (``id`` and ``type`` the only keyword
+aliases), or a plain name their ``@vocab`` expands; no JSON-LD keyword but the top-level
+``@context``; no IRI or prefix:suffix key; no blank-node identifier; no type spelled as the
+IRI of a defined term. Otherwise ``{"@index": "Mallory", "@set": "Ada"}`` would sign as
+"Ada" and display as "Mallory" (docs/signing.md lists the rules).
+
+*Hostile input is cheap*: :func:`check_size` bounds the JSON before any JSON-LD work
+(values, array items, nesting), :class:`_SafeProcessor` bounds types per node and keeps
+pyld's duplicate check from being quadratic, and :class:`_BudgetedRDFC` stops RDFC-1.0
+with :class:`CanonicalizationBudgetError` once symmetric blank nodes have cost
+:data:`RDFC_WORK_BUDGET` steps (pyld has no work limit; a clique of 8 blank nodes took
+over a minute).
 
 Speed (DESIGN §9): context processing is nearly all of pyld's cost. The loader tags its
 documents ``static`` so pyld's resolved-context cache keeps them, and
@@ -29,11 +44,30 @@ from typing import Any
 from cachetools import LRUCache
 from frozendict import frozendict
 from pyld import jsonld as pyld
+from pyld.canon import URDNA2015
 from pyld.context_resolver import ContextResolver
+from pyld.identifier_issuer import IdentifierIssuer
 
 CONTEXTS_PACKAGE = "services.core.contexts"
 # What jsonld.js calls an absolute IRI (a scheme, or "_" for a blank node) — pyld agrees.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*|_):[^\s]*$")
+
+# Limits on what canonicalize accepts (docs/signing.md, "Limits"). A credential our issuer
+# builds at its own maxima (50 alignments, 50 tags, 20 evidence, every field) has about 750
+# values, a typical one under 100; at these limits the costliest accepted document takes
+# about ten times a typical verification (bench/hostile.py).
+MAX_VALUES = 1_000  # every JSON value counts once: objects, arrays, strings, numbers, booleans, nulls
+MAX_ARRAY_ITEMS = 64  # items in one array
+MAX_NESTING = 32  # objects and arrays within one another
+MAX_TYPES = 16  # types of one node, all its objects together
+# Steps of RDFC-1.0's Hash N-Degree Quads (calls, plus issuer copies — one per permutation
+# tried) before canonicalisation gives up. A credential spends none: its blank nodes differ
+# at first degree. 64 identical objects spend a few hundred; a symmetric clique of 7 blank
+# nodes spends millions. At the limit it costs ≈ 2 ms.
+RDFC_WORK_BUDGET = 2_000
+# The keyword aliases a credential may use: everything else must be a term or a @vocab name.
+_ALIASES = {"id": "@id", "type": "@type"}
+_KEYWORDS = frozenset(pyld.KEYWORDS)
 
 
 class JsonLdDocumentError(ValueError):
@@ -49,7 +83,58 @@ class UnknownContextError(JsonLdDocumentError):
 
 
 class UnsafeDocumentError(JsonLdDocumentError):
-    """Expansion would drop or leave relative part of the document (safe mode, DESIGN §5)."""
+    """Expansion would drop or leave relative part of the document (safe mode, DESIGN §5),
+    or the document is not the compact form of its graph (what is shown is what was signed)."""
+
+
+class DocumentTooLargeError(JsonLdDocumentError):
+    """The document exceeds a size limit (values, array items, nesting, types) checked before
+    any expensive work."""
+
+
+class CanonicalizationBudgetError(JsonLdDocumentError):
+    """RDFC-1.0 would need more than :data:`RDFC_WORK_BUDGET` steps: the document's blank
+    nodes are too alike to put in order cheaply (crafted input; no credential needs it)."""
+
+
+def check_size(document: Any, *, max_values: int = MAX_VALUES, max_items: int = MAX_ARRAY_ITEMS,
+               max_depth: int = MAX_NESTING, max_string: int | None = None) -> None:
+    """Raise :class:`DocumentTooLargeError` if ``document`` is bigger than the limits.
+
+    Every JSON value counts once (objects, arrays, and every scalar in them, keys excepted);
+    depth counts from 0 for ``document`` itself. Iterative, and it stops at the first limit
+    crossed, so a hostile document costs no more than the limit to reject.
+    """
+    count = 0
+    stack: list[tuple[Any, int, Any]] = [(document, 0, None)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        value, depth, key = pop()
+        count += 1
+        if count > max_values:
+            raise _too_many(max_values)
+        if depth > max_depth:
+            raise DocumentTooLargeError(f"the document nests objects and arrays more than {max_depth} deep")
+        if isinstance(value, dict):
+            if count + len(value) > max_values:
+                raise _too_many(max_values)
+            for name, item in value.items():
+                push((item, depth + 1, name))
+        elif isinstance(value, list):
+            if count + len(value) > max_values:
+                raise _too_many(max_values)
+            if len(value) > max_items:
+                where = f"{key!r}" if isinstance(key, str) else "an array"
+                raise DocumentTooLargeError(
+                    f"{where} has {len(value):,} items; at most {max_items} are accepted in one array")
+            extend((item, depth + 1, key) for item in value)
+        elif max_string is not None and isinstance(value, str) and len(value) > max_string:
+            raise DocumentTooLargeError(f"a text value is longer than {max_string:,} characters")
+
+
+def _too_many(max_values: int) -> DocumentTooLargeError:
+    return DocumentTooLargeError(
+        f"the document has more than {max_values:,} JSON values (objects, arrays and the values in them)")
 
 
 def bundled_contexts() -> dict[str, Any]:
@@ -91,6 +176,7 @@ class StaticDocumentLoader:
         self._documents: dict[str, Any] = {**bundled_contexts(), **(extra or {})}
         self.context_cache: LRUCache = _LockedLRU(maxsize=100)
         self.processed_contexts: LRUCache = _LockedLRU(maxsize=1000)
+        self.compact_terms: LRUCache = _LockedLRU(maxsize=1000)  # context _uuid -> keys it accepts as they are
 
     def __contains__(self, url: str) -> bool:
         return url in self._documents
@@ -109,18 +195,27 @@ class StaticDocumentLoader:
 
 
 class _SafeProcessor(pyld.JsonLdProcessor):
-    """pyld's processor, raising :class:`UnsafeDocumentError` where jsonld.js ``safe`` would.
+    """pyld's processor, raising :class:`UnsafeDocumentError` where jsonld.js ``safe`` would,
+    and wherever the JSON is not the compact form of its graph.
 
     It keeps the path of compact property names down to the object being expanded, so
-    messages say where the problem is (``credentialSubject.achievement``). Checks:
+    messages say where the problem is (``credentialSubject.achievement``). Safe-mode checks:
     a dropped key, a node ``@type`` or ``@id`` (or an IRI-typed value) that stays relative,
-    a blank-node property, an object that expands to nothing.
+    a blank-node property, an object that expands to nothing. Compact-form checks
+    (:meth:`_expand_object`): a JSON-LD keyword used as a key, a nested ``@context``, an IRI
+    or prefix:suffix key, a keyword alias other than ``id``/``type``, a blank-node id, a type
+    written as the IRI of a defined term.
     """
 
-    def __init__(self, processed_contexts: LRUCache) -> None:
+    def __init__(self, processed_contexts: LRUCache, compact_terms: LRUCache | None = None) -> None:
         super().__init__(on_property_dropped=self._dropped)
         self._path: list[tuple[str | None, bool]] = []
         self._processed = processed_contexts
+        self._compact_terms = compact_terms if compact_terms is not None else LRUCache(maxsize=100)
+        self._inverse: dict[int, tuple[dict, dict[str, str]]] = {}  # id(mappings) -> (mappings, IRI -> term)
+        self._types: dict[str, int] = {}  # node IRI -> types seen in all its objects
+        self._ids: set[str] = set()  # node IRIs seen
+        self._values: dict[tuple[int, str], list] = {}  # (id(subject), property) -> [list, indexed, keys]
 
     def _process_context(self, active_ctx, local_ctx, options, override_protected=False, propagate=True,
                          validate_scoped=True, cycles=None):  # type: ignore[no-untyped-def]
@@ -160,6 +255,10 @@ class _SafeProcessor(pyld.JsonLdProcessor):
             # an object inside an array is already named by the array's frame
             in_array = bool(self._path) and self._path[-1] == (active_property, True)
             self._path.append((None if in_array else active_property, False))
+            if "@context" in element and len(self._path) > 1:
+                self._path.pop()
+                raise self._unsafe("a @context is accepted only at the top of the document (a nested one could "
+                                   "redefine what the keys below it mean)", None if in_array else active_property)
         else:
             return super()._expand(active_ctx, active_property, element, options, *args, **kwargs)
         try:
@@ -170,6 +269,86 @@ class _SafeProcessor(pyld.JsonLdProcessor):
         finally:
             self._path.pop()
 
+    def _expand_object(self, active_ctx, active_property, expanded_active_property, element, expanded_parent,
+                       options, inside_list=False, type_key=None, type_scoped_ctx=None):  # type: ignore[no-untyped-def]
+        # Strict compact form: check every key against the final active context (type-scoped
+        # contexts included) before pyld expands it. A key is accepted if it is the top-level
+        # @context, a term the contexts define (keyword aliases: only id and type), or a plain
+        # name, which either expands through @vocab or is dropped (and _dropped refuses it).
+        mappings = active_ctx["mappings"]
+        accepted = self._accepted_keys(active_ctx)
+        for key in element:
+            if key in accepted:
+                continue
+            if key.startswith("@"):
+                if key in _KEYWORDS and not (key == "@context" and len(self._path) == 1):
+                    raise self._unsafe(f"the JSON-LD keyword {key!r} is not accepted: a credential must be the "
+                                       "compact form of what is signed, written with its contexts' terms")
+                continue  # "@context" at the top; a keyword-like key is dropped, and _dropped says so
+            definition = mappings.get(key)
+            if definition is None:
+                if ":" in key and key not in mappings:
+                    if key.startswith("_:"):
+                        raise self._unsafe(f"property {key!r} is a blank node")
+                    term = self._term_for(active_ctx, self._expand_iri(active_ctx, key, vocab=True))
+                    hint = f" (the term for it is {term!r})" if term else ""
+                    raise self._unsafe(f"key {key!r} is an IRI, not a term defined by the document's contexts{hint}")
+                continue
+            iri = definition.get("@id")
+            if iri in _KEYWORDS and _ALIASES.get(key) != iri:
+                raise self._unsafe(f"term {key!r} stands for the keyword {iri}: only 'id' and 'type' may stand "
+                                   "for keywords")
+        if type_key is not None:
+            types = element.get(type_key)
+            for type_ in types if isinstance(types, list) else (types,):
+                if isinstance(type_, str) and ":" in type_:
+                    self._check_type_value(type_, type_scoped_ctx or active_ctx)
+        return super()._expand_object(active_ctx, active_property, expanded_active_property, element,
+                                      expanded_parent, options, inside_list, type_key, type_scoped_ctx)
+
+    def _accepted_keys(self, ctx: Any) -> frozenset[str]:
+        """The keys ``ctx`` accepts as they are: its terms, less those defined as null or as a
+        keyword other than id → @id and type → @type. Cached per context (frozen ones by their
+        _uuid, across documents; pyld never changes a frozen context)."""
+        frozen = isinstance(ctx, frozendict)
+        key = ctx["_uuid"] if frozen else ("object", id(ctx["mappings"]))
+        hit = self._compact_terms.get(key)
+        if hit is not None and (frozen or hit[0] is ctx["mappings"]):
+            return hit[1]
+        accepted = frozenset(
+            term for term, definition in ctx["mappings"].items()
+            if definition and not term.startswith("@")
+            and (definition.get("@id") not in _KEYWORDS or _ALIASES.get(term) == definition.get("@id")))
+        self._compact_terms[key] = (ctx["mappings"], accepted)
+        return accepted
+
+    def _check_type_value(self, type_: str, ctx: Any) -> None:
+        if type_ in ctx["mappings"]:
+            return  # a term that happens to contain a colon
+        if type_.startswith("_:"):
+            raise self._unsafe(f"type {type_!r} names a blank node")
+        iri = self._expand_iri(ctx, type_, vocab=True)
+        term = self._term_for(ctx, iri)
+        if iri != type_:
+            raise self._unsafe(f"type {type_!r} is a compact IRI; write "
+                               + (f"the term {term!r}" if term else f"the IRI {iri!r}"))
+        if term:
+            raise self._unsafe(f"type {type_!r} is written as an IRI; write the term {term!r}")
+
+    def _term_for(self, ctx: Any, iri: Any) -> str | None:
+        """The term of ``ctx`` that stands for ``iri``, if any (only on the way to an error or a
+        colon in a type, so a small per-document cache is enough)."""
+        mappings = ctx["mappings"]
+        hit = self._inverse.get(id(mappings))
+        if hit is None or hit[0] is not mappings:
+            inverse: dict[str, str] = {}
+            for term, definition in mappings.items():
+                target = definition.get("@id") if definition else None
+                if isinstance(target, str) and not term.startswith("@"):
+                    inverse.setdefault(target, term)
+            hit = self._inverse[id(mappings)] = (mappings, inverse)
+        return hit[1].get(iri) if isinstance(iri, str) else None
+
     def _check_node(self, element: dict, expanded: Any) -> None:
         if expanded is None:
             if element:
@@ -178,22 +357,207 @@ class _SafeProcessor(pyld.JsonLdProcessor):
         if not isinstance(expanded, dict) or "@value" in expanded:
             return  # pyld itself rejects a value object with a relative @type
         node_id = expanded.get("@id")
-        if isinstance(node_id, str) and not _ABSOLUTE_IRI.match(node_id):
-            raise self._unsafe(f"id {node_id!r} is a relative IRI")
-        for type_ in expanded.get("@type", ()):
+        if isinstance(node_id, str):
+            if node_id.startswith("_:"):
+                raise self._unsafe(f"id {node_id!r} names a blank node: an object without an IRI is written "
+                                   "once, where it is used, and without an id")
+            if not _ABSOLUTE_IRI.match(node_id):
+                raise self._unsafe(f"id {node_id!r} is a relative IRI")
+        types = expanded.get("@type", ())
+        for type_ in types:
             if isinstance(type_, str) and not _ABSOLUTE_IRI.match(type_):
                 raise self._unsafe(f"type {type_!r} is not defined by the document's contexts")
-        for key in expanded:
+        if types:
+            # pyld merges a node's types with a duplicate check per type: quadratic, so bound them
+            # (over all the objects that share one IRI, since they merge into one node).
+            seen = len(types) + (self._types.get(node_id, 0) if isinstance(node_id, str) else 0)
+            if seen > MAX_TYPES:
+                raise DocumentTooLargeError(f"{self._where()}: a node has more than {MAX_TYPES} types")
+            if isinstance(node_id, str):
+                self._types[node_id] = seen
+        for key, values in expanded.items():
             if key.startswith("_:"):
                 raise self._unsafe(f"property {key!r} is a blank node")
+            if type(values) is list and len(values) > _SHORT_LIST:
+                self._create_node_map = self._fast_create_node_map  # type: ignore[method-assign]
+        if isinstance(node_id, str):
+            if node_id in self._ids:
+                self._create_node_map = self._fast_create_node_map  # type: ignore[method-assign]
+            self._ids.add(node_id)
 
     def _expand_value(self, active_ctx, active_property, value, options):  # type: ignore[no-untyped-def]
         expanded = super()._expand_value(active_ctx, active_property, value, options)
         if isinstance(expanded, dict):
             iri = expanded.get("@id")
-            if isinstance(iri, str) and not _ABSOLUTE_IRI.match(iri):
-                raise self._unsafe(f"{iri!r} is a relative IRI", active_property)
+            if isinstance(iri, str):
+                if iri.startswith("_:"):
+                    raise self._unsafe(f"{iri!r} names a blank node", active_property)
+                if not _ABSOLUTE_IRI.match(iri):
+                    raise self._unsafe(f"{iri!r} is a relative IRI", active_property)
         return expanded
+
+    def _fast_create_node_map(self, input_, graph_map, active_graph, issuer, active_subject=None,
+                              active_property=None, list_=None):  # type: ignore[no-untyped-def]
+        # pyld adds each value of a property with a duplicate check that compares it with every
+        # value already there: n values cost n²/2 comparisons (6,000 tags, 18 million: 11 s).
+        # Values and node references are added here instead, through an index of what each
+        # list holds; the result is exactly pyld's (same entries, same order, same duplicates
+        # dropped — compare_values' notion of equal). Anything unusual goes to pyld as before.
+        # Installed by _check_node only for documents that could need it (a long list, or an
+        # IRI in several objects, whose lists merge): for the others pyld's own is cheaper.
+        create = pyld.JsonLdProcessor._create_node_map
+        if (list_ is None and isinstance(active_subject, str) and isinstance(active_property, str)
+                and not active_property.startswith("@") and type(input_) is dict):
+            subject = graph_map.setdefault(active_graph, {}).get(active_subject)
+            if "@value" in input_:
+                key = _value_key(input_)
+                if key is not None and (not subject or self._add_unique(subject, active_property, input_, key)):
+                    return None
+            elif "@list" not in input_ and "@set" not in input_ and _plain_types(input_.get("@type")):
+                node_id = input_.get("@id")
+                if node_id is None:
+                    # a fresh blank node: pyld issues it the next identifier (no blank-node type
+                    # issues one first), which cannot be a duplicate of anything
+                    if not subject or self._append(subject, active_property,
+                                                   {"@id": issuer.prefix + str(issuer.counter)}):
+                        return create(self, input_, graph_map, active_graph, issuer)
+                elif isinstance(node_id, str) and not node_id.startswith("_:"):
+                    if not subject or self._add_unique(subject, active_property, {"@id": node_id}, ("@id", node_id)):
+                        return create(self, input_, graph_map, active_graph, issuer)
+        return create(self, input_, graph_map, active_graph, issuer, active_subject, active_property, list_)
+
+    @staticmethod
+    def _append(subject: dict, prop: str, entry: dict) -> bool:
+        values = subject.get(prop)
+        if values is None:
+            subject[prop] = [entry]
+        elif type(values) is list:
+            values.append(entry)
+        else:
+            return False
+        return True
+
+    def _add_unique(self, subject: dict, prop: str, entry: dict, key: Any) -> bool:
+        """Add ``entry`` unless an equal one is there; False if pyld must do it (no usable index)."""
+        values = subject.get(prop)
+        if values is None:
+            values = subject[prop] = [entry]
+            self._values[(id(subject), prop)] = [values, 1, {key}]
+            return True
+        if type(values) is not list:
+            return False
+        slot = self._values.get((id(subject), prop))
+        if slot is None or slot[0] is not values:
+            slot = self._values[(id(subject), prop)] = [values, 0, set()]
+        keys = slot[2]
+        if keys is None:
+            return False
+        if slot[1] < len(values):  # entries added elsewhere (pyld, or a fresh blank node)
+            for existing in values[slot[1]:]:
+                existing_key = _entry_key(existing)
+                if existing_key is _NEVER_EQUAL:
+                    continue
+                if existing_key is None:
+                    slot[2] = None
+                    return False
+                keys.add(existing_key)
+            slot[1] = len(values)
+        if key not in keys:
+            values.append(entry)
+            keys.add(key)
+            slot[1] += 1
+        return True
+
+
+_NEVER_EQUAL = object()
+# Lists up to this long are left to pyld's quadratic duplicate check (≤ 28 comparisons each).
+_SHORT_LIST = 8
+
+
+def _value_key(value: dict) -> Any:
+    """A hashable key equal for two value objects exactly when pyld's compare_values says they
+    are equal (same @value — booleans apart from numbers —, @type, @language and @index; it
+    ignores @direction), or None if there is none (then pyld compares them itself)."""
+    if "@id" in value:
+        return None
+    literal = value["@value"]
+    kind = type(literal)
+    if kind is str:
+        key: tuple = ("s", literal)
+    elif kind is bool:
+        key = ("b", literal)
+    elif (kind is int or kind is float) and literal == literal:  # not NaN
+        key = ("n", literal)
+    else:
+        return None
+    meta = (value.get("@type"), value.get("@language"), value.get("@index"))
+    if any(part is not None and type(part) is not str for part in meta):
+        return None
+    return key, meta
+
+
+def _entry_key(entry: Any) -> Any:
+    """The key of a value already in a node-map list: as :func:`_value_key`, ``("@id", id)`` for
+    a node reference, :data:`_NEVER_EQUAL` for what compare_values never finds equal to a value
+    or a reference (lists, other objects), None when unsure."""
+    if type(entry) is not dict:
+        return _NEVER_EQUAL
+    if "@value" in entry:
+        return _value_key(entry)
+    node_id = entry.get("@id")
+    if node_id is None:
+        return _NEVER_EQUAL
+    return ("@id", node_id) if isinstance(node_id, str) else None
+
+
+def _plain_types(types: Any) -> bool:
+    """No type names a blank node (pyld would issue it an identifier first)."""
+    return types is None or (type(types) is list and all(type(t) is str and not t.startswith("_:") for t in types))
+
+
+class _MeteredIssuer(IdentifierIssuer):
+    """A blank-node identifier issuer whose copies are charged to a work budget.
+
+    Hash N-Degree Quads copies its issuer once for every permutation of related blank nodes
+    it tries, so counting copies counts permutations. The copy is a plain one (the state is
+    strings), and cheaper than the deepcopy pyld would make.
+    """
+
+    def __init__(self, source: IdentifierIssuer, spend: Any) -> None:  # noqa: D107 - no super(): state copied
+        self.prefix = source.prefix
+        self.counter = source.counter
+        self.existing = dict(source.existing)
+        self.order = list(source.order)
+        self._spend = spend
+
+    def __deepcopy__(self, memo: Any) -> _MeteredIssuer:
+        self._spend(1 + len(self.order))
+        return _MeteredIssuer(self, self._spend)
+
+
+class _BudgetedRDFC(URDNA2015):
+    """pyld's RDFC-1.0 (URDNA2015), refusing with :class:`CanonicalizationBudgetError` once
+    Hash N-Degree Quads has spent ``budget`` steps: a call costs 1 plus the node's quads, a
+    permutation tried costs 1 plus the identifiers issued so far. Output is pyld's, unchanged.
+    """
+
+    def __init__(self, budget: int = RDFC_WORK_BUDGET) -> None:
+        super().__init__()
+        self.budget = budget
+        self.left = budget
+
+    def _spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise CanonicalizationBudgetError(
+                "the document's unnamed objects are too alike to put in canonical order cheaply "
+                f"(RDFC-1.0 work budget of {self.budget:,} steps exceeded)")
+
+    def hash_n_degree_quads(self, id_, issuer):  # type: ignore[no-untyped-def]
+        self._spend(1 + len(self.blank_node_info[id_]["quads"]))
+        if not isinstance(issuer, _MeteredIssuer):
+            issuer = _MeteredIssuer(issuer, self._spend)
+        return super().hash_n_degree_quads(id_, issuer)
 
 
 @functools.cache
@@ -203,24 +567,32 @@ def default_loader() -> StaticDocumentLoader:
 
 
 def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | None = None) -> str:
-    """RDFC-1.0 canonical N-Quads of ``document``, in safe mode.
+    """RDFC-1.0 canonical N-Quads of ``document``, in strict safe mode, within the limits.
 
-    Raises :class:`UnsafeDocumentError`, :class:`UnknownContextError`, or
+    Raises :class:`UnsafeDocumentError` (something would not be signed, or the JSON is not
+    the compact form of its graph), :class:`UnknownContextError`,
+    :class:`DocumentTooLargeError`, :class:`CanonicalizationBudgetError`, or
     :class:`JsonLdDocumentError` for any other reason the input is not usable JSON-LD —
     never anything else, whatever the input.
     """
     loader = loader or default_loader()
     options = {
         "algorithm": "URDNA2015",
-        "format": "application/n-quads",
         "documentLoader": loader,
         "contextResolver": loader.resolver(),
         # No base: a relative IRI must stay relative so safe mode sees it (pyld would
         # otherwise resolve it against http://example.org/base/).
         "base": None,
+        # what pyld's normalize() passes to to_rdf; it is called directly so that the
+        # canonicalisation step is ours (_BudgetedRDFC)
+        "produceGeneralizedRdf": False,
+        "extractAllScripts": True,
+        "processingMode": "json-ld-1.1",
     }
     try:
-        return _SafeProcessor(loader.processed_contexts).normalize(document, options)
+        check_size(document)
+        dataset = _SafeProcessor(loader.processed_contexts, loader.compact_terms).to_rdf(document, options)
+        return _BudgetedRDFC().main(dataset, _NQUADS)
     except JsonLdDocumentError:
         raise
     except pyld.JsonLdError as error:
@@ -228,6 +600,20 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         # pyld lets these escape on some malformed input; to callers it is just invalid JSON-LD
         raise JsonLdDocumentError(f"invalid JSON-LD: {error}") from error
+
+
+def canonicalize_nquads(nquads: str, budget: int = RDFC_WORK_BUDGET) -> str:
+    """RDFC-1.0 canonical form of an RDF dataset given as N-Quads, under the same work budget."""
+    try:
+        dataset = pyld.JsonLdProcessor.parse_nquads(nquads)
+        return _BudgetedRDFC(budget).main(dataset, _NQUADS)
+    except JsonLdDocumentError:
+        raise
+    except (pyld.JsonLdError, ValueError, TypeError, KeyError) as error:
+        raise JsonLdDocumentError(f"invalid N-Quads: {error}") from error
+
+
+_NQUADS = {"format": "application/n-quads"}
 
 
 def credential_hash(credential: Mapping[str, Any], loader: StaticDocumentLoader | None = None) -> bytes:

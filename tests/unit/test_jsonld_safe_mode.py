@@ -102,7 +102,7 @@ ACHIEVEMENT = ("credentialSubject", "achievement")
     (_set(ACHIEVEMENT, "id", "achievements/1"), "credentialSubject.achievement", "relative IRI"),
     (_set(ACHIEVEMENT + ("image",), "id", "image.svg"), "credentialSubject.achievement.image", "relative IRI"),
     (_set((), "_:b0", "x"), "the top-level object", "blank node"),
-    (_set(("credentialSubject",), "name", {"@value": None}), "credentialSubject.name", "dropped"),
+    (_set(("credentialSubject",), "name", {"@value": None}), "credentialSubject.name", "'@value'"),
 ])
 def test_unsafe_input_raises_naming_where(change, where, what):
     document = credential()
