@@ -19,8 +19,8 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
+                      ValidationError, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from services.core.safejson import BIDI_CONTROLS, describe_char, unsafe_char
@@ -49,23 +49,26 @@ def _refuse_unsafe(value: str, multiline: bool) -> str:
     return value
 
 
-def _line(value: str) -> str:
-    return _refuse_unsafe(value, multiline=False)
+_ENDS = " \t\n\r"  # what may be trimmed off the ends before the check (pasted text often has it)
 
 
-def _lines(value: str) -> str:
-    return _refuse_unsafe(value, multiline=True)
+def _line(value: Any) -> Any:
+    return _refuse_unsafe(value.strip(_ENDS), multiline=False) if isinstance(value, str) else value
+
+
+def _lines(value: Any) -> Any:
+    return _refuse_unsafe(value.strip(_ENDS), multiline=True) if isinstance(value, str) else value
 
 
 def _email(value: str) -> str:
-    value = _line(value.strip())
+    value = _line(value).strip()
     if len(value) > 320 or not _EMAIL.match(value):
         raise ValueError("must be an email address")
     return value
 
 
 def _http_url(value: str) -> str:
-    value = _line(value.strip())
+    value = _line(value).strip()
     if not re.match(r"^https?://[^\s/?#]+[^\s]*$", value, re.IGNORECASE):
         raise ValueError("must be an http(s) URL")
     return value
@@ -95,9 +98,14 @@ def _target_type(value: str) -> str:
 
 
 def Text(max_length: int, min_length: int = 1, *, multiline: bool = False):  # noqa: N802 - a type factory
-    """Text people read: one line unless ``multiline``; see the module's docstring for what is refused."""
+    """Text people read: one line unless ``multiline``; see the module's docstring for what is refused.
+
+    Checked before whitespace is stripped (Python's strip would silently drop a trailing U+0085
+    or U+2028), with only spaces, tabs and line breaks at the ends forgiven.
+    """
+    check = _lines if multiline else _line
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-                     AfterValidator(_lines if multiline else _line)]
+                     BeforeValidator(check)]  # the outermost: it sees the raw input, before the strip
 
 
 def Prose(max_length: int, min_length: int = 1):  # noqa: N802 - a type factory
