@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import enum
+import os
+import time
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
@@ -82,12 +84,29 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def _test_commit_delay() -> float:
+    """``MICROCRED_TEST_COMMIT_DELAY``: seconds each transaction waits before committing.
+
+    Fault injection for tests only (ignored with ``MICROCRED_ENV=production``): it widens the
+    window between a unit of work and its commit, so a test can prove that no answer is sent
+    before the commit (read-your-writes, nothing lost to a SIGKILL after a 2xx).
+    """
+    if os.environ.get("MICROCRED_ENV", "development") == "production":
+        return 0.0
+    try:
+        return max(0.0, float(os.environ.get("MICROCRED_TEST_COMMIT_DELAY") or 0))
+    except ValueError:
+        return 0.0
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     session = factory()
     try:
         yield session
+        if delay := _test_commit_delay():
+            time.sleep(delay)
         session.commit()
     except BaseException:
         session.rollback()

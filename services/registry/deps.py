@@ -19,7 +19,14 @@ def get_settings(request: Request) -> RegistrySettings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request owns the transaction: commit on success, roll back on any error."""
+    """The request owns the transaction: commit on success, roll back on any error.
+
+    Used only as ``SessionDep`` (``scope="function"``): the commit happens after the route
+    returns and *before* the response is sent, so a client that saw 2xx can read what it
+    wrote on its next request, on any replica, and a process killed after answering has
+    lost nothing. (Since FastAPI 0.118 a ``yield`` dependency's exit code runs after the
+    response by default; a failed commit would then follow a 2xx already on the wire.)
+    """
     with transaction(request.app.state.sessions) as session:
         yield session
 
@@ -37,7 +44,7 @@ def require_service_token(request: Request, settings: Annotated[RegistrySettings
 
 
 SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ChainDep = Annotated[RegistryChain | None, Depends(get_chain)]
 OwnerDep = Annotated[str, Depends(get_owner)]
 ServiceAuth = Depends(require_service_token)
