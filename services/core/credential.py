@@ -106,10 +106,11 @@ def summary(credential: dict) -> dict:
     achievement = subject.get("achievement") or {}
     issuer = credential.get("issuer")
     issuer_name = _text(issuer.get("name"), "issuer.name") if isinstance(issuer, dict) else None
+    name = _text(achievement.get("name"), "credentialSubject.achievement.name")
+    fallback = _text(credential.get("name"), "name")
     return {
         "id": credential.get("id"),
-        "name": _text(achievement.get("name"), "credentialSubject.achievement.name")
-        or _text(credential.get("name"), "name"),
+        "name": name or fallback,
         "issuer": issuer_name or issuer_id(credential),
         "issuerId": issuer_id(credential),
         "recipient": _text(subject.get("name"), "credentialSubject.name"),

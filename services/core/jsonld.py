@@ -52,18 +52,18 @@ CONTEXTS_PACKAGE = "services.core.contexts"
 # What jsonld.js calls an absolute IRI (a scheme, or "_" for a blank node) — pyld agrees.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*|_):[^\s]*$")
 
-# Limits on what canonicalize accepts (docs/signing.md, "Limits"). A credential our issuer
-# builds at its own maxima (50 alignments, 50 tags, 20 evidence, every field) has about 750
-# values, a typical one under 100; at these limits the costliest accepted document takes
-# about ten times a typical verification (bench/hostile.py).
-MAX_VALUES = 1_000  # every JSON value counts once: objects, arrays, strings, numbers, booleans, nulls
+# Limits on what canonicalize accepts (docs/signing.md, "Limits"). Canonicalisation costs
+# about 10-18 µs per JSON value, so the costliest accepted document is set by how many values
+# it may hold: at 600 it takes about ten times a typical credential (~70 values; a rich one
+# ~100-150), measured by bench/hostile.py.
+MAX_VALUES = 600  # every JSON value counts once: objects, arrays, strings, numbers, booleans, nulls
 MAX_ARRAY_ITEMS = 64  # items in one array
 MAX_NESTING = 32  # objects and arrays within one another
-MAX_TYPES = 16  # types of one node, all its objects together
-# Steps of RDFC-1.0's Hash N-Degree Quads (calls, plus issuer copies — one per permutation
-# tried) before canonicalisation gives up. A credential spends none: its blank nodes differ
-# at first degree. 64 identical objects spend a few hundred; a symmetric clique of 7 blank
-# nodes spends millions. At the limit it costs ≈ 2 ms.
+MAX_TYPES = 16  # distinct types of one node, all its objects together
+# Steps RDFC-1.0's Hash N-Degree Quads may take (a call: 1 + 4 per quad of the node; a
+# permutation tried: 1 + the identifiers issued so far) before canonicalisation gives up.
+# A credential spends none — its blank nodes differ at first degree —, 64 identical objects
+# 1,000-1,700, a clique of 4 blank nodes 4,200, of 7 millions. 2,000 steps take ≈ 1-2 ms.
 RDFC_WORK_BUDGET = 2_000
 # The keyword aliases a credential may use: everything else must be a term or a @vocab name.
 _ALIASES = {"id": "@id", "type": "@type"}
@@ -213,7 +213,7 @@ class _SafeProcessor(pyld.JsonLdProcessor):
         self._processed = processed_contexts
         self._compact_terms = compact_terms if compact_terms is not None else LRUCache(maxsize=100)
         self._inverse: dict[int, tuple[dict, dict[str, str]]] = {}  # id(mappings) -> (mappings, IRI -> term)
-        self._types: dict[str, int] = {}  # node IRI -> types seen in all its objects
+        self._types: dict[str, set[str]] = {}  # node IRI -> the types of all its objects
         self._ids: set[str] = set()  # node IRIs seen
         self._values: dict[tuple[int, str], list] = {}  # (id(subject), property) -> [list, indexed, keys]
 
@@ -368,13 +368,12 @@ class _SafeProcessor(pyld.JsonLdProcessor):
             if isinstance(type_, str) and not _ABSOLUTE_IRI.match(type_):
                 raise self._unsafe(f"type {type_!r} is not defined by the document's contexts")
         if types:
-            # pyld merges a node's types with a duplicate check per type: quadratic, so bound them
-            # (over all the objects that share one IRI, since they merge into one node).
-            seen = len(types) + (self._types.get(node_id, 0) if isinstance(node_id, str) else 0)
-            if seen > MAX_TYPES:
+            # pyld merges a node's types with a duplicate check per type: quadratic in the distinct
+            # types, so bound them (over all the objects that share one IRI: they merge).
+            seen = self._types.setdefault(node_id, set()) if isinstance(node_id, str) else set()
+            seen.update(type_ for type_ in types if isinstance(type_, str))
+            if len(seen) > MAX_TYPES or len(types) > MAX_TYPES:
                 raise DocumentTooLargeError(f"{self._where()}: a node has more than {MAX_TYPES} types")
-            if isinstance(node_id, str):
-                self._types[node_id] = seen
         for key, values in expanded.items():
             if key.startswith("_:"):
                 raise self._unsafe(f"property {key!r} is a blank node")
@@ -384,6 +383,16 @@ class _SafeProcessor(pyld.JsonLdProcessor):
             if node_id in self._ids:
                 self._create_node_map = self._fast_create_node_map  # type: ignore[method-assign]
             self._ids.add(node_id)
+
+    def _expand_iri(self, active_ctx, value, base=None, vocab=False, local_ctx=None, defined=None):  # type: ignore[no-untyped-def]
+        # The commonest call by far — a term looked up in the active context outside context
+        # processing — answered without pyld's keyword scan and regular expression; exactly
+        # what pyld returns for it (the term's IRI, or None for a term defined as null).
+        if vocab and local_ctx is None and type(value) is str and value and value[0] != "@":
+            mapping = active_ctx["mappings"].get(value, _MISSING)
+            if mapping is not _MISSING:
+                return None if mapping is None else mapping["@id"]
+        return super()._expand_iri(active_ctx, value, base, vocab, local_ctx, defined)
 
     def _expand_value(self, active_ctx, active_property, value, options):  # type: ignore[no-untyped-def]
         expanded = super()._expand_value(active_ctx, active_property, value, options)
@@ -470,6 +479,10 @@ class _SafeProcessor(pyld.JsonLdProcessor):
 
 
 _NEVER_EQUAL = object()
+_MISSING = object()
+# Budget steps per quad of a node Hash N-Degree Quads looks at: each costs a SHA-256 and
+# some string work, a few times a permutation step.
+_QUAD_STEPS = 4
 # Lists up to this long are left to pyld's quadratic duplicate check (≤ 28 comparisons each).
 _SHORT_LIST = 8
 
@@ -553,8 +566,14 @@ class _BudgetedRDFC(URDNA2015):
                 "the document's unnamed objects are too alike to put in canonical order cheaply "
                 f"(RDFC-1.0 work budget of {self.budget:,} steps exceeded)")
 
+    def modify_first_degree_component(self, id_, component, key):  # type: ignore[no-untyped-def]
+        # pyld deep-copies the component (two strings) for every blank node of every quad
+        if component["type"] != "blank node":
+            return component
+        return {**component, "value": "_:a" if component["value"] == id_ else "_:z"}
+
     def hash_n_degree_quads(self, id_, issuer):  # type: ignore[no-untyped-def]
-        self._spend(1 + len(self.blank_node_info[id_]["quads"]))
+        self._spend(1 + _QUAD_STEPS * len(self.blank_node_info[id_]["quads"]))
         if not isinstance(issuer, _MeteredIssuer):
             issuer = _MeteredIssuer(issuer, self._spend)
         return super().hash_n_degree_quads(id_, issuer)
