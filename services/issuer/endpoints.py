@@ -47,8 +47,9 @@ def create_issuer(body: IssuerCreate, session: SessionDep, settings: SettingsDep
 
 # -- the calling issuer -------------------------------------------------------------------------
 @api.get("/issuer", response_model=IssuerRead)
-def current_issuer(principal: Reading, session: SessionDep) -> IssuerRead:
-    return service.issuer_read(session, principal.issuer)
+def current_issuer(principal: Reading, session: SessionDep, registry: RegistryDep) -> IssuerRead:
+    """The issuer, with each key's state on chain and ``chain_problems`` listing what failed there for good."""
+    return service.issuer_read(session, principal.issuer, registry)
 
 
 @api.post("/issuer/signing-keys/rotate", response_model=KeyRotated)

@@ -118,7 +118,8 @@ class HttpRegistry:
 
     def key_states(self, issuer_id: str) -> list[KeyChainState]:
         """Every signing key of the issuer, oldest first, with where it stands on chain."""
-        body = self._call("GET", f"/api/v1/issuers/{issuer_id}")
+        # A read for people looking at the issuer: a short wait, then "could not be asked".
+        body = self._call("GET", f"/api/v1/issuers/{issuer_id}", timeout=3.0)
         return [KeyChainState.from_json(k) for k in body.get("keys", [])]
 
     def rotate_key(self, issuer_id: str, body: dict) -> ChainAccount:

@@ -152,6 +152,17 @@ class IssuerCreated(BaseModel):
     registry: RegistryInfo
 
 
+class KeyOnChainRead(BaseModel):
+    """Where the key stands on chain, as the registry reports it; ``failed`` states need an operator."""
+
+    registration: Literal["queued", "submitted", "confirmed", "failed", "unknown"]
+    registration_error: str | None = None
+    retirement: Literal["queued", "submitted", "confirmed", "failed"] | None = None
+    retirement_error: str | None = None
+    anchors_waiting: int = 0
+    problem: str | None = Field(None, description="set when something failed for good: what, in words")
+
+
 class SigningKeyRead(BaseModel):
     public_key: str
     multikey: str
@@ -161,6 +172,8 @@ class SigningKeyRead(BaseModel):
     created_at: datetime
     retired_at: datetime | None
     valid_until: datetime | None
+    chain: KeyOnChainRead | None = Field(None, description="the key on chain (GET /api/v1/issuer only; null when "
+                                                           "the registry could not be asked)")
 
 
 class IssuerRead(BaseModel):
@@ -174,6 +187,8 @@ class IssuerRead(BaseModel):
     did: str
     registry: RegistryInfo
     signing_keys: list[SigningKeyRead]
+    chain_problems: list[str] = Field(default_factory=list, description="chain work for this issuer that failed "
+                                                                        "for good, or could not be checked")
     created_at: datetime
 
 

@@ -30,7 +30,7 @@ from services.issuer.images import CleanImage, ImageError, clean_image
 from services.issuer.models import (Achievement, AnchorState, ApiKey, Batch, BatchState, Credential, Image, Issuer,
                                     KeyState, OutboxKind, OutboxState, RegistryState, SigningKey)
 from services.issuer.registry_client import ChainAccount, Registry, RegistryError
-from services.issuer.schemas import (AchievementCreate, AchievementRead, ApiKeyCreate, ApiKeyCreated, ApiKeyRead,
+from services.issuer.schemas import (KeyOnChainRead, AchievementCreate, AchievementRead, ApiKeyCreate, ApiKeyCreated, ApiKeyRead,
                                      BatchCreate, BatchCredential, BatchRead, BatchRow, CredentialCreate,
                                      CredentialList, CredentialRead, CredentialStatusRead, ImageRead, IssuerCreate,
                                      IssuerCreated, IssuerRead, KeyRotate, KeyRotated, RegistryInfo, RowError,
@@ -154,12 +154,42 @@ def _signing_key_read(issuer: Issuer, key: SigningKey) -> SigningKeyRead:
                           retired_at=key.retired_at, valid_until=key.valid_until)
 
 
-def issuer_read(session: Session, issuer: Issuer) -> IssuerRead:
+def issuer_read(session: Session, issuer: Issuer, registry: Registry | None = None) -> IssuerRead:
+    """The issuer; with ``registry``, each key's state on chain, and loudly what failed there for good."""
+    signing_keys = [_signing_key_read(issuer, k) for k in repo.signing_keys(session, issuer.id)]
+    problems: list[str] = []
+    if registry is not None:
+        problems = _attach_chain_states(registry, issuer, signing_keys)
     return IssuerRead(id=issuer.id, slug=issuer.slug, name=issuer.name, url=issuer.url, email=issuer.email,
                       logo_url=issuer.logo_url, linkedin_organization_id=issuer.linkedin_organization_id,
-                      did=issuer.did, registry=_registry_info(issuer),
-                      signing_keys=[_signing_key_read(issuer, k) for k in repo.signing_keys(session, issuer.id)],
-                      created_at=issuer.created_at)
+                      did=issuer.did, registry=_registry_info(issuer), signing_keys=signing_keys,
+                      chain_problems=problems, created_at=issuer.created_at)
+
+
+def _attach_chain_states(registry: Registry, issuer: Issuer, signing_keys: list[SigningKeyRead]) -> list[str]:
+    try:
+        states = {s.public_key.lower(): s for s in registry.key_states(issuer.id)}
+    except RegistryError as exc:
+        return [f"the registry could not be asked where the keys stand on chain: {exc}"]
+    problems = []
+    for key in signing_keys:
+        state = states.get(key.public_key.lower())
+        if state is None:
+            key.chain = KeyOnChainRead(registration="unknown")
+            continue
+        problem = None
+        if state.state == "failed":
+            problem = f"registering key {key.public_key} on chain failed for good: {state.error}"
+        elif state.retirement_state == "failed":
+            what = "the compromise of" if key.compromised else "retiring"
+            problem = f"recording {what} key {key.public_key} on chain failed for good: {state.retirement_error}"
+        key.chain = KeyOnChainRead(registration=state.state, registration_error=state.error,
+                                   retirement=state.retirement_state, retirement_error=state.retirement_error,
+                                   anchors_waiting=state.anchors_waiting, problem=problem)
+        if problem:
+            log.error("issuer %s: %s", issuer.id, problem)
+            problems.append(problem)
+    return problems
 
 
 def rotate_signing_key(session: Session, settings: IssuerSettings, issuer: Issuer, body: KeyRotate) -> KeyRotated:

@@ -34,6 +34,7 @@ class FakeRegistry:
         self.revoked: list[tuple[str, str]] = []
         self.rotations: list[tuple[str, dict]] = []
         self.receipts: dict[str, dict] = {}
+        self.key_failures: dict[str, dict] = {}  # public key -> KeyChainState fields to report
         self.calls: list[str] = []
         self.lock = threading.Lock()
 
@@ -62,6 +63,27 @@ class FakeRegistry:
         self.rotations.append((issuer_id, body))
         a = self.accounts[issuer_id]
         return ChainAccount(a["address"], a["state"])
+
+    def key_states(self, issuer_id):
+        """Each key the issuer told us of, ``confirmed`` unless a test put a state in ``key_failures``."""
+        from services.issuer.registry_client import KeyChainState
+
+        self._check("key_states")
+        account = self.accounts.get(issuer_id)
+        if account is None:
+            raise RegistryRefused(404, "not_found", "no account")
+        keys = [account["public_key"]] + [r["public_key"] for i, r in self.rotations if i == issuer_id]
+        retired = {r["retire"]: r for i, r in self.rotations if i == issuer_id}
+        states = []
+        for key in keys:
+            failure = self.key_failures.get(key, {})
+            retirement = retired.get(key)
+            states.append(KeyChainState(
+                public_key=key, state=failure.get("state", "confirmed"), valid_from=1, error=failure.get("error"),
+                anchors_waiting=0, retirement_state=failure.get("retirement_state", "confirmed") if retirement else None,
+                valid_until=None, compromised=bool(retirement and retirement.get("compromised")),
+                retirement_error=failure.get("retirement_error")))
+        return states
 
     def queue_anchors(self, issuer_id, hashes, public_key=None):
         self._check("queue_anchors")

@@ -305,3 +305,28 @@ def test_public_reads_of_unknown_things_are_404_json(client):
                  "/public/images/" + "a" * 64 + ".png", "/public/images/../../etc/passwd"):
         r = client.get(path)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", path
+
+
+# -- chain problems are loud -------------------------------------------------------------------
+def test_a_key_job_that_failed_for_good_is_shown_on_the_issuer(client, lakeside):
+    key, _, issuer = lakeside
+    from services.issuer.outbox import Relay
+
+    rotated = client.post("/api/v1/issuer/signing-keys/rotate", json={"compromised": True}, headers=auth(key)).json()
+    Relay(client.settings, client.sessions, client.registry).tick()  # the rotation reaches the registry
+    healthy = client.get("/api/v1/issuer", headers=auth(key)).json()
+    assert healthy["chain_problems"] == []
+    assert all(k["chain"]["registration"] == "confirmed" for k in healthy["signing_keys"])
+
+    old = rotated["retired_key"]["public_key"]
+    client.registry.key_failures[old] = {"retirement_state": "failed", "retirement_error": "KeyNotFound(…)"}
+    body = client.get("/api/v1/issuer", headers=auth(key)).json()
+    assert len(body["chain_problems"]) == 1 and old in body["chain_problems"][0]
+    assert "compromise" in body["chain_problems"][0] and "KeyNotFound" in body["chain_problems"][0]
+    retired = next(k for k in body["signing_keys"] if k["public_key"] == old)
+    assert retired["chain"]["retirement"] == "failed" and retired["chain"]["problem"]
+
+    client.registry.up = False
+    down = client.get("/api/v1/issuer", headers=auth(key)).json()
+    assert "could not be asked" in down["chain_problems"][0]
+    assert all(k["chain"] is None for k in down["signing_keys"])
