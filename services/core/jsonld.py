@@ -504,8 +504,8 @@ def _value_key(value: dict) -> Any:
     else:
         return None
     meta = (value.get("@type"), value.get("@language"), value.get("@index"))
-    if any(part is not None and type(part) is not str for part in meta):
-        return None
+    if any(part is not None and type(part) is not str for part in meta) or (meta[0] or "").startswith("_:"):
+        return None  # (a blank-node datatype, which pyld would relabel, cannot pass expansion anyway)
     return key, meta
 
 
