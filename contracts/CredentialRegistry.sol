@@ -8,10 +8,12 @@ import {ICredentialRegistry} from "./ICredentialRegistry.sol";
 
 /// @title CredentialRegistry
 /// @notice Registers issuers and their Ed25519 keys (with history), records Merkle roots of
-/// credential hashes anchored by issuer accounts, and per-issuer revocations.
+/// credential hashes anchored by issuer accounts, per-issuer revocations, and the latest hash of
+/// each issuer's status lists.
 /// @dev Anchoring writes one storage slot per root, whatever the batch size, so the cost per
 /// credential falls with the batch. Revocations are keyed by the revoking account, so an
-/// issuer can only ever revoke within its own namespace. Ownership moves in two steps
+/// issuer can only ever revoke within its own namespace; status lists are keyed the same way.
+/// A status list update writes the same two slots whatever the number of entries it changes. Ownership moves in two steps
 /// (transferOwnership, then acceptOwnership by the new owner).
 contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
     /// @dev registeredAt != 0 marks a registered account; active and registeredAt share a slot.
@@ -28,10 +30,18 @@ contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
         uint48 blockNumber;
     }
 
+    /// @dev Two slots: the 32-byte hash fills one by itself, so the time needs a second. One slot
+    /// would mean storing a shortened hash, which a verifier could not compare with the list's.
+    struct StatusList {
+        bytes32 listHash;
+        uint64 setAt;
+    }
+
     mapping(address account => Issuer) private _issuers;
     mapping(address account => IssuerKey[]) private _keys;
     mapping(bytes32 root => Anchor) private _anchors;
     mapping(address issuer => mapping(bytes32 credentialHash => uint64 revokedAt)) private _revokedAt;
+    mapping(address issuer => mapping(bytes32 listId => StatusList)) private _statusLists;
 
     constructor(address initialOwner) Ownable(initialOwner) {}
 
@@ -112,6 +122,20 @@ contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
         }
     }
 
+    /// @inheritdoc ICredentialRegistry
+    function setStatusList(bytes32 listId, bytes32 listHash) external onlyActiveIssuer {
+        _setStatusList(listId, listHash);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function setStatusLists(bytes32[] calldata listIds, bytes32[] calldata listHashes) external onlyActiveIssuer {
+        if (listIds.length == 0) revert EmptyBatch();
+        if (listIds.length != listHashes.length) revert LengthMismatch(listIds.length, listHashes.length);
+        for (uint256 i = 0; i < listIds.length; ++i) {
+            _setStatusList(listIds[i], listHashes[i]);
+        }
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc ICredentialRegistry
@@ -151,6 +175,12 @@ contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
     }
 
     /// @inheritdoc ICredentialRegistry
+    function statusListOf(address issuerAccount, bytes32 listId) external view returns (bytes32 listHash, uint64 setAt) {
+        StatusList storage list = _statusLists[issuerAccount][listId];
+        return (list.listHash, list.setAt);
+    }
+
+    /// @inheritdoc ICredentialRegistry
     function verifyInclusion(bytes32 root, bytes32[] calldata proof, bytes32 credentialHash)
         external pure returns (bool)
     {
@@ -164,6 +194,12 @@ contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
         if (_revokedAt[msg.sender][credentialHash] != 0) revert AlreadyRevoked(msg.sender, credentialHash);
         _revokedAt[msg.sender][credentialHash] = uint64(block.timestamp);
         emit CredentialRevoked(msg.sender, credentialHash);
+    }
+
+    function _setStatusList(bytes32 listId, bytes32 listHash) private {
+        if (listHash == bytes32(0)) revert EmptyListHash();
+        _statusLists[msg.sender][listId] = StatusList(listHash, uint64(block.timestamp));
+        emit StatusListSet(msg.sender, listId, listHash);
     }
 
     function _requireIssuer(address account) private view returns (Issuer storage record) {

@@ -36,6 +36,10 @@ interface ICredentialRegistry {
     error EmptyBatch();
     /// @notice `issuer` already revoked `credentialHash`.
     error AlreadyRevoked(address issuer, bytes32 credentialHash);
+    /// @notice A status list hash of zero (zero is what an unset list reads as).
+    error EmptyListHash();
+    /// @notice `setStatusLists` was given `listIds` and `listHashes` of different lengths.
+    error LengthMismatch(uint256 listIds, uint256 listHashes);
 
     event IssuerRegistered(address indexed account, string did, bytes32 publicKey);
     event IssuerActiveChanged(address indexed account, bool active);
@@ -43,6 +47,7 @@ interface ICredentialRegistry {
     event KeyRetired(address indexed account, bytes32 indexed publicKey, uint64 validUntil, bool compromised);
     event RootAnchored(address indexed issuer, bytes32 indexed root, uint256 leafCount);
     event CredentialRevoked(address indexed issuer, bytes32 indexed credentialHash);
+    event StatusListSet(address indexed issuer, bytes32 indexed listId, bytes32 listHash);
 
     // -- the owner (platform operator) --
 
@@ -71,6 +76,14 @@ interface ICredentialRegistry {
     /// @notice Revoke several credential hashes, all or none.
     function revokeBatch(bytes32[] calldata credentialHashes) external;
 
+    /// @notice Set the latest hash of one of the caller's own status lists. `listId` is keccak256 of
+    /// the list credential's URL, `listHash` its credential hash; the block time is kept with it.
+    /// The latest call wins; a zero hash is refused.
+    function setStatusList(bytes32 listId, bytes32 listHash) external;
+
+    /// @notice `setStatusList` for several lists in one transaction, in order, all or none.
+    function setStatusLists(bytes32[] calldata listIds, bytes32[] calldata listHashes) external;
+
     // -- views for verifiers --
 
     /// @notice An issuer's record; registeredAt 0 means never registered.
@@ -88,6 +101,10 @@ interface ICredentialRegistry {
 
     /// @notice When `issuer` revoked `credentialHash` (block time); 0 if it did not.
     function revokedAt(address issuer, bytes32 credentialHash) external view returns (uint64);
+
+    /// @notice The latest hash `issuer` set for its status list `listId`, and the block time it was set;
+    /// zeros if it never set one.
+    function statusListOf(address issuer, bytes32 listId) external view returns (bytes32 listHash, uint64 setAt);
 
     /// @notice Whether `proof` leads from the credential's leaf to `root`, by OpenZeppelin
     /// StandardMerkleTree rules: leaf = keccak256(keccak256(abi.encode(credentialHash))), sorted pairs.

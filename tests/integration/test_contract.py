@@ -104,6 +104,9 @@ class Registry:
     def revoked_at(self, account: str, h: bytes) -> int:
         return self.c.functions.revokedAt(account, h).call()
 
+    def status_list(self, account: str, list_id: bytes) -> tuple:
+        return tuple(self.c.functions.statusListOf(account, list_id).call())
+
 
 @dataclass
 class Roles:
@@ -250,6 +253,32 @@ def _revoke_batch(reg: Registry, roles: Roles, sender: str):
     return reg.c.functions.revokeBatch(hashes), check
 
 
+def _set_status_list(reg: Registry, roles: Roles, sender: str):
+    list_id, list_hash = rand32(), rand32()
+
+    def check(receipt):
+        assert reg.status_list(sender, list_id) == (list_hash, reg.block_time(receipt))
+        bystander = roles.other if sender == roles.issuer else roles.issuer
+        assert reg.status_list(bystander, list_id) == (ZERO32, 0)  # kept per issuer account
+        assert reg.events(receipt, "StatusListSet") == [{"issuer": sender, "listId": list_id, "listHash": list_hash}]
+
+    return reg.c.functions.setStatusList(list_id, list_hash), check
+
+
+def _set_status_lists(reg: Registry, roles: Roles, sender: str):
+    ids = [rand32() for _ in range(1 + os.urandom(1)[0] % 4)]
+    hashes = [rand32() for _ in ids]
+
+    def check(receipt):
+        now = reg.block_time(receipt)
+        assert [reg.status_list(sender, i) for i in ids] == [(h, now) for h in hashes]
+        assert reg.events(receipt, "StatusListSet") == [
+            {"issuer": sender, "listId": i, "listHash": h} for i, h in zip(ids, hashes)]
+
+    return reg.c.functions.setStatusLists(ids, hashes), check
+
+
+ZERO32 = b"\x00" * 32
 OWNER_ONLY, ISSUERS = frozenset({"owner"}), frozenset({"issuer", "other"})
 ACTIONS = {
     "registerIssuer": Action(_register_issuer, OWNER_ONLY),
@@ -259,6 +288,8 @@ ACTIONS = {
     "anchorRoot": Action(_anchor_root, ISSUERS),
     "revoke": Action(_revoke, ISSUERS),
     "revokeBatch": Action(_revoke_batch, ISSUERS),
+    "setStatusList": Action(_set_status_list, ISSUERS),
+    "setStatusLists": Action(_set_status_lists, ISSUERS),
 }
 OWNER_ACTIONS = {name for name, action in ACTIONS.items() if action.allowed == OWNER_ONLY}
 
@@ -527,6 +558,104 @@ def test_revocations_are_per_issuer(reg, roles):
     mine = reg.block_time(reg.ok(reg.c.functions.revokeBatch([h]), roles.issuer))
     assert reg.revoked_at(roles.issuer, h) == mine > at
     assert reg.revoked_at(roles.other, h) == at
+
+
+# ------------------------------------------------------------------ status lists
+
+def test_a_status_list_never_set_reads_as_zeros(reg, roles):
+    assert reg.status_list(roles.issuer, rand32()) == (ZERO32, 0)
+    assert reg.status_list(roles.stranger, rand32()) == (ZERO32, 0)
+
+
+def test_the_latest_status_list_hash_wins_with_its_block_time(reg, roles):
+    list_id, first, second = rand32(), rand32(), rand32()
+    set_first = reg.block_time(reg.ok(reg.c.functions.setStatusList(list_id, first), roles.issuer))
+    assert reg.status_list(roles.issuer, list_id) == (first, set_first)
+    reg.advance(60)
+    receipt = reg.ok(reg.c.functions.setStatusList(list_id, second), roles.issuer)
+    assert reg.status_list(roles.issuer, list_id) == (second, reg.block_time(receipt)) and reg.block_time(receipt) > set_first
+    assert reg.events(receipt, "StatusListSet") == [{"issuer": roles.issuer, "listId": list_id, "listHash": second}]
+    # an earlier hash may come back (a suspension lifted): it is simply the latest again
+    reg.advance(60)
+    again = reg.ok(reg.c.functions.setStatusList(list_id, first), roles.issuer)
+    assert reg.status_list(roles.issuer, list_id) == (first, reg.block_time(again))
+
+
+def test_a_zero_status_list_hash_is_refused_and_writes_nothing(reg, roles):
+    list_id, kept = rand32(), rand32()
+    at = reg.block_time(reg.ok(reg.c.functions.setStatusList(list_id, kept), roles.issuer))
+    assert reg.refusal(reg.c.functions.setStatusList(list_id, ZERO32), roles.issuer) == error("EmptyListHash")
+    assert reg.refusal(reg.c.functions.setStatusList(rand32(), ZERO32), roles.issuer) == error("EmptyListHash")
+    # in a batch: all or none
+    fresh = rand32()
+    assert reg.refusal(reg.c.functions.setStatusLists([fresh, list_id], [rand32(), ZERO32]),
+                       roles.issuer) == error("EmptyListHash")
+    assert reg.status_list(roles.issuer, list_id) == (kept, at)
+    assert reg.status_list(roles.issuer, fresh) == (ZERO32, 0)
+
+
+def test_status_lists_are_per_issuer_account(reg, roles):
+    """Issuer B setting A's list id changes nothing for A: each account has its own namespace."""
+    list_id, mine, theirs = rand32(), rand32(), rand32()
+    at = reg.block_time(reg.ok(reg.c.functions.setStatusList(list_id, mine), roles.issuer))
+    reg.advance(30)
+    receipt = reg.ok(reg.c.functions.setStatusList(list_id, theirs), roles.other)
+    assert reg.status_list(roles.issuer, list_id) == (mine, at)
+    assert reg.status_list(roles.other, list_id) == (theirs, reg.block_time(receipt))
+    reg.ok(reg.c.functions.setStatusLists([list_id], [rand32()]), roles.other)
+    assert reg.status_list(roles.issuer, list_id) == (mine, at)
+
+
+def test_a_status_list_batch_applies_in_order_and_its_lengths_must_match(reg, roles):
+    a, b = rand32(), rand32()
+    h1, h2, h3 = rand32(), rand32(), rand32()
+    receipt = reg.ok(reg.c.functions.setStatusLists([a, b, a], [h1, h2, h3]), roles.issuer)
+    now = reg.block_time(receipt)
+    assert reg.status_list(roles.issuer, a) == (h3, now)  # the last one of a list wins
+    assert reg.status_list(roles.issuer, b) == (h2, now)
+    assert [e["listHash"] for e in reg.events(receipt, "StatusListSet")] == [h1, h2, h3]
+    assert reg.refusal(reg.c.functions.setStatusLists([a, b], [h1]), roles.issuer) == error("LengthMismatch", 2, 1)
+    assert reg.refusal(reg.c.functions.setStatusLists([a], [h1, h2]), roles.issuer) == error("LengthMismatch", 1, 2)
+    assert reg.refusal(reg.c.functions.setStatusLists([], []), roles.issuer) == error("EmptyBatch")
+    assert reg.status_list(roles.issuer, a) == (h3, now)
+
+
+def test_a_suspended_issuer_keeps_its_status_lists_but_cannot_change_them(reg, roles):
+    list_id, kept = rand32(), rand32()
+    reg.ok(reg.c.functions.setIssuerActive(roles.suspended, True), roles.owner)
+    at = reg.block_time(reg.ok(reg.c.functions.setStatusList(list_id, kept), roles.suspended))
+    reg.ok(reg.c.functions.setIssuerActive(roles.suspended, False), roles.owner)
+    assert reg.refusal(reg.c.functions.setStatusList(list_id, rand32()), roles.suspended) == error(
+        "IssuerNotActive", roles.suspended)
+    assert reg.refusal(reg.c.functions.setStatusLists([list_id], [rand32()]), roles.suspended) == error(
+        "IssuerNotActive", roles.suspended)
+    assert reg.status_list(roles.suspended, list_id) == (kept, at)
+
+
+def _storage_writes(reg: Registry, receipt) -> dict[str, set[str]]:
+    """Storage slots the transaction changed, per contract (anvil's prestateTracer in diff mode)."""
+    trace = reg.chain.rpc("debug_traceTransaction", receipt["transactionHash"].to_0x_hex(),
+                          {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}})
+    post = trace["post"]
+    return {address.lower(): set((state.get("storage") or {}).keys()) for address, state in post.items()
+            if state.get("storage")}
+
+
+def test_a_status_list_update_writes_two_slots_whatever_it_changes(reg, roles):
+    """The hash (32 bytes) takes one slot, its time a second; nothing grows with the list's entries."""
+    list_id = rand32()
+    contract = reg.c.address.lower()
+    first = reg.ok(reg.c.functions.setStatusList(list_id, rand32()), roles.issuer)
+    assert {k: len(v) for k, v in _storage_writes(reg, first).items()} == {contract: 2}
+    reg.advance(1)
+    later = reg.ok(reg.c.functions.setStatusList(list_id, rand32()), roles.issuer)
+    assert _storage_writes(reg, later) == _storage_writes(reg, first)  # the same two slots
+    pair = reg.ok(reg.c.functions.setStatusLists([rand32(), rand32()], [rand32(), rand32()]), roles.issuer)
+    assert {k: len(v) for k, v in _storage_writes(reg, pair).items()} == {contract: 4}
+    # an update of a list that exists costs the same whatever hash it sets
+    gas = {reg.ok(reg.c.functions.setStatusList(list_id, rand32()), roles.issuer)["gasUsed"] for _ in range(3)}
+    assert max(gas) - min(gas) < 300  # calldata bytes only (a zero byte is cheaper)
+    assert max(gas) < 40_000 and first["gasUsed"] < 75_000
 
 
 # ------------------------------------------------------------------ fuzzed
