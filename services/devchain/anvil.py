@@ -1,13 +1,27 @@
 """Run a local anvil (npm package @foundry-rs/anvil-linux-amd64), bound to loopback only.
 
 With a state file, anvil loads it at start, dumps it every few seconds and at a clean
-stop (SIGTERM), so a restarted chain keeps every block: the embedded default loses nothing.
-Only the process started here is ever signalled, by its own PID.
+stop (SIGTERM), so a restarted chain keeps every block, transaction, receipt and log, the
+contract and its records: the embedded default loses nothing. Only the *latest* world state
+is dumped and only the last ``history_states`` block states are kept in memory
+(``--prune-history``), so the file grows by about 1.7 kB per block and 3.7 kB per block with
+a transaction, instead of a whole copy of the world state per block
+(``--preserve-historical-states``: 4 GB of state file and 6.7 GB of memory after 10,000
+blocks). Nothing here reads state at an old block after a restart: the verifier calls at
+``latest``, the registry reads receipts, blocks and logs (kept), and replays a failed call
+only at the block just before it (in memory). See docs/contract.md and bench/devchain.py.
+
+anvil rewrites the state file in place; a copy of the last file that loaded is kept beside
+it (``<state>.good``) and restored if the file is found cut short (a crash mid-dump).
+
+Only the process started here is ever signalled, by its own PID; it gets SIGTERM (and so
+dumps its state) when the process that started it dies, however that one dies.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,10 +30,16 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import orjson
+
+from services.ops.processes import die_with_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANVIL_BIN = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 DEV_CHAIN_ID = 31337
+# Block states kept in memory (eth_call / eth_getBalance at a recent block number). More
+# than the registry's re-org window and its replay of a failed call at the block before it.
+HISTORY_STATES = 64
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 # anvil's ten dev accounts (m/44'/60'/0'/0/i of DEV_MNEMONIC), each funded with 10,000 ETH.
 # Dev chains only: these keys are public and must never hold real funds. Account 0 is the
@@ -57,23 +77,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _parses_bytes(data: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(data), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _parses(path: Path) -> bool:
+    try:
+        return _parses_bytes(path.read_bytes())
+    except OSError:
+        return False
+
+
 class Anvil:
     """One anvil process; use as a context manager or call start()/stop().
 
     ``state_path``: load the chain from this file if it exists and dump it there every
-    ``state_interval`` seconds and on stop. ``block_time``: mine on an interval instead of
-    one block per transaction. ``port=None`` picks a free port.
+    ``state_interval`` seconds and on stop, keeping ``history_states`` block states in
+    memory. ``block_time``: mine on an interval instead of one block per transaction.
+    ``port=None`` picks a free port.
     """
 
     def __init__(self, port: int | None = None, state_path: Path | None = None, chain_id: int = DEV_CHAIN_ID,
                  block_time: float | None = None, log_path: Path | None = None,
-                 state_interval: int = 2) -> None:
+                 state_interval: int = 2, history_states: int = HISTORY_STATES) -> None:
         self.port = port if port is not None else free_port()
         self.state_path = Path(state_path) if state_path is not None else None
         self.chain_id = chain_id
         self.block_time = block_time
         self.log_path = Path(log_path) if log_path is not None else None
         self.state_interval = state_interval
+        self.history_states = history_states
         self.process: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
 
@@ -89,10 +125,11 @@ class Anvil:
         argv = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port),
                 "--chain-id", str(self.chain_id), "--mnemonic", DEV_MNEMONIC, "--accounts", str(len(DEV_KEYS))]
         if self.state_path is not None:
-            # --state = --load-state + --dump-state; historical states keep eth_call at
-            # older blocks working after a restart.
+            # --state = --load-state + --dump-state: blocks, transactions, receipts and the
+            # latest world state. No --preserve-historical-states: it dumps a full copy of the
+            # world state per block, and loading and dumping that is what grew without bound.
             argv += ["--state", str(self.state_path), "--state-interval", str(self.state_interval),
-                     "--preserve-historical-states"]
+                     "--prune-history", str(self.history_states)]
         if self.block_time:
             argv += ["--block-time", str(self.block_time)]
         return argv
@@ -100,16 +137,58 @@ class Anvil:
     def start(self, timeout: float = 20.0) -> Anvil:
         if self.process is not None and self.process.poll() is None:
             raise AnvilError(f"anvil already running (pid {self.process.pid})")
-        if self.state_path is not None:
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")
+        if self.state_path is not None:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            self._check_state_file()
         self.process = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                         stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM))
         self._wait_ready(timeout)
+        self._keep_good_copy()
         return self
+
+    @property
+    def good_copy(self) -> Path | None:
+        return self.state_path.with_name(self.state_path.name + ".good") if self.state_path else None
+
+    def _check_state_file(self) -> None:
+        """A state file cut short by a crash mid-dump would not load: put the last good one back."""
+        if not self.state_path.exists() or _parses(self.state_path):
+            return
+        broken = self.state_path.with_name(f"{self.state_path.name}.broken-{int(time.time())}")
+        self.state_path.replace(broken)
+        if self.good_copy.exists():
+            shutil.copyfile(self.good_copy, self.state_path)
+            self._note(f"state file {self.state_path} did not parse (kept as {broken.name}); "
+                       f"restored the last good copy")
+        else:
+            self._note(f"state file {self.state_path} did not parse (kept as {broken.name}); starting a new chain")
+
+    def _keep_good_copy(self) -> None:
+        """The file anvil just loaded is good: copy it aside (atomically) for _check_state_file.
+
+        Read once and parsed from those very bytes, so a dump that anvil starts meanwhile
+        cannot slip a cut-short file into the copy.
+        """
+        if self.state_path is None:
+            return
+        try:
+            data = self.state_path.read_bytes()
+        except OSError:
+            return
+        if not _parses_bytes(data):
+            return
+        tmp = self.good_copy.with_name(self.good_copy.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(self.good_copy)
+
+    def _note(self, message: str) -> None:
+        if self._log is not None:
+            self._log.write(f"microcred: {message}\n".encode())
+            self._log.flush()
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -4,6 +4,12 @@ A local anvil chain with its state kept under the data folder, the contract depl
 first start, SQLite, the three services and the background workers, a demo issuer with a
 demo credential whose URL is printed. Ctrl-C stops everything; the next run resumes with
 the same data, and the same URL still verifies.
+
+However the supervisor ends, nothing it started outlives it: Ctrl-C, SIGTERM and SIGHUP (a
+closed terminal) stop the children in order; if it is killed outright, each child gets
+SIGTERM from the kernel (``processes.die_with_parent``). And it refuses to start, saying
+which process holds which port, when one of its ports is taken (an old run's orphan would
+otherwise answer with other tokens: a bare 401).
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +24,7 @@ import httpx
 
 from services.core.settings import ServiceSettings, read_deployment
 from services.ops.migrate import upgrade
-from services.ops.processes import Proc, spawn_app, spawn_module, wait_http
+from services.ops.processes import Proc, port_holder, spawn_app, spawn_module, wait_http
 
 DEMO = {
     "issuer": {"name": "Cascade Community College", "slug": "cascade-cc", "url": "https://cascade.example.edu",
@@ -39,6 +44,36 @@ DEMO = {
 
 def _port(url: str) -> int:
     return httpx.URL(url).port or 80
+
+
+def planned_ports(settings: ServiceSettings) -> list[tuple[str, int, str]]:
+    """(what, port, the variable that moves it) for everything ``make run`` listens on."""
+    return [("chain (anvil)", _port(settings.eth_rpc_url), "MICROCRED_ETH_RPC_URL"),
+            ("registry", _port(settings.registry_url), "MICROCRED_REGISTRY_URL"),
+            ("issuer", _port(settings.issuer_url), "MICROCRED_ISSUER_URL"),
+            ("verifier", _port(settings.public_base_url), "MICROCRED_PUBLIC_BASE_URL")]
+
+
+def busy_ports(settings: ServiceSettings) -> list[str]:
+    """One line per port already taken, saying by what (pid and command line)."""
+    lines = []
+    for what, port, variable in planned_ports(settings):
+        holder = port_holder(port)
+        if holder is not None:
+            lines.append(f"  port {port} ({what}) is taken by {holder}   [move it with {variable}]")
+    return lines
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP (a closed terminal): stop everything in order, like Ctrl-C."""
+
+
+def _say(*parts, err: bool = False) -> None:
+    """print, except that a terminal that went away (SIGHUP) must not break the stop."""
+    try:
+        print(*parts, file=sys.stderr if err else sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def ensure_chain(settings: ServiceSettings, data_dir: Path, log_dir: Path):
@@ -79,18 +114,34 @@ def _demo(settings: ServiceSettings, data_dir: Path) -> str:
     return credential["url"]
 
 
-def main() -> None:
+def main() -> int:
     settings = ServiceSettings()
     data_dir = settings.data_dir.resolve()
+    busy = busy_ports(settings)
+    if busy:
+        _say("make run: cannot start, its ports are in use:\n" + "\n".join(busy) + "\n"
+             "A microcred process left from an earlier run? Stop it by that pid (kill <pid>); or set the "
+             "variable shown to another port.", err=True)
+        return 1
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     procs: list[Proc] = []
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    anvil = None
+    hung_up = False
 
-    anvil, deployment = ensure_chain(settings, data_dir, log_dir)
-    print(f"chain     {anvil.rpc_url}  (chain id {deployment['chainId']}, contract {deployment['contract']})")
+    def on_signal(signum, _frame):
+        nonlocal hung_up
+        if signum == signal.SIGHUP and not hung_up:
+            hung_up = True  # the terminal is gone: keep what we have to say in the log folder
+            sys.stdout = sys.stderr = open(log_dir / "devstack.log", "a", buffering=1)
+        raise Stopped(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    code = 0
     try:
+        anvil, deployment = ensure_chain(settings, data_dir, log_dir)
+        _say(f"chain     {anvil.rpc_url}  (chain id {deployment['chainId']}, contract {deployment['contract']})")
         settings = ServiceSettings()  # re-read: the contract address is known now
         upgrade(settings.database_url)
         env = {"MICROCRED_DATA_DIR": str(data_dir), "MICROCRED_CONTRACT_ADDRESS": deployment["contract"]}
@@ -103,29 +154,39 @@ def main() -> None:
             if proc.url:
                 wait_http(proc, "/docs")
         url = _demo(settings, data_dir)
-        print()
-        print(f"  demo credential  {url}")
-        print(f"  verify page      {settings.public_base_url}/")
-        print(f"  issuer API       {settings.issuer_url}/docs   (admin token in {data_dir / 'secrets.json'})")
-        print(f"  registry API     {settings.registry_url}/docs")
-        print(f"  logs             {log_dir}")
-        print("\nPress Ctrl-C to stop.", flush=True)
-        while not stop.is_set():
+        _say()
+        _say(f"  demo credential  {url}")
+        _say(f"  verify page      {settings.public_base_url}/")
+        _say(f"  issuer API       {settings.issuer_url}/docs   (admin token in {data_dir / 'secrets.json'})")
+        _say(f"  registry API     {settings.registry_url}/docs")
+        _say(f"  logs             {log_dir}")
+        _say("\nPress Ctrl-C to stop.")
+        while True:
             dead = [p for p in procs if not p.alive()]
-            if dead:
+            if dead or not anvil.running():
                 for p in dead:
-                    print(f"{p.name} exited with {p.popen.returncode}; last log lines:\n{p.log_tail()}", file=sys.stderr)
+                    _say(f"{p.name} exited with {p.popen.returncode}; last log lines:\n{p.log_tail()}", err=True)
+                if not anvil.running():
+                    _say(f"anvil exited; see {log_dir / 'anvil.log'}", err=True)
+                code = 1
                 break
-            stop.wait(1.0)
-    except KeyboardInterrupt:
+            time.sleep(1.0)
+    except (KeyboardInterrupt, Stopped):
         pass
+    except Exception as exc:  # a start that failed: say why, then stop what did start
+        _say(f"make run failed: {exc}", err=True)
+        code = 1
     finally:
-        print("\nstopping…", flush=True)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the stop short
+        _say("\nstopping…")
         for proc in reversed(procs):
             proc.stop()
-        anvil.stop()
-        print("stopped; data kept in", data_dir)
+        if anvil is not None:
+            anvil.stop()
+        _say("stopped; data kept in", data_dir)
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
