@@ -72,6 +72,8 @@ class Registry(Protocol):
     def queue_revocations(self, issuer_id: str, hashes: list[str]) -> dict: ...
     def anchor_receipt(self, credential_hash: str) -> dict | None: ...
     def chain(self) -> dict: ...
+    def queue_status_list(self, issuer_id: str, list_id: str, list_hash: str, version: int) -> dict: ...
+    def status_list(self, issuer_id: str, list_id: str) -> dict | None: ...
 
 
 class HttpRegistry:
@@ -143,3 +145,17 @@ class HttpRegistry:
 
     def chain(self) -> dict:
         return self._call("GET", "/api/v1/chain")
+
+    def queue_status_list(self, issuer_id: str, list_id: str, list_hash: str, version: int) -> dict:
+        """Queue ``version`` of a status list (``list_id`` = keccak256 of its URL, ``list_hash`` = its
+        credential hash, both 0x hex); the registry sets only the newest version on chain. Idempotent;
+        answers ``{issuer_id, list_id, version, state}``, state ``superseded`` for an outdated version."""
+        return self._call("POST", "/api/v1/status-lists", {"issuer_id": issuer_id, "list_id": list_id,
+                                                           "hash": list_hash, "version": version})
+
+    def status_list(self, issuer_id: str, list_id: str) -> dict | None:
+        """The newest version the registry knows of the list and where it stands on chain (None: unknown):
+        ``{issuer_id, list_id, version, hash, state, txHash, blockNumber, setAt}``."""
+        from urllib.parse import quote
+
+        return self._call("GET", f"/api/v1/status-lists/{list_id}?issuer_id={quote(issuer_id, safe='')}", ok_404=True)

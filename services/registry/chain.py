@@ -76,6 +76,7 @@ class RegistryChain(Protocol):
     def anchor_of(self, root: str) -> AnchorRecord: ...
     def revoked_at(self, issuer: str, credential_hash: str) -> int: ...
     def issuer_registered_at(self, account: str) -> int: ...
+    def status_list_of(self, issuer: str, list_id: str) -> tuple[str, int]: ...
     def issuer_keys(self, account: str) -> list[tuple[str, int, int, bool]]: ...
     def find_log(self, event: str, topic_args: dict[str, Any]) -> LogRef | None: ...
 
@@ -214,6 +215,12 @@ class Web3Chain:
     def revoked_at(self, issuer: str, credential_hash: str) -> int:
         return int(self._rpc(self.contract.functions.revokedAt(
             Web3.to_checksum_address(issuer), HexBytes(credential_hash)).call))
+
+    def status_list_of(self, issuer: str, list_id: str) -> tuple[str, int]:
+        """(latest list hash as 0x hex, block time it was set); zeros if never set."""
+        list_hash, set_at = self._rpc(self.contract.functions.statusListOf(
+            Web3.to_checksum_address(issuer), HexBytes(list_id)).call)
+        return _hex(list_hash), int(set_at)
 
     def issuer_registered_at(self, account: str) -> int:
         _did, _active, registered_at, _keys = self._rpc(

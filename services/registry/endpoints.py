@@ -8,7 +8,8 @@ from services.registry import service
 from services.registry.chain import ChainError
 from services.registry.deps import ChainDep, OwnerDep, ServiceAuth, SessionDep, SettingsDep
 from services.registry.schemas import (AnchorReceipt, AnchorsIn, ChainStatus, HashesIn, IssuerCreate, IssuerRead,
-                                       JobRead, KeyRotate, QueuedOut, RevocationRead, _bytes32)
+                                       JobRead, KeyRotate, QueuedOut, RevocationRead, StatusListIn, StatusListQueued,
+                                       StatusListRead, _bytes32)
 from services.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1")
@@ -71,6 +72,25 @@ def queue_revocations(body: HashesIn, session: SessionDep) -> QueuedOut:
 @router.get("/revocations/{credential_hash}", response_model=list[RevocationRead])
 def revocation_state(session: SessionDep, credential_hash: str = Path(max_length=80)) -> list[RevocationRead]:
     return service.revocation_state(session, _path_hash(credential_hash))
+
+
+@router.post("/status-lists", status_code=202, dependencies=[ServiceAuth], response_model=StatusListQueued)
+def queue_status_list(body: StatusListIn, session: SessionDep) -> StatusListQueued:
+    """Queue a new version of one of the issuer's status lists; only the newest version of each
+    list is set on chain (``setStatusList(s)``), once the issuer's registration is confirmed."""
+    return service.queue_status_list(session, body)
+
+
+@router.get("/status-lists/{list_id}", response_model=StatusListRead)
+def status_list_state(session: SessionDep, list_id: str = Path(max_length=80),
+                      issuer_id: str = Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+                      ) -> StatusListRead:
+    """The newest version known of the issuer's list and where it stands (public: it holds only hashes)."""
+    try:
+        list_id = _bytes32(list_id)
+    except ValueError as exc:
+        raise InvalidInput(f"list_id: {exc}") from None
+    return service.status_list_state(session, issuer_id, list_id)
 
 
 @router.get("/chain", response_model=ChainStatus)

@@ -33,6 +33,14 @@ class JobKind(enum.StrEnum):
     retire_key = "retire_key"
     anchor = "anchor"
     revoke = "revoke"
+    status_list = "status_list"  # setStatusList / setStatusLists: the newest version of each list
+
+
+class StatusListState(enum.StrEnum):
+    queued = "queued"
+    submitted = "submitted"
+    confirmed = "confirmed"
+    superseded = "superseded"  # a newer version of the list was queued: this one is never sent
 
 
 class JobState(enum.StrEnum):
@@ -136,6 +144,27 @@ class Revocation(Base):
     __table_args__ = (UniqueConstraint("account_id", "hash"),
                       Index("ix_registry_revocations_account_state", "account_id", "state"),
                       Index("ix_registry_revocations_job", "job_id"))
+
+
+class StatusListUpdate(Base):
+    """One version of one of an issuer's status lists: its hash, to be set on chain unless a newer
+    version of the same list comes first (then this one is ``superseded``, never sent)."""
+
+    __tablename__ = "registry_status_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    list_id: Mapped[str] = mapped_column(String(66))  # keccak256 of the list credential's URL, 0x hex
+    version: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(66))  # the list credential's credential hash, 0x hex
+    state: Mapped[StatusListState] = mapped_column(string_enum(StatusListState, "status_list_state"),
+                                                   default=StatusListState.queued)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("registry_jobs.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("account_id", "list_id", "version"),
+                      Index("ix_registry_status_lists_account_state", "account_id", "state"),
+                      Index("ix_registry_status_lists_job", "job_id"))
 
 
 class Lease(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from services.core import leases
 from services.core.db import utcnow
 from services.registry.models import (Anchor, AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
-                                      Lease, Revocation)
+                                      Lease, Revocation, StatusListState, StatusListUpdate)
 
 
 # -- accounts -------------------------------------------------------------------
@@ -96,6 +96,8 @@ def waiting_anchors_by_key(session: Session, account_id: int) -> dict[str | None
 def set_items_state(session: Session, job_id: int, state: ItemState) -> None:
     for model in (Anchor, Revocation):
         session.execute(update(model).where(model.job_id == job_id).values(state=state))
+    session.execute(update(StatusListUpdate).where(StatusListUpdate.job_id == job_id)
+                    .values(state=StatusListState(state.value)))
 
 
 def release_items(session: Session, job_id: int) -> None:
@@ -104,6 +106,8 @@ def release_items(session: Session, job_id: int) -> None:
                     .values(job_id=None, proof=None, state=ItemState.queued))
     session.execute(update(Revocation).where(Revocation.job_id == job_id)
                     .values(job_id=None, state=ItemState.queued))
+    session.execute(update(StatusListUpdate).where(StatusListUpdate.job_id == job_id)
+                    .values(job_id=None, state=StatusListState.queued))
 
 
 # -- revocations ----------------------------------------------------------------
@@ -130,6 +134,90 @@ def revocation_with_job(session: Session, credential_hash: str) -> list[tuple[Re
         .outerjoin(ChainJob, Revocation.job_id == ChainJob.id)
         .where(Revocation.hash == credential_hash)).all()
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+# -- status lists -------------------------------------------------------------------
+def status_list_version(session: Session, account_id: int, list_id: str, version: int) -> StatusListUpdate | None:
+    return session.scalar(select(StatusListUpdate).where(
+        StatusListUpdate.account_id == account_id, StatusListUpdate.list_id == list_id,
+        StatusListUpdate.version == version))
+
+
+def newest_status_list(session: Session, account_id: int, list_id: str
+                       ) -> tuple[StatusListUpdate, ChainJob | None] | None:
+    """The highest version known of the list, with the job carrying it (if any)."""
+    row = session.execute(
+        select(StatusListUpdate, ChainJob).outerjoin(ChainJob, StatusListUpdate.job_id == ChainJob.id)
+        .where(StatusListUpdate.account_id == account_id, StatusListUpdate.list_id == list_id)
+        .order_by(StatusListUpdate.version.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
+def highest_version(session: Session, account_id: int, list_id: str,
+                    states: Collection[StatusListState] | None = None) -> int:
+    query = select(func.max(StatusListUpdate.version)).where(
+        StatusListUpdate.account_id == account_id, StatusListUpdate.list_id == list_id)
+    if states is not None:
+        query = query.where(StatusListUpdate.state.in_(list(states)))
+    return int(session.scalar(query) or 0)
+
+
+def insert_status_list(session: Session, account_id: int, list_id: str, version: int, list_hash: str,
+                       state: StatusListState) -> StatusListUpdate:
+    row = StatusListUpdate(account_id=account_id, list_id=list_id, version=version, hash=list_hash, state=state,
+                           created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def queued_status_lists(session: Session, account_id: int, list_ids: Collection[str] | None = None
+                        ) -> list[StatusListUpdate]:
+    """Versions waiting to be carried by a job, oldest first."""
+    where = [StatusListUpdate.account_id == account_id, StatusListUpdate.job_id.is_(None),
+             StatusListUpdate.state == StatusListState.queued]
+    if list_ids is not None:
+        where.append(StatusListUpdate.list_id.in_(sorted(list_ids)))
+    return list(session.scalars(select(StatusListUpdate).where(*where).order_by(StatusListUpdate.id)))
+
+
+def status_lists_of_job(session: Session, job_id: int) -> list[StatusListUpdate]:
+    return list(session.scalars(select(StatusListUpdate).where(StatusListUpdate.job_id == job_id)
+                                .order_by(StatusListUpdate.id)))
+
+
+def versions_in_jobs(session: Session, account_id: int, list_ids: Collection[str],
+                     except_job: int | None = None) -> dict[str, int]:
+    """Per list, the highest version a job carries (failed jobs give theirs back, so: a live job),
+    leaving out ``except_job``."""
+    if not list_ids:
+        return {}
+    where = [StatusListUpdate.account_id == account_id, StatusListUpdate.list_id.in_(sorted(list_ids)),
+             StatusListUpdate.job_id.is_not(None)]
+    if except_job is not None:
+        where.append(StatusListUpdate.job_id != except_job)
+    rows = session.execute(
+        select(StatusListUpdate.list_id, func.max(StatusListUpdate.version)).where(*where)
+        .group_by(StatusListUpdate.list_id)).all()
+    return {list_id: int(version) for list_id, version in rows}
+
+
+def status_list_job_unsent(session: Session, sender: str) -> bool:
+    """Whether a status-list job of the account is waiting to be sent or to be mined."""
+    return session.scalar(select(func.count(ChainJob.id)).where(
+        ChainJob.sender == sender, ChainJob.kind == JobKind.status_list,
+        ChainJob.state.in_([JobState.pending, JobState.sent]))) > 0
+
+
+def status_list_stats(session: Session) -> tuple[int, datetime | None]:
+    """How many status-list versions wait to be confirmed on chain (superseded ones never will), and
+    since when the oldest waits."""
+    count, oldest = session.execute(
+        select(func.count(StatusListUpdate.id), func.min(StatusListUpdate.created_at))
+        .where(StatusListUpdate.state.in_([StatusListState.queued, StatusListState.submitted]))).one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count or 0), oldest
 
 
 # -- jobs -------------------------------------------------------------------------

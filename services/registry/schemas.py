@@ -123,6 +123,32 @@ class RevocationRead(BaseModel):
     blockNumber: int | None
 
 
+class StatusListIn(Strict):
+    issuer_id: IssuerRef
+    list_id: Bytes32 = Field(description="keccak256 of the UTF-8 bytes of the status list credential's URL (its id)")
+    hash: Bytes32 = Field(description="the list credential's credential hash (SHA-256 of its RDFC form without proof)")
+    version: int = Field(ge=1, lt=2**63, description="this version of the list; only the newest reaches the chain")
+
+
+class StatusListQueued(BaseModel):
+    issuer_id: str
+    list_id: str
+    version: int
+    state: Literal["queued", "submitted", "confirmed", "superseded"] = Field(
+        description="where this version stands; `superseded`: a newer version is known, this one is never sent")
+
+
+class StatusListRead(BaseModel):
+    issuer_id: str
+    list_id: str
+    version: int = Field(description="the newest version known for the list")
+    hash: str
+    state: Literal["queued", "submitted", "confirmed"]
+    txHash: str | None
+    blockNumber: int | None
+    setAt: str | None = Field(None, description="the block time of the setStatusList(s) that set it (UTC), once mined")
+
+
 class FailedJob(BaseModel):
     id: int
     kind: str
@@ -153,6 +179,9 @@ class ChainStatus(BaseModel):
     confirmationsRequired: int
     unconfirmedAnchors: int
     pendingRevocations: int
+    pendingStatusListUpdates: int = Field(0, description="status list versions queued or sent, not yet confirmed "
+                                                         "(versions superseded by a newer one are not counted)")
+    statusListLagSeconds: float = Field(0.0, description="how long the oldest of them has waited")
     failedJobs: int
     unacknowledgedFailedJobs: int
     recentFailedJobs: list[FailedJob] = Field(description="the latest unacknowledged failed jobs, newest first")

@@ -14,10 +14,11 @@ from services.core.errors import Conflict, NotFound
 from services.registry import repository as repo
 from services.registry.accounts import new_sealed_account
 from services.registry.chain import ChainError, RegistryChain
-from services.registry.models import AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState
+from services.registry.models import (AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
+                                      StatusListState, StatusListUpdate)
 from services.registry.schemas import (AnchorReceipt, AnchorsIn, ChainStatus, FailedJob, HashesIn, IssuerCreate,
                                        IssuerRead, JobRead, KeyChainState, KeyRetirementState, KeyRotate, QueuedOut,
-                                       RevocationRead, WaitingKey)
+                                       RevocationRead, StatusListIn, StatusListQueued, StatusListRead, WaitingKey)
 from services.registry.settings import RegistrySettings
 
 
@@ -203,6 +204,58 @@ def revocation_state(session: Session, credential_hash: str) -> list[RevocationR
             for r, job, acct in rows]
 
 
+# -- status lists -----------------------------------------------------------------------------
+def queue_status_list(session: Session, body: StatusListIn) -> StatusListQueued:
+    """Queue one version of one of the issuer's status lists; idempotent per (issuer, list, version).
+
+    The worker sets only the newest version of each list on chain. A version lower than one already
+    known is kept (``superseded``) and never sent; a new newest version supersedes older ones still
+    waiting. The same version with another hash is a conflict: a version names one list content.
+    """
+    account = _account(session, body.issuer_id)
+
+    def answer(row: StatusListUpdate) -> StatusListQueued:
+        if row.hash != body.hash:
+            raise Conflict(f"version {body.version} of status list {body.list_id} was queued with another hash "
+                           f"({row.hash})")
+        return StatusListQueued(issuer_id=body.issuer_id, list_id=row.list_id, version=row.version,
+                                state=row.state.value)
+
+    existing = repo.status_list_version(session, account.id, body.list_id, body.version)
+    if existing is not None:
+        return answer(existing)
+    newer = repo.highest_version(session, account.id, body.list_id) > body.version
+    state = StatusListState.superseded if newer else StatusListState.queued
+    try:
+        with session.begin_nested():
+            row = repo.insert_status_list(session, account.id, body.list_id, body.version, body.hash, state)
+    except IntegrityError:  # the same version, queued by a request running alongside: its answer is ours
+        existing = repo.status_list_version(session, account.id, body.list_id, body.version)
+        if existing is None:
+            raise
+        return answer(existing)
+    if not newer:
+        for older in repo.queued_status_lists(session, account.id, [body.list_id]):
+            if older.version < body.version:
+                older.state = StatusListState.superseded
+        session.flush()
+    return answer(row)
+
+
+def status_list_state(session: Session, issuer_id: str, list_id: str) -> StatusListRead:
+    """The newest version known of the issuer's list, and where it stands on chain."""
+    account = _account(session, issuer_id)
+    found = repo.newest_status_list(session, account.id, list_id)
+    if found is None:
+        raise NotFound(f"issuer {issuer_id!r} never queued status list {list_id}")
+    row, job = found
+    state = row.state.value if row.state != StatusListState.superseded else "queued"
+    sent = job is not None and job.tx_hash is not None and state != "queued"
+    return StatusListRead(issuer_id=issuer_id, list_id=row.list_id, version=row.version, hash=row.hash, state=state,
+                          txHash=job.tx_hash if sent else None, blockNumber=job.block_number if sent else None,
+                          setAt=_stamp(job.block_time) if sent else None)
+
+
 def _issuer_of(job: ChainJob, accounts: dict[str, ChainAccount]) -> ChainAccount | None:
     return accounts.get(job.subject or "") or accounts.get(job.sender)
 
@@ -253,6 +306,7 @@ def chain_status(session: Session, settings: RegistrySettings, chain: RegistryCh
     failed = repo.failed_jobs(session, RECENT_FAILED_JOBS, unacknowledged_only=True)
     accounts = repo.accounts_by_address(session, {a for j in failed for a in (j.subject, j.sender) if a})
     waiting = _waiting_keys(session)
+    lists_waiting, lists_oldest = repo.status_list_stats(session)
     problems = []
     if stats["unacknowledged"]:
         problems.append(f"{stats['unacknowledged']} job(s) refused by the contract for good and not acknowledged "
@@ -266,6 +320,8 @@ def chain_status(session: Session, settings: RegistrySettings, chain: RegistryCh
                             f"which was never registered for that issuer")
     status = dict(contract=settings.contract_address, confirmationsRequired=settings.confirmations,
                   unconfirmedAnchors=stats["unconfirmed"], pendingRevocations=stats["revocations"],
+                  pendingStatusListUpdates=lists_waiting,
+                  statusListLagSeconds=round((now - lists_oldest).total_seconds(), 3) if lists_oldest else 0.0,
                   failedJobs=stats["failed_jobs"], unacknowledgedFailedJobs=stats["unacknowledged"],
                   recentFailedJobs=[_failed_job(j, accounts) for j in failed], anchorsWaitingForKeys=waiting,
                   anchoringLagSeconds=round(lag, 3), lastAnchorConfirmedAt=last.isoformat() if last else None)

@@ -5,9 +5,10 @@ Every pass, for each chain account with work, under that account's database leas
 1. **reconcile** what was broadcast: record the block, count confirmations, notice a
    transaction that was dropped or re-orged out (then send the same call again);
 2. **cut batches** (issuer accounts): queued hashes → one Merkle root, one job;
-   queued revocations → one ``revokeBatch`` job. A hash that names the key that signed it
-   waits until that key's ``registerIssuer`` / ``addKey`` is confirmed, so every anchor
-   block comes at or after its key's registration block;
+   queued revocations → one ``revokeBatch`` job; the newest queued version of each status
+   list → one ``setStatusList(s)`` job (older versions are superseded, never sent). A hash
+   that names the key that signed it waits until that key's ``registerIssuer`` / ``addKey``
+   is confirmed, so every anchor block comes at or after its key's registration block;
 3. **send** pending jobs in order: sign, store the signed transaction, then broadcast. The
    key jobs of one issuer account (register, addKey, retireKey) go one at a time, each
    after the ones before it are confirmed.
@@ -40,7 +41,7 @@ from services.registry import repository as repo
 from services.registry.accounts import open_account_key
 from services.registry.chain import ChainError, ChainUnavailable, ContractRevert, LogRef, RegistryChain, sign_tx
 from services.registry.models import (Anchor, AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
-                                      Revocation)
+                                      Revocation, StatusListState)
 from services.registry.settings import RegistrySettings
 
 log = logging.getLogger("microcred.registry.worker")
@@ -117,6 +118,7 @@ class Worker:
         if account_id is not None:
             self._cut_anchor_batch(sender, account_id, force_cut)
             self._cut_revocation_batch(sender, account_id, force_cut)
+            self._cut_status_list_batch(sender, account_id)
         for _ in range(self.SEND_ROUNDS):
             if not self._send_pending(sender):
                 break
@@ -275,6 +277,76 @@ class Worker:
             job = repo.add_job(session, sender, JobKind.revoke, {"hashes": [r.hash for r in items]})
             repo.assign_to_job(session, Revocation, [{"id": r.id, "job_id": job.id} for r in items])
 
+    # Most status lists one setStatusLists carries (two storage slots and one event each).
+    STATUS_LISTS_PER_TX = 100
+
+    def _cut_status_list_batch(self, sender: str, account_id: int) -> None:
+        """One job with the newest queued version of each of the account's lists.
+
+        Only active accounts get here (their registration is confirmed). Nothing is cut while an
+        earlier status-list job of the account waits to be sent or mined: the versions queued
+        meanwhile coalesce into the next job (several updates of a list, one transaction). A
+        version at or below one a job already carries is superseded: never sent after a newer one.
+        """
+        with transaction(self.sessions) as session:
+            if repo.status_list_job_unsent(session, sender):
+                return
+            queued = repo.queued_status_lists(session, account_id)
+            if not queued:
+                return
+            newest: dict[str, object] = {}
+            for row in queued:
+                if row.list_id not in newest or row.version > newest[row.list_id].version:
+                    newest[row.list_id] = row
+            carried = repo.versions_in_jobs(session, account_id, list(newest))
+            for row in queued:
+                if newest[row.list_id] is not row or row.version <= carried.get(row.list_id, 0):
+                    row.state = StatusListState.superseded
+            chosen = sorted((r for r in newest.values() if r.state == StatusListState.queued),
+                            key=lambda r: r.id)[:self.STATUS_LISTS_PER_TX]
+            if not chosen:
+                return
+            job = repo.add_job(session, sender, JobKind.status_list, {"lists": [
+                {"listId": r.list_id, "hash": r.hash, "version": r.version} for r in chosen]})
+            for row in chosen:
+                row.job_id = job.id
+            log.info("status list update for %s cut: %d list(s) in one transaction", sender, len(chosen))
+
+    def _refresh_status_lists(self, session: Session, job: ChainJob) -> None:
+        """Before a status-list job is signed (again, after a re-org or a drop): carry the newest
+        version of each of its lists. A newer version still queued takes the place of the job's; a
+        list that a later job carries with a newer version leaves this job. Either way the version
+        left out is superseded, so no version is ever set on chain after a newer one."""
+        account = repo.account_by_address(session, job.sender)
+        rows = repo.status_lists_of_job(session, job.id)
+        if account is None or not rows:
+            return
+        list_ids = [r.list_id for r in rows]
+        elsewhere = repo.versions_in_jobs(session, account.id, list_ids, except_job=job.id)
+        waiting: dict[str, list] = {}
+        for row in repo.queued_status_lists(session, account.id, list_ids):
+            waiting.setdefault(row.list_id, []).append(row)
+        carried = []
+        for row in rows:
+            if elsewhere.get(row.list_id, 0) > row.version:
+                row.state, row.job_id = StatusListState.superseded, None
+                continue
+            newer = [w for w in waiting.get(row.list_id, []) if w.version > row.version]
+            if newer:
+                top = max(newer, key=lambda w: w.version)
+                for w in [row, *newer]:
+                    if w is not top:
+                        w.state, w.job_id = StatusListState.superseded, None
+                top.job_id, top.state = job.id, StatusListState.submitted if job.attempts else StatusListState.queued
+                row = top
+            carried.append(row)
+        session.flush()
+        payload = [{"listId": r.list_id, "hash": r.hash, "version": r.version} for r in carried]
+        if payload != job.payload.get("lists"):
+            log.info("status list job %s now carries %s", job.id,
+                     ", ".join(f"{p['listId'][:10]}… v{p['version']}" for p in payload) or "nothing")
+            job.payload = {**job.payload, "lists": payload}
+
     # -- 3. send -----------------------------------------------------------------------
     def _send_pending(self, sender: str) -> int:
         """Sign and broadcast the sender's pending jobs in order; returns how many were sent."""
@@ -294,6 +366,11 @@ class Worker:
                     self._drop_already_revoked(session, job)
                     if not job.payload["hashes"]:
                         continue
+                if job.kind == JobKind.status_list:
+                    self._refresh_status_lists(session, job)
+                    if not job.payload["lists"]:
+                        self._superseded(job)
+                        continue
                 try:
                     self._sign(session, job)
                 except ContractRevert as exc:
@@ -310,6 +387,14 @@ class Worker:
             sent += 1
             _crash_point("after_send")
         return sent
+
+    @staticmethod
+    def _superseded(job: ChainJob) -> None:
+        """A status-list job whose every list has a newer version in a later job: nothing left to send."""
+        log.info("status list job %s superseded by later jobs: not sent", job.id)
+        job.state, job.confirmed_at = JobState.confirmed, utcnow()
+        job.block_number = job.block_hash = job.block_time = None
+        job.last_error = "superseded: every list it carried has a newer version in a later job"
 
     @staticmethod
     def _waits_for(session: Session, job: ChainJob) -> ChainJob | None:
@@ -371,6 +456,11 @@ class Worker:
                 return "anchorRoot", [b32(p["root"][2:]), p["leafCount"]]
             case JobKind.revoke:
                 return "revokeBatch", [[b32(h[2:]) for h in p["hashes"]]]
+            case JobKind.status_list:
+                ids, hashes = [b32(e["listId"][2:]) for e in p["lists"]], [b32(e["hash"][2:]) for e in p["lists"]]
+                if len(ids) == 1:
+                    return "setStatusList", [ids[0], hashes[0]]
+                return "setStatusLists", [ids, hashes]
         raise ValueError(f"unknown job kind {job.kind}")
 
     # -- idempotency ----------------------------------------------------------------------
@@ -403,6 +493,12 @@ class Worker:
                 if not any(k[0] == p["publicKey"] and k[2] != 0 for k in keys):
                     return None
                 return self.chain.find_log("KeyRetired", {"account": p["account"], "publicKey": p["publicKey"]}) or True
+            case JobKind.status_list:
+                if not p["lists"] or any(self.chain.status_list_of(job.sender, e["listId"])[0] != e["hash"]
+                                         for e in p["lists"]):
+                    return None
+                return self.chain.find_log("StatusListSet", {"issuer": job.sender,
+                                                             "listId": p["lists"][-1]["listId"]}) or True
             case JobKind.fund:
                 # A transfer leaves no log; a funded account is the effect that matters.
                 return True if self.chain.balance(p["to"]) >= p["value"] else None
