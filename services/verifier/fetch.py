@@ -72,13 +72,13 @@ class TrustedRoute:
         try:
             parts = urlsplit(base_url)
             port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-        except ValueError:
+            host = _ascii_host(parts.hostname or "")
+        except ValueError:  # FetchRefused included: a base URL we cannot read trusts nothing
             return None
-        if not parts.hostname or port is None:
+        if not host or port is None:
             return None
         prefix = re.escape(parts.path.rstrip("/"))
-        return cls(parts.scheme, _ascii_host(parts.hostname), port,
-                   re.compile(prefix + "(?:" + "|".join(patterns) + ")"))
+        return cls(parts.scheme, host, port, re.compile(prefix + "(?:" + "|".join(patterns) + ")"))
 
     def allows(self, scheme: str, host: str, port: int, path: str) -> bool:
         return (scheme, host, port) == (self.scheme, self.host, self.port) and self.path.fullmatch(path) is not None
