@@ -653,7 +653,10 @@ def test_a_status_list_update_writes_two_slots_whatever_it_changes(reg, roles):
     pair = reg.ok(reg.c.functions.setStatusLists([rand32(), rand32()], [rand32(), rand32()]), roles.issuer)
     assert {k: len(v) for k, v in _storage_writes(reg, pair).items()} == {contract: 4}
     # an update of a list that exists costs the same whatever hash it sets
-    gas = {reg.ok(reg.c.functions.setStatusList(list_id, rand32()), roles.issuer)["gasUsed"] for _ in range(3)}
+    gas = set()
+    for _ in range(3):
+        reg.advance(60)  # one interval later: the time slot changes too, as on a real chain
+        gas.add(reg.ok(reg.c.functions.setStatusList(list_id, rand32()), roles.issuer)["gasUsed"])
     assert max(gas) - min(gas) < 300  # calldata bytes only (a zero byte is cheaper)
     assert max(gas) < 40_000 and first["gasUsed"] < 75_000
 
