@@ -17,12 +17,13 @@ blocks (10,000) — ``BENCH_TXS`` (500) of them real transactions (``anchorRoot`
 (``--preserve-historical-states`` instead of ``--prune-history``) for comparison — it needs
 several GB of disk and memory at 10,000 blocks.
 
-    python -m bench.devchain        (BENCH_BLOCKS, BENCH_TXS, BENCH_SAMPLES)
+    python -m bench.devchain        (BENCH_BLOCKS, BENCH_TXS, BENCH_SAMPLES; BENCH_KEEP=1 keeps the files)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -207,6 +208,8 @@ def main() -> int:
         return 1 if problems else 0
     finally:
         anvil.stop(timeout=120)
+        if os.environ.get("BENCH_KEEP") != "1":
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
