@@ -181,6 +181,16 @@ def queued_status_lists(session: Session, account_id: int, list_ids: Collection[
     return list(session.scalars(select(StatusListUpdate).where(*where).order_by(StatusListUpdate.id)))
 
 
+def supersede_queued_below(session: Session, account_id: int, list_id: str, version: int) -> None:
+    """Versions of the list below ``version`` that no job carries yet will never be sent. One
+    conditional UPDATE: a row a worker is giving to a job at this moment is left alone."""
+    session.execute(update(StatusListUpdate).where(
+        StatusListUpdate.account_id == account_id, StatusListUpdate.list_id == list_id,
+        StatusListUpdate.version < version, StatusListUpdate.job_id.is_(None),
+        StatusListUpdate.state == StatusListState.queued).values(state=StatusListState.superseded)
+        .execution_options(synchronize_session=False))
+
+
 def status_lists_of_job(session: Session, job_id: int) -> list[StatusListUpdate]:
     return list(session.scalars(select(StatusListUpdate).where(StatusListUpdate.job_id == job_id)
                                 .order_by(StatusListUpdate.id)))

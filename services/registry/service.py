@@ -235,10 +235,7 @@ def queue_status_list(session: Session, body: StatusListIn) -> StatusListQueued:
             raise
         return answer(existing)
     if not newer:
-        for older in repo.queued_status_lists(session, account.id, [body.list_id]):
-            if older.version < body.version:
-                older.state = StatusListState.superseded
-        session.flush()
+        repo.supersede_queued_below(session, account.id, body.list_id, body.version)
     return answer(row)
 
 

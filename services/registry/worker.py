@@ -41,7 +41,7 @@ from services.registry import repository as repo
 from services.registry.accounts import open_account_key
 from services.registry.chain import ChainError, ChainUnavailable, ContractRevert, LogRef, RegistryChain, sign_tx
 from services.registry.models import (Anchor, AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
-                                      Revocation, StatusListState)
+                                      Revocation, StatusListState, StatusListUpdate)
 from services.registry.settings import RegistrySettings
 
 log = logging.getLogger("microcred.registry.worker")
@@ -294,7 +294,7 @@ class Worker:
             queued = repo.queued_status_lists(session, account_id)
             if not queued:
                 return
-            newest: dict[str, object] = {}
+            newest: dict[str, StatusListUpdate] = {}
             for row in queued:
                 if row.list_id not in newest or row.version > newest[row.list_id].version:
                     newest[row.list_id] = row
@@ -323,7 +323,7 @@ class Worker:
             return
         list_ids = [r.list_id for r in rows]
         elsewhere = repo.versions_in_jobs(session, account.id, list_ids, except_job=job.id)
-        waiting: dict[str, list] = {}
+        waiting: dict[str, list[StatusListUpdate]] = {}
         for row in repo.queued_status_lists(session, account.id, list_ids):
             waiting.setdefault(row.list_id, []).append(row)
         carried = []
