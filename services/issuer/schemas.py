@@ -267,8 +267,8 @@ class AchievementCreate(Strict):
         None, description="the id (or url) of an image uploaded with POST /api/v1/images")
     image_caption: Text(500) | None = None
     achievement_type: Annotated[str, AfterValidator(_achievement_type)] | None = Field(None, alias="achievementType")
-    alignment: list[AlignmentIn] = Field(default_factory=list, max_length=50)
-    tags: list[Text(100)] = Field(default_factory=list, max_length=50)
+    alignment: list[AlignmentIn] = Field(default_factory=list, max_length=30)
+    tags: list[Text(100)] = Field(default_factory=list, max_length=30)
     validity_days: int | None = Field(None, ge=1, le=36_500,
                                       description="shelf life: each credential's validUntil = validFrom + this")
 
@@ -313,7 +313,7 @@ class EvidenceIn(Strict):
 class CredentialCreate(Strict):
     achievement_id: Text(40)
     recipient: RecipientIn
-    evidence: list[EvidenceIn] | None = Field(None, max_length=20)
+    evidence: list[EvidenceIn] | None = Field(None, max_length=10)
     valid_from: When | None = Field(None, description="default: now")
 
 
@@ -344,7 +344,7 @@ class BatchRow(Strict):
 
     name: Text(200)
     email: Email
-    evidence: list[EvidenceIn] | None = Field(None, max_length=20)
+    evidence: list[EvidenceIn] | None = Field(None, max_length=10)
 
 
 class BatchCreate(Strict):

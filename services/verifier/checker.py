@@ -96,8 +96,13 @@ def document_verdict(credential: dict) -> Verdict:
     except JsonLdDocumentError as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
     except (ProofError, ValueError) as exc:
-        # The document hash is still ours to compute: the anchor checks do not need the proof.
-        return Verdict(None, _document_hash(credential), None, str(exc), None, None, None)
+        # The document hash is still ours to compute (the anchor checks do not need the proof),
+        # and a body that is not in strict compact form is a format failure whatever the proof.
+        try:
+            document_hash = "0x" + credential_hash(credential).hex()
+        except JsonLdDocumentError as format_error:
+            return Verdict(str(format_error), None, None, None, None, None, None)
+        return Verdict(None, document_hash, None, str(exc), None, None, None)
     failing = next((proof for proof in result.proofs if not proof.valid), None)
     # A signature that does not match is the rules' own "does not match"; any other reason
     # (an expired proof, a previousProof naming no proof, a failing link) is said as it is.
@@ -112,13 +117,6 @@ def _expires(credential: Any) -> bool:
         return any("expires" in proof for proof in find_proofs(credential))
     except ProofError:
         return False
-
-
-def _document_hash(credential: dict) -> str | None:
-    try:
-        return "0x" + credential_hash(credential).hex()
-    except JsonLdDocumentError:
-        return None
 
 
 def _key_from_verification_method(vm: Any) -> bytes:

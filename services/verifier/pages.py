@@ -50,11 +50,11 @@ EMBED_SIZE = (380, 132)
 
 
 def text(value: Any, limit: int = 5000) -> str | None:
-    """A plain string from a JSON-LD value (a string, or a language map / value object)."""
-    if isinstance(value, dict):
-        value = value.get("@value") or next((v for v in value.values() if isinstance(v, str)), None)
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str)), None)
+    """``value`` when it is one plain string, else nothing.
+
+    Never a value object's ``@value`` or the first of several: canonicalisation refuses JSON-LD
+    keywords in the body, and showing one of several values would show less than was signed.
+    """
     return value[:limit] if isinstance(value, str) and value.strip() else None
 
 

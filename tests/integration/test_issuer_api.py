@@ -330,3 +330,22 @@ def test_a_key_job_that_failed_for_good_is_shown_on_the_issuer(client, lakeside)
     down = client.get("/api/v1/issuer", headers=auth(key)).json()
     assert "could not be asked" in down["chain_problems"][0]
     assert all(k["chain"] is None for k in down["signing_keys"])
+
+
+def test_the_largest_credential_the_api_accepts_can_be_signed_and_verified(client):
+    """The schema's maxima stay inside the canonicalisation limits (docs/signing.md), so nothing accepted is refused later."""
+    key = create_issuer(client, "maximal")["api_key"]
+    alignment = [{"targetName": f"Skill {i}", "targetUrl": f"https://skills.example/{i}", "targetFramework": "ESCO",
+                  "targetCode": f"S{i}", "targetDescription": "A skill.", "targetType": "ceasn:Competency"}
+                 for i in range(30)]
+    achievement = create_achievement(client, key, alignment=alignment, tags=[f"tag {i}" for i in range(30)])
+    evidence = [{"id": f"https://portfolio.example/{i}", "name": f"Work {i}", "description": "Done.",
+                 "narrative": "Observed.", "genre": "Project", "audience": "Employers"} for i in range(10)]
+    body = issue(client, key, achievement["id"], evidence=evidence)
+    assert body["status"] == "pending"
+    signed = body["credential"]
+    result = dataintegrity.verify_all(signed, lambda vm: decode_public_key(vm.split("#", 1)[1]))
+    assert result.valid and "0x" + result.document_hash.hex() == body["credential_hash"]
+    too_many = client.post("/api/v1/achievements", headers=auth(key),
+                           json={**ACHIEVEMENT, "alignment": alignment + alignment[:1]})
+    assert too_many.status_code == 422
