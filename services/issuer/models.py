@@ -3,7 +3,7 @@
 Room for what comes after issue 3, built as nullable JSON so that adding it needs no
 migration of existing rows: ``IssuerAchievement.extra`` (competency level, skill
 categories, component achievements of a stackable pathway), ``Issuer.extra``
-(endorsements, status lists).
+(endorsements). Status lists have their own tables (``issuer_status_*``, migration 0006).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class OutboxKind(enum.StrEnum):
     rotate_key = "rotate_key"
     anchor = "anchor"
     revoke = "revoke"
+    status_list = "status_list"  # a new version of a status list: its hash to be set on chain
 
 
 class OutboxState(enum.StrEnum):
@@ -178,6 +179,9 @@ class Credential(Base):
     anchored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+    # Suspension (credentials with status list entries only): lifted by clearing both.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_issuer_credentials_issuer_created", "issuer_id", "created_at"),
@@ -248,6 +252,74 @@ class OutboxMessage(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_issuer_outbox_state_id", "state", "id"),)
+
+
+class StatusList(Base):
+    """One W3C Bitstring Status List of an issuer (migration 0006): a purpose, a number, its URL.
+
+    ``capacity`` indices are handed out at random (``issuer_status_entries``); the bitstring
+    itself is always at least statuslist.MIN_ENTRIES bits. ``changes`` counts what changed
+    (creation included) and is bumped in the same transaction as each change; the publisher
+    signs a new version when ``changes > published_changes`` and the last version is at
+    least MICROCRED_STATUS_LIST_INTERVAL old. ``version`` is the newest published version
+    (0: none yet).
+    """
+
+    __tablename__ = "issuer_status_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    purpose: Mapped[str] = mapped_column(String(20))   # revocation | suspension
+    number: Mapped[int] = mapped_column(Integer)       # 1, 2, … per issuer and purpose
+    url: Mapped[str] = mapped_column(String(1024))     # kept: credentials point to it
+    list_id: Mapped[str] = mapped_column(String(66))   # 0x keccak256(url): its id on chain
+    capacity: Mapped[int] = mapped_column(Integer)
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    changes: Mapped[int] = mapped_column(BigInteger, default=1)
+    published_changes: Mapped[int] = mapped_column(BigInteger, default=0)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer_id", "purpose", "number"),
+                      Index("ix_issuer_status_lists_pending", "issuer_id", "purpose", "full"))
+
+
+class StatusEntry(Base):
+    """An index of a status list given to a credential; unique per list, its bit in ``is_set``.
+
+    Written before the credential row when a batch chunk reserves its indices (so
+    ``credential_id`` is not a foreign key): an index whose credential never got written
+    stays reserved and unset, which costs one unused bit.
+    """
+
+    __tablename__ = "issuer_status_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_list_id: Mapped[int] = mapped_column(ForeignKey("issuer_status_lists.id"))
+    index: Mapped[int] = mapped_column(Integer)
+    credential_id: Mapped[str] = mapped_column(String(64))
+    is_set: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("status_list_id", "index"),
+                      Index("ix_issuer_status_entries_credential", "credential_id"),
+                      Index("ix_issuer_status_entries_set", "status_list_id", "is_set"))
+
+
+class StatusListVersion(Base):
+    """One signed version of a status list, kept for ever (served at ``{list url}/versions/{hash}``)."""
+
+    __tablename__ = "issuer_status_list_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_list_id: Mapped[int] = mapped_column(ForeignKey("issuer_status_lists.id"))
+    version: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(66))  # 0x credential_hash of the list credential
+    document: Mapped[str] = mapped_column(Text)     # JSON text, exactly as served
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("status_list_id", "version"),
+                      Index("ix_issuer_status_list_versions_hash", "status_list_id", "hash"))
 
 
 class Lease(Base):
