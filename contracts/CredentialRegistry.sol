@@ -89,9 +89,13 @@ contract CredentialRegistry is ICredentialRegistry, Ownable2Step {
         _requireIssuer(account);
         IssuerKey storage key = _findKey(account, publicKey);
         if (key.validUntil != 0) revert KeyAlreadyRetired(account, publicKey);
-        // Never refused for timing: 0 or a time still to come means the block time; a past time
-        // (a compromise found out later) is kept as given, even before validFrom (never valid).
-        uint64 until = (validUntil == 0 || validUntil > block.timestamp) ? uint64(block.timestamp) : validUntil;
+        // Never refused for timing. 0 means the block time. A compromise is kept as given when it
+        // lies in the past (found out later), even before validFrom (never valid), and cannot lie
+        // in the future. A normal retirement is kept as given either way: the issuer names the
+        // second it stopped signing by its own clock, which a lagging block clock may not have
+        // reached yet, so that nothing it signed before is cut off.
+        uint64 until = validUntil;
+        if (validUntil == 0 || (compromised && validUntil > block.timestamp)) until = uint64(block.timestamp);
         key.validUntil = until;
         key.compromised = compromised;
         emit KeyRetired(account, publicKey, until, compromised);

@@ -60,9 +60,10 @@ interface ICredentialRegistry {
     /// @notice Add a key (rotation), valid from now; retire the old one with retireKey.
     function addKey(address account, bytes32 publicKey) external;
 
-    /// @notice Retire a key. `validUntil` 0, or a time after the block's, means the block time; a past
-    /// time is stored as given (a compromise found out later), even one before the key's validFrom,
-    /// which means the key was never valid. Never refused for timing; a key is retired once.
+    /// @notice Retire a key. `validUntil` 0 means the block time. A compromise in the past is stored as
+    /// given (found out later), even before the key's validFrom, which means the key was never valid;
+    /// a compromise in the future means the block time. A normal retirement is stored as given (the
+    /// second the issuer stopped signing, by its clock). Never refused for timing; a key is retired once.
     function retireKey(address account, bytes32 publicKey, uint64 validUntil, bool compromised) external;
 
     // -- an active issuer account --

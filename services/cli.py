@@ -5,8 +5,9 @@
 runs the same checks as the verifier with no issuer or registry service: the credential
 file (or what its URL serves) and a JSON-RPC endpoint of the chain are all it needs.
 
-Exit status: 0 valid, 1 not valid, 2 the input (file, URL, option) cannot be read or used —
-always a one-line message on stderr, never a traceback. Every JSON it reads goes through
+Exit status: 0 valid, 1 not valid (invalid, revoked, expired, pending), 2 the input (file, URL,
+option) cannot be read or used — always a one-line message on stderr, never a traceback — and 3
+the credential cannot be checked right now (the chain did not answer): try again. Every JSON it reads goes through
 services.core.safejson, like the verifier's.
 """
 
@@ -29,7 +30,7 @@ _PAGE = re.compile(r"^(https?://.+/c/[A-Za-z0-9_-]+)/?$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 MARKS = {"passed": "✓", "failed": "✗", "pending": "…", "skipped": "-"}
 # Exit statuses. 3 is kept free for "cannot be checked right now" (chain or network down).
-EXIT_VALID, EXIT_NOT_VALID, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_VALID, EXIT_NOT_VALID, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 MAX_INPUT_BYTES = 16 * 1024 * 1024  # a baked PNG may be large; its JSON is bounded by safejson anyway
 
 
@@ -158,6 +159,8 @@ def verify(source: str = typer.Argument(..., help="a credential URL, a credentia
             a = report.anchor
             typer.echo(f"  chain {a['chainId']} · contract {a['contract']} · tx {a['txHash']} · block {a['blockNumber']}"
                        f" · {a['confirmations']} confirmations")
+    if report.status == "unavailable":
+        raise typer.Exit(EXIT_UNAVAILABLE)
     raise typer.Exit(EXIT_VALID if report.verified else EXIT_NOT_VALID)
 
 

@@ -309,15 +309,13 @@ class Relay:
 
 
 def _rotation(payload: dict) -> dict:
-    """The rotation as the registry takes it: a normal retirement at the block time (``retire_at``
-    None), a compromise from its compromise time in whole seconds, as given (even if that is
-    before the key's registration on chain: then nothing it signed counts)."""
+    """The rotation as the registry takes it: ``retire_at`` in whole unix seconds — for a normal
+    retirement the second the issuer stopped signing with the key, for a compromise its time, as
+    given (even if that is before the key's registration on chain: then nothing it signed counts).
+    Rotations queued before this rule carry ``retire_at`` None for a normal one: the block time."""
     body = dict(payload)
-    if "retire" in body:
-        if not body.get("compromised"):
-            body["retire_at"] = None
-        elif body.get("retire_at") is not None:
-            body["retire_at"] = int(body["retire_at"])
+    if "retire" in body and body.get("retire_at") is not None:
+        body["retire_at"] = int(body["retire_at"])
     return body
 
 

@@ -14,7 +14,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy.exc import IntegrityError
@@ -206,7 +206,10 @@ def rotate_signing_key(session: Session, settings: IssuerSettings, issuer: Issue
     if old is None:  # pragma: no cover - every issuer has one
         raise Conflict("this issuer has no active signing key")
     now = utcnow()
-    until = now
+    # A normal retirement ends with the second after now by our clock (the one that dates every
+    # ``created``): whatever the old key signed up to this moment stays valid, even when the
+    # chain's block clock lags ours.
+    until = now.replace(microsecond=0) + timedelta(seconds=1)
     if body.compromised:
         until = (body.compromised_at or now).astimezone(UTC).replace(microsecond=0)
         if until > now:
@@ -218,11 +221,8 @@ def rotate_signing_key(session: Session, settings: IssuerSettings, issuer: Issue
     new_row = SigningKey(issuer_id=issuer.id, public_key=new.public_key, multikey=new.multikey,
                          sealed_private_key=new.sealed, state=KeyState.active, compromised=False, created_at=now)
     session.add(new_row)
-    # A normal retirement takes the chain's block time (retire_at null), so it can never fall
-    # before the new key's registration there; a compromise names its second.
     repo.add_outbox(session, issuer.id, OutboxKind.rotate_key,
-                    {"public_key": new.public_key, "retire": old.public_key,
-                     "retire_at": int(until.timestamp()) if body.compromised else None,
+                    {"public_key": new.public_key, "retire": old.public_key, "retire_at": int(until.timestamp()),
                      "compromised": body.compromised})
     session.flush()
     session.refresh(old)

@@ -78,10 +78,11 @@ class KeyRotate(Strict):
     public_key: Bytes32 | None = Field(None, description="a new Ed25519 key to register (validFrom = its block time)")
     retire: Bytes32 | None = Field(None, description="a key to retire")
     retire_at: int | None = Field(None, ge=0, lt=2**64,
-                                  description="only with compromised: unix seconds from which the key counts as "
-                                              "compromised, stored on chain as given (even before the key's "
-                                              "validFrom); null or 0 = the block time. A normal retirement always "
-                                              "takes the block time.")
+                                  description="unix seconds the key stops counting: for a normal retirement "
+                                              "the second the issuer stopped signing with it (kept even if the "
+                                              "block clock has not reached it); for a compromise the time it "
+                                              "leaked (kept even before the key's validFrom; a future time means "
+                                              "the block time); null or 0 = the block time")
     compromised: bool = False
 
 

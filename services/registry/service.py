@@ -113,10 +113,12 @@ def rotate_key(session: Session, owner: str, issuer_id: str, body: KeyRotate) ->
     """Queue addKey and/or retireKey. Idempotent: a key already being added (or retired) by a job
     that has not failed is not queued again, so a repeated delivery changes nothing.
 
-    A normal retirement takes the block time (validUntil 0). A compromise takes ``retire_at`` as
-    given (0 or none: the block time); the contract keeps a past time even if it lies before the
-    key's validFrom, and the worker sends every key job of an account in order, after the ones
-    before it are confirmed, so none is refused for timing.
+    ``retire_at`` is passed on as given (0 or none: the block time). For a normal retirement it is
+    the second the issuer stopped signing with the key, by the issuer's clock, which a lagging
+    block clock may not have reached: the contract keeps it, so nothing signed before is cut off.
+    For a compromise the contract keeps a past time even before the key's validFrom (a future one
+    becomes the block time). The worker sends every key job of an account in order, after the
+    ones before it are confirmed, so none is refused for timing.
     """
     account = _account(session, issuer_id)
     if body.public_key is None and body.retire is None:
@@ -129,7 +131,7 @@ def rotate_key(session: Session, owner: str, issuer_id: str, body: KeyRotate) ->
         account.public_key = body.public_key
     if body.retire is not None:
         if not any(j.kind == JobKind.retire_key and j.payload["publicKey"] == body.retire for j in jobs):
-            until = (body.retire_at or 0) if body.compromised else 0
+            until = body.retire_at or 0
             repo.add_job(session, owner, JobKind.retire_key,
                          {"account": account.address, "publicKey": body.retire, "validUntil": until,
                           "compromised": body.compromised}, subject=account.address)

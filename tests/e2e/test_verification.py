@@ -276,6 +276,12 @@ def test_cli_verifies_a_file_with_the_chain_alone(issuer, stack, tmp_path):
     page = subprocess.run([*argv, f"{stack.url('verifier')}/c/{document['id'].rsplit('/', 1)[1]}"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert page.returncode == 0 and page.stdout.startswith("VALID"), page.stdout + page.stderr
+    from services.ops.processes import free_port
+
+    dead_chain = [sys.executable, "-m", "services.cli", "verify", "--rpc", f"http://127.0.0.1:{free_port()}",
+                  "--contract", stack.contract, str(good)]
+    down = subprocess.run(dead_chain, capture_output=True, text=True, env=env, timeout=60)
+    assert down.returncode == 3 and down.stdout.startswith("UNAVAILABLE"), down.stdout + down.stderr
 
 
 def test_a_baked_badge_dropped_on_the_home_page_verifies(issuer, verifier):

@@ -203,7 +203,7 @@ def test_hashes_of_a_key_never_registered_wait_and_are_counted(registry):
     assert registry.get("/api/v1/issuers/iss_a").json()["anchors_waiting_for_unknown_keys"] == 1
 
 
-def test_rotation_retire_at_null_or_absent_is_the_block_time_and_a_compromise_keeps_its_time(registry):
+def test_rotation_retire_at_null_or_absent_is_the_block_time_and_a_given_time_is_kept(registry):
     first, second, third = ("0x" + c * 32 for c in ("a1", "b2", "c3"))
     _issuer(registry, key=first)
     r = registry.post("/api/v1/issuers/iss_a/keys", json={"public_key": second, "retire": first, "retire_at": None,
@@ -211,15 +211,15 @@ def test_rotation_retire_at_null_or_absent_is_the_block_time_and_a_compromise_ke
     assert r.status_code == 202, r.text
     keys = {k["public_key"]: k for k in r.json()["keys"]}
     assert keys[second]["state"] == "queued" and keys[first]["retirement"]["requested_valid_until"] == 0
-    # a normal retirement ignores a time given (old issuers sent their clock): the block time
+    # a normal retirement keeps the second the issuer stopped signing, by the issuer's clock
     r = registry.post("/api/v1/issuers/iss_a/keys", json={"public_key": third, "retire": second, "retire_at": 1_700_000_000})
-    assert {k["public_key"]: k for k in r.json()["keys"]}[second]["retirement"]["requested_valid_until"] == 0
+    assert {k["public_key"]: k for k in r.json()["keys"]}[second]["retirement"]["requested_valid_until"] == 1_700_000_000
     r = registry.post("/api/v1/issuers/iss_a/keys", json={"retire": third, "retire_at": 1_600_000_000, "compromised": True})
     retirement = {k["public_key"]: k for k in r.json()["keys"]}[third]["retirement"]
     assert retirement["requested_valid_until"] == 1_600_000_000 and retirement["compromised"] is True
     with registry.sessions() as s:
         jobs = s.scalars(select(ChainJob).where(ChainJob.kind == JobKind.retire_key).order_by(ChainJob.id)).all()
-    assert [j.payload["validUntil"] for j in jobs] == [0, 0, 1_600_000_000]
+    assert [j.payload["validUntil"] for j in jobs] == [0, 1_700_000_000, 1_600_000_000]
     assert {j.subject for j in jobs} == {r.json()["address"]}
     r = registry.post("/api/v1/issuers/iss_a/keys", json={"retire": third, "retire_at": -1, "compromised": True})
     assert r.status_code == 422
