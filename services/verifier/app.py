@@ -23,6 +23,7 @@ from services.core.web import error_body, install_error_handlers, install_reques
 from services.verifier.badge import ImageSource
 from services.verifier.endpoints import NO_CACHE, router, templates
 from services.verifier import status_link
+from services.verifier import vcapi
 from services.verifier.ratelimit import RateLimiter
 from services.verifier.settings import VerifierSettings, get_settings
 
@@ -156,6 +157,7 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
     install_page_errors(app)
     app.include_router(router)
     app.include_router(status_link.router)  # GET /c/{id}/status
+    app.include_router(vcapi.router)  # the W3C VC-API routes (docs/vc-api.md)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_request_guards(app, max_bytes=min(settings.max_body_bytes, 1024 * 1024))  # 413, then safe JSON (422)
     app.add_middleware(SecurityHeaders)
