@@ -41,7 +41,15 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class FetchRefused(ValueError):
-    """The URL may not be fetched, or what came back is not usable; the message says why."""
+    """The URL may not be fetched, or what came back is not usable; the message says why.
+
+    ``transient`` is true when the host did not answer usefully — it does not resolve, the
+    connection failed, a timeout, a 5xx, 408 or 429 —, so trying again later may succeed.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ async def _addresses(host: str, port: int) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise FetchRefused(f"the host {host!r} does not resolve") from None
+        raise FetchRefused(f"the host {host!r} does not resolve", transient=True) from None
     return sorted({info[4][0] for info in infos})
 
 
@@ -153,7 +161,7 @@ async def check_url(url: str, trusted_hosts: set[str], trusted_routes: Iterable[
         return Target(_rebuilt(parts), {}, {})
     addresses = await _addresses(host, port)
     if not addresses:
-        raise FetchRefused(f"the host {host!r} does not resolve")
+        raise FetchRefused(f"the host {host!r} does not resolve", transient=True)
     for address in addresses:
         if not is_public(address):
             raise FetchRefused(f"{host} points to a private or local address, which is not fetched")
@@ -193,7 +201,8 @@ async def fetch_json(client: httpx.AsyncClient, url: str, *, trusted_hosts: set[
                         raise FetchRefused("the URL redirected to a malformed address") from None
                     continue
                 if r.status_code != 200:
-                    raise FetchRefused(f"the URL answered {r.status_code}")
+                    raise FetchRefused(f"the URL answered {r.status_code}",
+                                       transient=r.status_code >= 500 or r.status_code in (408, 429))
                 declared = r.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise FetchRefused(f"the document is larger than {max_bytes // 1024} kB")
@@ -218,9 +227,10 @@ async def fetch_json(client: httpx.AsyncClient, url: str, *, trusted_hosts: set[
     except FetchRefused:
         raise
     except asyncio.TimeoutError:
-        raise FetchRefused(f"the URL did not answer within {timeout:g} s") from None
+        raise FetchRefused(f"the URL did not answer within {timeout:g} s", transient=True) from None
     except httpx.InvalidURL:
         raise FetchRefused("the URL is malformed") from None
     except (httpx.HTTPError, httpx.StreamError, httpx.CookieConflict, ValueError) as exc:
         # ValueError: e.g. a header value httpx cannot encode; UnicodeError is one.
-        raise FetchRefused(f"the URL could not be fetched ({type(exc).__name__})") from None
+        raise FetchRefused(f"the URL could not be fetched ({type(exc).__name__})",
+                           transient=isinstance(exc, (httpx.TimeoutException, httpx.NetworkError))) from None
