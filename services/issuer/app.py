@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.core.db import make_engine, make_sessionmaker
 from services.core.web import install_error_handlers, install_request_guards
 from services.issuer.endpoints import api, public
+from services.issuer.vcapi import router as vcapi_router
 from services.issuer.registry_client import HttpRegistry, Registry
 from services.issuer.settings import IssuerSettings, get_settings
 
@@ -71,5 +72,6 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
     install_error_handlers(app)
     app.include_router(api)
     app.include_router(public)
+    app.include_router(vcapi_router)  # the W3C VC-API routes (docs/vc-api.md)
     install_request_guards(app, max_bytes=settings.max_body_bytes)  # 413, then safe JSON (422)
     return app
