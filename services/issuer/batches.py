@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
-from services.issuer import credentials as cred, repository as repo, service
+from services.issuer import credentials as cred, repository as repo, service, statuslists
 from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
 from services.issuer.settings import IssuerSettings
 from services.issuer.signing import SigningPool
@@ -91,14 +91,19 @@ class BatchRunner:
             now = utcnow()
             valid_from = fixed_from or now
             valid_until = cred.valid_until_for(valid_from, validity_days)
+            part = rows[begin:begin + chunk]
+            cids = [cred.new_credential_id() for _ in part]
+            # The chunk's status list indices are reserved (committed) before its documents are
+            # signed; those of rows that end up not issued are given back when the chunk is written.
+            with transaction(self.sessions) as session:
+                status = statuslists.allocate(session, self.settings, issuer, cids)
             items = []
-            for row in rows[begin:begin + chunk]:
-                cid = cred.new_credential_id()
+            for row, cid in zip(part, cids, strict=True):
                 doc = cred.build_credential(
                     credential_id=cid, public_base_url=self.settings.public_base_url, profile=profile,
                     achievement=achievement_doc, recipient_name=row["name"], recipient_email=row["email"],
                     salt=cred.new_salt(), valid_from=valid_from, valid_until=valid_until,
-                    evidence=row.get("evidence"))
+                    evidence=row.get("evidence"), status=status[cid])
                 items.append((row["row"], cid, doc))
             futures = self.pool.submit(context.seed, context.verification_method, cred.xsd_datetime(now),
                                        [doc for _, _, doc in items])
@@ -133,16 +138,18 @@ class BatchRunner:
             if key is None or key.state != KeyState.active:
                 raise _KeyChanged()
             batch = session.get(Batch, batch_id)
-            rows, errors = [], []
+            rows, errors, not_issued = [], [], []
             for (row_index, cid, _), outcome in zip(items, outcomes, strict=True):
                 if outcome.error:
                     errors.append({"row": row_index, "reason": outcome.error})
+                    not_issued.append(cid)
                     continue
                 rows.append(service.credential_row(
                     credential_id=cid, issuer_id=issuer_id, achievement_id=achievement_id, key_id=key_id,
                     document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
                     valid_until=valid_until, now=now, batch_id=batch_id, batch_row=row_index))
             repo.insert_credentials(session, rows)
+            repo.delete_status_entries(session, not_issued)
             if rows:
                 repo.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [r["credential_hash"] for r in rows]})
             batch.next_index = end

@@ -2,8 +2,11 @@
 
 The document is built here unsigned; services.issuer.signing adds the eddsa-rdfc-2022
 proof. Everything written is defined by the two bundled contexts (safe-mode
-canonicalisation refuses anything else), including ``credentialStatus``, whose type is
-an absolute IRI because neither context defines a revocation-check type of ours.
+canonicalisation refuses anything else). ``credentialStatus`` is the credential's two W3C
+``BitstringStatusListEntry`` items, revocation first, then suspension (docs/status-lists.md);
+credentials issued before status lists carry the older single entry of type
+``urn:microcred:MicrocredRevocation2026`` (an absolute IRI, as neither context defines a type
+of ours), which :func:`build_credential` still writes when it is given no entries.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 from services.core.credential import CONTEXTS
 
 CREDENTIAL_TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
-# Where revocation is checked: GET {id} (the verifier's /c/{id}/status, backed by the
-# issuer's /public/credentials/{id}/status). An absolute IRI: safe with the bundled contexts.
+# The status entry of credentials issued before status lists: revocation is checked at GET {id}
+# (the verifier's /c/{id}/status, backed by the issuer's /public/credentials/{id}/status).
+# An absolute IRI: safe with the bundled contexts.
 STATUS_TYPE = "urn:microcred:MicrocredRevocation2026"
 LINKEDIN_IDENTIFIER_TYPE = "ext:LinkedInOrganizationId"
 
@@ -133,8 +137,14 @@ def valid_until_for(valid_from: datetime, validity_days: int | None) -> datetime
 
 def build_credential(*, credential_id: str, public_base_url: str, profile: dict, achievement: dict,
                      recipient_name: str, recipient_email: str, salt: str, valid_from: datetime,
-                     valid_until: datetime | None, evidence: list[dict] | None = None) -> dict:
-    """The unsigned OpenBadgeCredential (DESIGN §3). ``profile`` and ``achievement`` are documents."""
+                     valid_until: datetime | None, evidence: list[dict] | None = None,
+                     status: list[dict] | None = None) -> dict:
+    """The unsigned OpenBadgeCredential. ``profile`` and ``achievement`` are documents.
+
+    ``status``: the credential's status list entries (``statuslist.entry``), revocation first,
+    then suspension — what every credential the service issues carries. Without them, the
+    single entry of credentials issued before status lists (tests, benchmarks).
+    """
     url = credential_url(public_base_url, credential_id)
     credential: dict[str, Any] = {
         "@context": list(CONTEXTS),
@@ -154,7 +164,10 @@ def build_credential(*, credential_id: str, public_base_url: str, profile: dict,
     }
     if evidence:
         credential["evidence"] = [evidence_document(e) for e in evidence]
-    credential["credentialStatus"] = {"id": f"{url}/status", "type": STATUS_TYPE}
+    if status:
+        credential["credentialStatus"] = [dict(item) for item in status]
+    else:
+        credential["credentialStatus"] = {"id": f"{url}/status", "type": STATUS_TYPE}
     return credential
 
 
@@ -163,9 +176,11 @@ def credential_url(public_base_url: str, credential_id: str) -> str:
 
 
 def status_of(*, revoked_at: datetime | None, valid_from: datetime, valid_until: datetime | None, anchored: bool,
-              signed_after_key_invalid: bool, now: datetime) -> str:
-    """What the issuer can truthfully say of a credential: revoked, invalid, expired, pending or anchored.
+              signed_after_key_invalid: bool, now: datetime, suspended_at: datetime | None = None) -> str:
+    """What the issuer can truthfully say: revoked, invalid, suspended, expired, pending or anchored.
 
+    In that order: what is for ever (revoked, invalid) before what can be lifted (suspended),
+    before what merely happened (expired).
     ``invalid``: its key was compromised before it was signed and anchored, so no verifier accepts it.
     ``pending``: signed, its anchor not yet confirmed. ``anchored``: the registry confirmed the
     anchor. The issuer never reads the chain, so it never says ``valid``: that is the
@@ -175,6 +190,8 @@ def status_of(*, revoked_at: datetime | None, valid_from: datetime, valid_until:
         return "revoked"
     if signed_after_key_invalid:
         return "invalid"
+    if suspended_at is not None:
+        return "suspended"
     if valid_until is not None and now >= valid_until:
         return "expired"
     if not anchored:

@@ -4,23 +4,26 @@
   an issuer's API key, whose scopes (issue, revoke, read, manage) say what it may do.
 * ``/issuers/{slug}``, ``/issuers/{slug}/did.json``, ``/public/…`` — public reads for
   verifiers: the OB 3.0 Profile, the DID document, credentials, their status, images.
+* ``/status-lists/{slug}/{purpose}/{n}[/versions/{hash}]`` — the issuer's signed W3C
+  Bitstring Status Lists: the newest version (cached for the publishing interval, ETag =
+  its hash), and every version ever published (immutable).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from services.core.errors import PayloadTooLarge
-from services.issuer import service
+from services.issuer import service, statuslists
 from services.issuer.deps import (AdminAuth, IdempotencyKey, Issuing, Managing, Reading, RegistryDep, Revoking,
                                   SessionDep, SettingsDep)
 from services.issuer.schemas import (AchievementCreate, AchievementRead, ApiKeyCreate, ApiKeyCreated, ApiKeyRead,
                                      BatchCreate, BatchRead, CredentialCreate, CredentialList, CredentialRead,
                                      CredentialStatusRead, ImageRead, IssuerCreate, IssuerCreated, IssuerRead,
-                                     KeyRotate, KeyRotated, RevokeIn)
+                                     KeyRotate, KeyRotated, RevokeIn, SuspendIn)
 
 api = APIRouter(prefix="/api/v1")
 public = APIRouter()
@@ -160,6 +163,27 @@ def revoke_credential(credential_id: CredentialId, body: RevokeIn, principal: Re
     return credential
 
 
+@api.post("/credentials/{credential_id}/suspend", response_model=CredentialRead)
+def suspend_credential(credential_id: CredentialId, body: SuspendIn, principal: Revoking, session: SessionDep,
+                       request: Request, tasks: BackgroundTasks) -> CredentialRead:
+    """Suspend: the suspension bit is set at once and published with the list's next version.
+
+    The first suspension wins; 409 for a revoked credential, or one issued before status lists.
+    """
+    credential = service.suspend_credential(session, principal.issuer, credential_id, body.reason)
+    tasks.add_task(_wake, request, "wake_relay")
+    return credential
+
+
+@api.post("/credentials/{credential_id}/unsuspend", response_model=CredentialRead)
+def unsuspend_credential(credential_id: CredentialId, principal: Revoking, session: SessionDep,
+                         request: Request, tasks: BackgroundTasks) -> CredentialRead:
+    """Lift a suspension (idempotent: a credential that is not suspended is answered as it is)."""
+    credential = service.unsuspend_credential(session, principal.issuer, credential_id)
+    tasks.add_task(_wake, request, "wake_relay")
+    return credential
+
+
 @api.get("/health")
 def health() -> dict:
     return {"status": "ok"}
@@ -190,6 +214,52 @@ def public_status(credential_id: CredentialId, session: SessionDep, response: Re
     """Revocation as the issuer knows it now (before the chain may have caught up)."""
     response.headers["Cache-Control"] = "no-store"
     return service.public_status(session, credential_id)
+
+
+StatusListSlug = Annotated[str, Path(max_length=64)]
+StatusListPurpose = Annotated[str, Path(max_length=20)]
+StatusListNumber = Annotated[str, Path(max_length=12)]
+
+
+@public.get("/status-lists/{slug}/{purpose}/{number}", tags=["public"])
+def status_list(slug: StatusListSlug, purpose: StatusListPurpose, number: StatusListNumber, session: SessionDep,
+                settings: SettingsDep, accept: Annotated[str | None, Header()] = None,
+                if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """The newest signed version of a status list (a BitstringStatusListCredential)."""
+    version = statuslists.served_version(session, slug, purpose, number)
+    return _status_list_response(version, f"public, max-age={statuslists.max_age(settings)}", accept, if_none_match)
+
+
+@public.get("/status-lists/{slug}/{purpose}/{number}/versions/{list_hash}", tags=["public"])
+def status_list_version(slug: StatusListSlug, purpose: StatusListPurpose, number: StatusListNumber,
+                        list_hash: Annotated[str, Path(max_length=66)], session: SessionDep,
+                        accept: Annotated[str | None, Header()] = None,
+                        if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """One version of a status list, by its hash (the hash the chain records): it never changes."""
+    version = statuslists.served_version(session, slug, purpose, number, list_hash)
+    return _status_list_response(version, "public, max-age=31536000, immutable", accept, if_none_match)
+
+
+def _status_list_response(version, cache_control: str, accept: str | None, if_none_match: str | None) -> Response:
+    etag = f'"{version.hash}"'
+    headers = {"Cache-Control": cache_control, "ETag": etag, "Vary": "Accept"}
+    if if_none_match is not None and _etag_matches(if_none_match, version.hash):
+        return Response(status_code=304, headers=headers)
+    return Response(version.document.encode(), media_type=_list_media_type(accept), headers=headers)
+
+
+def _etag_matches(if_none_match: str, list_hash: str) -> bool:
+    """RFC 9110 If-None-Match: ``*``, or any listed tag equal to ours (weak comparison)."""
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return any(t == "*" or t.removeprefix("W/").strip('"') == list_hash for t in tags)
+
+
+def _list_media_type(accept: str | None) -> str:
+    """``application/vc+ld+json``, unless the client asks for plain JSON only."""
+    wanted = (accept or "").lower()
+    if "application/json" in wanted and "ld+json" not in wanted:
+        return "application/json"
+    return statuslists.MEDIA_TYPE
 
 
 @public.get("/public/achievements/{achievement_id}", tags=["public"])

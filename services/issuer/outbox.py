@@ -17,7 +17,13 @@ that only one relay works at a time however many processes run one:
    registry says so; the chain id is learnt then (for the DID document).
 3. **collect anchors**: for credentials the registry holds, ask for their receipts in
    issuance order, stop at the first one not yet confirmed, and attach the anchor proof
-   to each confirmed one (DESIGN §3).
+   to each confirmed one.
+
+Before delivering, each pass **publishes status lists** (services.issuer.statuslists): every
+list with changes whose last version is at least MICROCRED_STATUS_LIST_INTERVAL old gets one
+new signed version carrying all of them, stored with a ``status_list`` outbox message that
+the same pass delivers (``POST /api/v1/status-lists``). Holding the lease makes this relay the
+only publisher; the unique (list, version) constraint would refuse a second one anyway.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
-from services.issuer import repository as repo, service
+from services.issuer import repository as repo, service, statuslists
 from services.issuer.models import (AnchorState, Credential, Issuer, OutboxKind, OutboxMessage, OutboxState,
                                     RegistryState, SigningKey)
 from services.issuer.registry_client import Registry, RegistryRefused, RegistryUnavailable
@@ -91,13 +97,23 @@ class Relay:
             if not repo.acquire_lease(session, LEASE_NAME, self.holder, LEASE_TTL):
                 return False
         try:
+            published = self.publish_status_lists()
+        except Exception:  # never let a list that cannot be signed stop deliveries
+            log.exception("publishing status lists failed")
+            published = False
+        try:
             delivered = self.deliver()
             self.follow_registrations()
             polled = self.collect_anchors()
         except RegistryUnavailable as exc:
             log.warning("registry unavailable, will retry: %s", exc)
             return False
-        return delivered or polled
+        return delivered or polled or published
+
+    def publish_status_lists(self) -> bool:
+        """New versions of the status lists that are due; True if the limit was reached (more may be due)."""
+        limit = 200
+        return len(statuslists.publish_due(self.sessions, self.settings, limit=limit)) >= limit
 
     def close(self) -> None:
         self._receipts.shutdown(wait=False, cancel_futures=True)
@@ -162,6 +178,9 @@ class Relay:
                         self.registry.queue_anchors(issuer_id, hashes, public_key=public_key)
             case OutboxKind.revoke:
                 self.registry.queue_revocations(issuer_id, payload["hashes"])
+            case OutboxKind.status_list:
+                self.registry.queue_status_list(issuer_id, payload["list_id"], payload["hash"],
+                                                int(payload["version"]))
         with transaction(self.sessions) as session:
             now = utcnow()
             for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):

@@ -16,7 +16,7 @@ from services.core import leases
 from services.core.db import utcnow
 from services.issuer.models import (Achievement, AnchorState, ApiKey, Batch, BatchState, Credential,
                                     IdempotencyRecord, Image, Issuer, KeyState, Lease, OutboxKind, OutboxMessage,
-                                    OutboxState, SigningKey)
+                                    OutboxState, SigningKey, StatusEntry, StatusList, StatusListVersion)
 
 
 # -- issuers and keys ------------------------------------------------------------------
@@ -114,6 +114,29 @@ def revoke_credential(session: Session, issuer_id: str, credential_id: str, when
     return result.rowcount == 1
 
 
+def suspend_credential(session: Session, issuer_id: str, credential_id: str, when: datetime, reason: str) -> bool:
+    """First suspension wins, and never of a revoked credential: one conditional ``UPDATE``.
+
+    ``… WHERE suspended_at IS NULL AND revoked_at IS NULL``; True if this call suspended it.
+    """
+    result = session.execute(update(Credential)
+                             .where(Credential.issuer_id == issuer_id, Credential.id == credential_id,
+                                    Credential.suspended_at.is_(None), Credential.revoked_at.is_(None))
+                             .values(suspended_at=when, suspension_reason=reason)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def unsuspend_credential(session: Session, issuer_id: str, credential_id: str) -> bool:
+    """Lift a suspension: ``UPDATE … WHERE suspended_at IS NOT NULL``; True if this call lifted it."""
+    result = session.execute(update(Credential)
+                             .where(Credential.issuer_id == issuer_id, Credential.id == credential_id,
+                                    Credential.suspended_at.is_not(None))
+                             .values(suspended_at=None, suspension_reason=None)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
 def credentials_page(session: Session, issuer_id: str, limit: int, after: tuple[datetime, str] | None,
                      achievement_id: str | None) -> Sequence[Credential]:
     query = select(Credential).where(Credential.issuer_id == issuer_id)
@@ -171,6 +194,133 @@ def set_anchor_state(session: Session, hashes: Sequence[str], state: AnchorState
     for start in range(0, len(hashes), 500):
         session.execute(update(Credential).where(Credential.credential_hash.in_(hashes[start:start + 500]))
                         .values(anchor_state=state))
+
+
+# -- status lists --------------------------------------------------------------------------------
+def newest_status_list(session: Session, issuer_id: str, purpose: str) -> StatusList | None:
+    return session.scalar(select(StatusList).where(StatusList.issuer_id == issuer_id, StatusList.purpose == purpose)
+                          .order_by(StatusList.number.desc()).limit(1))
+
+
+def add_status_list(session: Session, row: StatusList) -> bool:
+    """Insert a new list; False when a concurrent transaction created that number first."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False
+
+
+def mark_status_list_full(session: Session, status_list: StatusList) -> None:
+    status_list.full = True
+    session.flush()
+
+
+def taken_indices(session: Session, status_list_id: int, candidates: Sequence[int]) -> set[int]:
+    """Which of ``candidates`` the list has already given out."""
+    taken: set[int] = set()
+    ordered = sorted(candidates)
+    for start in range(0, len(ordered), 1000):
+        taken.update(session.scalars(select(StatusEntry.index).where(
+            StatusEntry.status_list_id == status_list_id, StatusEntry.index.in_(ordered[start:start + 1000]))))
+    return taken
+
+
+def all_taken_indices(session: Session, status_list_id: int) -> set[int]:
+    return set(session.scalars(select(StatusEntry.index).where(StatusEntry.status_list_id == status_list_id)))
+
+
+def insert_status_entries(session: Session, status_list_id: int, rows: Sequence[tuple[str, int]]) -> None:
+    """``(credential_id, index)`` rows, inserted in index order (so two writers never wait on each other
+    in opposite orders). Raises IntegrityError if an index is taken; run it in a savepoint."""
+    if rows:
+        session.execute(insert(StatusEntry), [
+            {"status_list_id": status_list_id, "index": index, "credential_id": cid, "is_set": False}
+            for cid, index in sorted(rows, key=lambda r: r[1])])
+
+
+def status_entries_of(session: Session, credential_id: str) -> list[tuple[StatusEntry, StatusList]]:
+    """The credential's entries with their lists (none for a credential issued before status lists)."""
+    return [(entry, status_list) for entry, status_list in session.execute(
+        select(StatusEntry, StatusList).join(StatusList, StatusList.id == StatusEntry.status_list_id)
+        .where(StatusEntry.credential_id == credential_id))]
+
+
+def set_status_bit(session: Session, entry_id: int, status_list_id: int, on: bool) -> bool:
+    """Set or clear one entry's bit and count the change on its list (same transaction); True if it changed."""
+    result = session.execute(update(StatusEntry).where(StatusEntry.id == entry_id, StatusEntry.is_set != on)
+                             .values(is_set=on).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return False
+    count_status_list_change(session, status_list_id)
+    return True
+
+
+def count_status_list_change(session: Session, status_list_id: int) -> None:
+    session.execute(update(StatusList).where(StatusList.id == status_list_id)
+                    .values(changes=StatusList.changes + 1).execution_options(synchronize_session=False))
+
+
+def count_issuer_status_list_changes(session: Session, issuer_id: str) -> None:
+    """Every list of the issuer is to be signed again (e.g. by a new key)."""
+    session.execute(update(StatusList).where(StatusList.issuer_id == issuer_id)
+                    .values(changes=StatusList.changes + 1).execution_options(synchronize_session=False))
+
+
+def delete_status_entries(session: Session, credential_ids: Sequence[str]) -> None:
+    """Give back the indices reserved for credentials that were not issued after all."""
+    for start in range(0, len(credential_ids), 500):
+        session.execute(StatusEntry.__table__.delete().where(
+            StatusEntry.credential_id.in_(credential_ids[start:start + 500])))
+
+
+def status_lists_due(session: Session, published_before: datetime, limit: int) -> list[int]:
+    """Lists with unpublished changes whose last version is older than ``published_before`` (or none yet)."""
+    return list(session.scalars(
+        select(StatusList.id).where(StatusList.changes > StatusList.published_changes,
+                                    StatusList.published_at.is_(None) | (StatusList.published_at <= published_before))
+        .order_by(StatusList.id).limit(limit)))
+
+
+def set_indices(session: Session, status_list_id: int) -> list[int]:
+    return list(session.scalars(select(StatusEntry.index).where(StatusEntry.status_list_id == status_list_id,
+                                                                StatusEntry.is_set.is_(True))))
+
+
+def record_status_list_version(session: Session, status_list: StatusList, version: StatusListVersion,
+                               changes: int) -> bool:
+    """Store ``version`` as the list's newest, if no other publisher got there first; True if stored."""
+    result = session.execute(
+        update(StatusList).where(StatusList.id == status_list.id, StatusList.version == version.version - 1)
+        .values(version=version.version, published_changes=changes, published_at=version.created_at)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return False
+    session.add(version)
+    session.flush()
+    return True
+
+
+def status_list_by_path(session: Session, slug: str, purpose: str, number: int) -> StatusList | None:
+    return session.scalar(select(StatusList).join(Issuer, Issuer.id == StatusList.issuer_id)
+                          .where(Issuer.slug == slug, StatusList.purpose == purpose, StatusList.number == number))
+
+
+def newest_status_list_version(session: Session, status_list_id: int) -> StatusListVersion | None:
+    return session.scalar(select(StatusListVersion).where(StatusListVersion.status_list_id == status_list_id)
+                          .order_by(StatusListVersion.version.desc()).limit(1))
+
+
+def status_list_version_by_hash(session: Session, status_list_id: int, list_hash: str) -> StatusListVersion | None:
+    return session.scalar(select(StatusListVersion).where(StatusListVersion.status_list_id == status_list_id,
+                                                          StatusListVersion.hash == list_hash)
+                          .order_by(StatusListVersion.version.desc()).limit(1))
+
+
+def status_list_versions(session: Session, status_list_id: int) -> Sequence[StatusListVersion]:
+    return session.scalars(select(StatusListVersion).where(StatusListVersion.status_list_id == status_list_id)
+                           .order_by(StatusListVersion.version)).all()
 
 
 # -- idempotency ----------------------------------------------------------------------------------

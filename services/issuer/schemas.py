@@ -320,13 +320,15 @@ class CredentialCreate(Strict):
 class CredentialRead(BaseModel):
     id: str
     url: str
-    status: Literal["pending", "anchored", "revoked", "expired", "invalid"]
+    status: Literal["pending", "anchored", "revoked", "suspended", "expired", "invalid"]
     credential: dict
     credential_hash: str
     achievement_id: str
     anchored_at: datetime | None
     revoked_at: datetime | None
     revocation_reason: str | None
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = None
     created_at: datetime
 
 
@@ -336,6 +338,10 @@ class CredentialList(BaseModel):
 
 
 class RevokeIn(Strict):
+    reason: Text(500)
+
+
+class SuspendIn(Strict):
     reason: Text(500)
 
 
@@ -421,3 +427,6 @@ class CredentialStatusRead(BaseModel):
     revoked: bool
     revokedAt: str | None
     reason: str | None = None
+    suspended: bool = False
+    suspendedAt: str | None = None
+    suspensionReason: str | None = None

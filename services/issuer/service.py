@@ -25,7 +25,7 @@ from services.core.db import utcnow
 from services.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from services.core.jsonld import JsonLdDocumentError, canonicalize
 from services.core.secretbox import SecretBoxError
-from services.issuer import apikeys, credentials as cred, keys, repository as repo, signing
+from services.issuer import apikeys, credentials as cred, keys, repository as repo, signing, statuslists
 from services.issuer.images import CleanImage, ImageError, clean_image
 from services.issuer.models import (Achievement, AnchorState, ApiKey, Batch, BatchState, Credential, Image, Issuer,
                                     KeyState, OutboxKind, OutboxState, RegistryState, SigningKey)
@@ -224,6 +224,8 @@ def rotate_signing_key(session: Session, settings: IssuerSettings, issuer: Issue
     repo.add_outbox(session, issuer.id, OutboxKind.rotate_key,
                     {"public_key": new.public_key, "retire": old.public_key, "retire_at": int(until.timestamp()),
                      "compromised": body.compromised})
+    # Every status list is signed again by the new key at the next publication.
+    statuslists.resign_all(session, issuer.id)
     session.flush()
     session.refresh(old)
     invalidated = repo.credentials_invalidated_by_compromise(session, old.id, until) if body.compromised else 0
@@ -361,7 +363,7 @@ def _check_signable(settings: IssuerSettings, issuer: Issuer, a: Achievement) ->
         credential_id="probe", public_base_url=settings.public_base_url,
         profile=cred.profile_document(_profile_data(issuer)), achievement=cred.achievement_document(achievement_data(settings, a)),
         recipient_name="probe", recipient_email="probe@example.org", salt="probe", valid_from=utcnow(),
-        valid_until=None)
+        valid_until=None, status=statuslists.probe_status(settings, issuer))
     try:
         canonicalize(probe)
     except JsonLdDocumentError as exc:
@@ -441,13 +443,15 @@ def issue_credential(session: Session, settings: IssuerSettings, issuer: Issuer,
     valid_from = body.valid_from.astimezone(UTC) if body.valid_from else now
     valid_until = cred.valid_until_for(valid_from, achievement.validity_days)
     credential_id = cred.new_credential_id()
+    # Its indices in the current revocation and suspension lists, written in this transaction.
+    status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
     unsigned = cred.build_credential(
         credential_id=credential_id, public_base_url=settings.public_base_url,
         profile=cred.profile_document(_profile_data(issuer)),
         achievement=cred.achievement_document(achievement_data(settings, achievement)),
         recipient_name=body.recipient.name, recipient_email=body.recipient.email, salt=cred.new_salt(),
         valid_from=valid_from, valid_until=valid_until,
-        evidence=[e.model_dump(exclude_none=True) for e in body.evidence] if body.evidence else None)
+        evidence=[e.model_dump(exclude_none=True) for e in body.evidence] if body.evidence else None, status=status)
     outcome = signing.sign_documents(context.seed, context.verification_method, cred.xsd_datetime(now), [unsigned])[0]
     if outcome.error:
         raise InvalidInput(outcome.error, code="unsafe_document")
@@ -477,10 +481,12 @@ def _read(c: Credential, key: SigningKey | None, now: datetime) -> CredentialRea
     invalid = bool(key is not None and key.compromised and key.valid_until is not None
                    and cred.invalidated_by_compromise(c.created_at, c.anchored_at, key.valid_until))
     status = cred.status_of(revoked_at=c.revoked_at, valid_from=c.valid_from, valid_until=c.valid_until,
-                            anchored=c.anchor_state == AnchorState.anchored, signed_after_key_invalid=invalid, now=now)
+                            anchored=c.anchor_state == AnchorState.anchored, signed_after_key_invalid=invalid, now=now,
+                            suspended_at=c.suspended_at)
     return CredentialRead(id=c.id, url=document["id"], status=status, credential=document,
                           credential_hash=c.credential_hash, achievement_id=c.achievement_id,
                           anchored_at=c.anchored_at, revoked_at=c.revoked_at, revocation_reason=c.revocation_reason,
+                          suspended_at=c.suspended_at, suspension_reason=c.suspension_reason,
                           created_at=c.created_at)
 
 
@@ -512,19 +518,68 @@ def list_credentials(session: Session, issuer: Issuer, limit: int, cursor: str |
 
 
 def revoke_credential(session: Session, issuer: Issuer, credential_id: str, reason: str) -> CredentialRead:
-    """Marked revoked at once (the status route says so); the chain hears it through the outbox.
+    """Marked revoked at once (the status routes say so); the chain hears it later.
 
     First revocation wins (a conditional update): a second or concurrent call changes
-    nothing, queues nothing, and answers with the stored time and reason.
+    nothing, queues nothing, and answers with the stored time and reason. The call that
+    revoked it sets the credential's bit in its revocation list (published with the next
+    version of the list); a credential issued before status lists has no list, and its
+    hash goes to the registry's per-hash revocation through the outbox, as before.
     """
+    c = _credential(session, issuer, credential_id)
+    if c.revoked_at is None:
+        if repo.revoke_credential(session, issuer.id, credential_id, utcnow(), reason):
+            if statuslists.set_status(session, credential_id, statuslists.REVOCATION, True) is None:
+                repo.add_outbox(session, issuer.id, OutboxKind.revoke, {"hashes": [c.credential_hash]})
+        session.refresh(c)
+    return _read(c, repo.signing_key(session, c.signing_key_id), utcnow())
+
+
+def suspend_credential(session: Session, issuer: Issuer, credential_id: str, reason: str) -> CredentialRead:
+    """Set the credential's suspension bit; first suspension wins (time and reason kept).
+
+    409 ``credential_revoked`` for a revoked credential (revocation is final, and says more),
+    409 ``no_suspension_list`` for one issued before status lists (it has no suspension entry
+    a verifier could read: revoke it, or issue it again).
+    """
+    c = _credential(session, issuer, credential_id)
+    if c.revoked_at is not None:
+        raise _revoked()
+    if c.suspended_at is None:
+        if not statuslists.has_entries(session, credential_id):
+            raise Conflict("this credential was issued before status lists and cannot be suspended; "
+                           "revoke it instead", code="no_suspension_list")
+        if repo.suspend_credential(session, issuer.id, credential_id, utcnow(), reason):
+            statuslists.set_status(session, credential_id, statuslists.SUSPENSION, True)
+        session.refresh(c)
+        if c.suspended_at is None:  # a concurrent call changed it in the meantime
+            if c.revoked_at is not None:
+                raise _revoked()
+            raise Conflict("the credential's suspension was changed by a concurrent call; read it and retry",
+                           code="concurrent_change")
+    return _read(c, repo.signing_key(session, c.signing_key_id), utcnow())
+
+
+def _revoked() -> Conflict:
+    return Conflict("this credential is revoked; a revoked credential cannot be suspended", code="credential_revoked")
+
+
+def unsuspend_credential(session: Session, issuer: Issuer, credential_id: str) -> CredentialRead:
+    """Lift a suspension: clear the bit, time and reason. Idempotent: a credential that is not
+    suspended (never was, or already lifted) is answered as it stands, and nothing is queued."""
+    c = _credential(session, issuer, credential_id)
+    if c.suspended_at is not None:
+        if repo.unsuspend_credential(session, issuer.id, credential_id):
+            statuslists.set_status(session, credential_id, statuslists.SUSPENSION, False)
+        session.refresh(c)
+    return _read(c, repo.signing_key(session, c.signing_key_id), utcnow())
+
+
+def _credential(session: Session, issuer: Issuer, credential_id: str) -> Credential:
     c = repo.credential(session, issuer.id, credential_id)
     if c is None:
         raise NotFound(f"no credential {credential_id!r} for this issuer")
-    if c.revoked_at is None:
-        if repo.revoke_credential(session, issuer.id, credential_id, utcnow(), reason):
-            repo.add_outbox(session, issuer.id, OutboxKind.revoke, {"hashes": [c.credential_hash]})
-        session.refresh(c)
-    return _read(c, repo.signing_key(session, c.signing_key_id), utcnow())
+    return c
 
 
 def public_credential(session: Session, credential_id: str) -> dict:
@@ -538,9 +593,12 @@ def public_status(session: Session, credential_id: str) -> CredentialStatusRead:
     c = repo.public_credential(session, credential_id) if len(credential_id) <= 64 else None
     if c is None:
         raise NotFound("no such credential")
-    if c.revoked_at is None:
-        return CredentialStatusRead(revoked=False, revokedAt=None)
-    return CredentialStatusRead(revoked=True, revokedAt=cred.xsd_datetime(c.revoked_at), reason=c.revocation_reason)
+    return CredentialStatusRead(
+        revoked=c.revoked_at is not None, revokedAt=cred.xsd_datetime(c.revoked_at) if c.revoked_at else None,
+        reason=c.revocation_reason if c.revoked_at else None,
+        suspended=c.suspended_at is not None,
+        suspendedAt=cred.xsd_datetime(c.suspended_at) if c.suspended_at else None,
+        suspensionReason=c.suspension_reason if c.suspended_at else None)
 
 
 # -- anchoring (called by the outbox relay) ---------------------------------------------------------------

@@ -31,6 +31,11 @@ class IssuerSettings(ServiceSettings):
     receipt_polls_per_pass: int = 2_000
     # A synchronous try at the registry while an issuer is created (then the outbox).
     registry_create_timeout: float = 3.0
+    # Status lists: a changed list is re-signed and published at most once per this many
+    # seconds (also their max-age). Tests only (ignored in production): indices a new list
+    # hands out, so that a list fills up quickly; 0 = statuslist.MIN_ENTRIES.
+    status_list_interval: float = 2.0
+    test_status_list_entries: int = 0
 
     @model_validator(mode="after")
     def _issuer_defaults(self) -> IssuerSettings:
@@ -38,6 +43,10 @@ class IssuerSettings(ServiceSettings):
             raise SettingsError("MICROCRED_BATCH_CHUNK must be between 1 and 5000")
         if not 1 <= self.batch_max_recipients <= 100_000:
             raise SettingsError("MICROCRED_BATCH_MAX_RECIPIENTS must be between 1 and 100000")
+        if not 0 < self.status_list_interval <= 3600:
+            raise SettingsError("MICROCRED_STATUS_LIST_INTERVAL must be more than 0 and at most 3600 seconds")
+        if self.env == "production" or self.test_status_list_entries < 0:
+            self.test_status_list_entries = 0
         if self.sign_processes <= 0:
             self.sign_processes = os.cpu_count() or 1
         return self

@@ -35,6 +35,7 @@ class FakeRegistry:
         self.rotations: list[tuple[str, dict]] = []
         self.receipts: dict[str, dict] = {}
         self.key_failures: dict[str, dict] = {}  # public key -> KeyChainState fields to report
+        self.status_lists: list[tuple[str, str, str, int]] = []  # (issuer, list id, hash, version) as queued
         self.calls: list[str] = []
         self.lock = threading.Lock()
 
@@ -125,6 +126,35 @@ class FakeRegistry:
         self._check("chain")
         return {"chainId": 31337}
 
+    def queue_status_list(self, issuer_id, list_id, list_hash, version):
+        """Like the registry: idempotent per version, 409 for the same version with another hash."""
+        self._check("queue_status_list")
+        if issuer_id not in self.accounts:
+            raise RegistryRefused(404, "not_found", "no account")
+        with self.lock:
+            known = {(i, lid, v): h for i, lid, h, v in self.status_lists}
+            if known.get((issuer_id, list_id, version), list_hash) != list_hash:
+                raise RegistryRefused(409, "status_list_conflict", "that version has another hash")
+            if (issuer_id, list_id, version) not in known:
+                self.status_lists.append((issuer_id, list_id, list_hash, version))
+            newest = max(v for i, lid, _, v in self.status_lists if (i, lid) == (issuer_id, list_id))
+        return {"issuer_id": issuer_id, "list_id": list_id, "version": version,
+                "state": "queued" if version == newest else "superseded"}
+
+    def status_list(self, issuer_id, list_id):
+        self._check("status_list")
+        versions = [(v, h) for i, lid, h, v in self.status_lists if (i, lid) == (issuer_id, list_id)]
+        if not versions:
+            return None
+        version, list_hash = max(versions)
+        return {"issuer_id": issuer_id, "list_id": list_id, "version": version, "hash": list_hash,
+                "state": "queued", "txHash": None, "blockNumber": None, "setAt": None}
+
+    def newest_status_list(self, list_id: str) -> tuple[int, str] | None:
+        """(version, hash) of the newest version queued for ``list_id``, whoever's."""
+        versions = [(v, h) for _, lid, h, v in self.status_lists if lid == list_id]
+        return max(versions) if versions else None
+
 
 def settings_for(database_url: str, tmp_path: Path, **overrides) -> IssuerSettings:
     values = dict(data_dir=tmp_path, database_url=database_url, admin_token=ADMIN,
@@ -188,6 +218,32 @@ def issue(client, key: str, achievement_id: str, name="Ada Lovelace", email="ada
                     headers={**auth(key), **(headers or {})})
     assert r.status_code in (200, 201), r.text
     return r.json()
+
+
+def status_entry(credential: dict, purpose: str) -> dict:
+    """The credential's BitstringStatusListEntry of ``purpose``."""
+    return next(e for e in credential["credentialStatus"] if e["statusPurpose"] == purpose)
+
+
+def served_bit(client, credential: dict, purpose: str, list_hash: str | None = None) -> bool:
+    """The credential's bit in the list version the issuer serves (the newest, or the one with ``list_hash``)."""
+    from services.core import statuslist
+
+    entry = status_entry(credential, purpose)
+    path = entry["statusListCredential"].removeprefix(client.settings.issuer_url)
+    r = client.get(path + (f"/versions/{list_hash}" if list_hash else ""))
+    assert r.status_code == 200, r.text
+    bits = statuslist.read_list(r.json(), entry["statusListCredential"], purpose, credential["issuer"]["id"])
+    return statuslist.get_bit(bits, int(entry["statusListIndex"]))
+
+
+def registry_bit(client, credential: dict, purpose: str) -> bool | None:
+    """The credential's bit in the newest list version queued at the (fake) registry; None if none is."""
+    from services.core import statuslist
+
+    url = status_entry(credential, purpose)["statusListCredential"]
+    newest = client.registry.newest_status_list("0x" + statuslist.list_id(url).hex())
+    return None if newest is None else served_bit(client, credential, purpose, newest[1])
 
 
 def tiny_png() -> bytes:

@@ -25,8 +25,19 @@ def validator():
 
 
 def _assert_valid(validator, document: dict) -> None:
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
-    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+    # The one known departure from OB 3.0, whose credentialStatus is [0..1]: our credentials
+    # carry two BitstringStatusListEntry items, revocation then suspension, as VC 2.0 allows
+    # (docs/status-lists.md). The document is checked with each entry in that place in turn,
+    # so every entry must meet OB 3.0's CredentialStatus and nothing else is exempted.
+    status = document.get("credentialStatus")
+    if isinstance(status, list):
+        assert [entry.get("statusPurpose") for entry in status] == ["revocation", "suspension"]
+        variants = [{**document, "credentialStatus": entry} for entry in status]
+    else:
+        variants = [document]
+    for variant in variants:
+        errors = sorted(validator.iter_errors(variant), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
 
 
 def test_every_kind_of_issued_credential_validates(validator, sqlite_url, tmp_path):

@@ -13,7 +13,7 @@ from services.core.multiformats import decode_public_key
 from services.issuer.models import Credential, Issuer, OutboxKind, OutboxMessage, OutboxState
 from services.issuer.outbox import Relay
 from tests.integration.issuer_support import (FakeRegistry, auth, create_achievement, create_issuer, issue,
-                                              issuer_client)
+                                              issuer_client, registry_bit)
 
 
 @pytest.fixture
@@ -58,7 +58,10 @@ def test_registry_down_loses_nothing_and_order_is_kept(client):
     # the three single-credential anchor messages went as one call
     assert client.registry.calls.count("queue_anchors") == 1
     assert set(client.registry.anchored) == {c["credential_hash"] for c in creds}
-    assert client.registry.revoked == [(issuer["id"], creds[0]["credential_hash"])]
+    # the revocation reached the registry as a status list version with the credential's bit set
+    assert client.registry.revoked == []
+    assert registry_bit(client, creds[0]["credential"], "revocation") is True
+    assert registry_bit(client, creds[1]["credential"], "revocation") is False
     with client.sessions() as s:
         row = s.get(Issuer, issuer["id"])
         assert row.chain_address == client.registry.accounts[issuer["id"]]["address"]
