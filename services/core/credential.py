@@ -1,6 +1,9 @@
 """The Open Badges 3.0 credential as DESIGN §3 defines it: its required shape, and a summary.
 
-The shape check is structural (what the verifier must be able to rely on before doing any
+The shape is that of any OB 3.0 credential (VC 2.0), ours or another platform's: ours always
+use exactly :data:`CONTEXTS` and :data:`CREDENTIAL_TYPES`; others may use another bundled OB
+3.0 context and further bundled contexts (e.g. the OB extensions for a 1EdTech revocation
+list), and ``AchievementCredential``. The shape check is structural (what the verifier must be able to rely on before doing any
 work): size limits first, so hostile input is refused cheaply, then the required parts, each
 field that is displayed a single string. Strict safe-mode canonicalisation
 (services.core.jsonld) then proves that every key is a term of the known contexts and the
@@ -11,14 +14,32 @@ signed ones. tests/ also validate issued credentials against the 1EdTech JSON Sc
 from __future__ import annotations
 
 import re
+import functools
+import json
+from importlib import resources
 from typing import Any
 
-from services.core.jsonld import MAX_ARRAY_ITEMS, MAX_VALUES, DocumentTooLargeError, check_size
+from services.core.jsonld import CONTEXTS_PACKAGE, MAX_ARRAY_ITEMS, MAX_VALUES, DocumentTooLargeError, check_size
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
-CONTEXTS = (VC_CONTEXT, OB_CONTEXT)
-CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
+CONTEXTS = (VC_CONTEXT, OB_CONTEXT)  # what we issue
+CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")  # what we issue
+# The bundled Open Badges 3.0 contexts, by version. 3.0.0 and 3.0.1 were written for VC 1.1:
+# they redefine `description`, a protected term of the VC 2.0 context, so no VC 2.0
+# credential can use them (jsonld.js and pyld both refuse), and check_shape says so.
+OB_CONTEXTS = {
+    "https://purl.imsglobal.org/spec/ob/v3p0/context.json": "3.0.0",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "3.0.1",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json": "3.0.2",
+    OB_CONTEXT: "3.0.3",
+}
+VC1_ONLY_CONTEXTS = {
+    "https://www.w3.org/2018/credentials/v1": "the VC 1.1 context",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context.json": "the Open Badges 3.0.0 context, written for VC 1.1,",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "the Open Badges 3.0.1 context, written for VC 1.1,",
+}
+OB_CREDENTIAL_TYPES = ("OpenBadgeCredential", "AchievementCredential")
 MAX_STRING = 20_000
 MAX_DEPTH = 12
 # The size limits canonicalisation enforces too (services.core.jsonld), checked here first
@@ -40,8 +61,51 @@ def issuer_id(credential: dict) -> str | None:
     return issuer if isinstance(issuer, str) else issuer.get("id") if isinstance(issuer, dict) else None
 
 
+@functools.cache
+def bundled_context_urls() -> frozenset[str]:
+    """The context URLs canonicalisation can resolve (``services/core/contexts/index.json``)."""
+    index = resources.files(CONTEXTS_PACKAGE).joinpath("index.json").read_text("utf-8")
+    return frozenset(json.loads(index))
+
+
+def _check_contexts(context: Any) -> None:
+    """A list of bundled context URLs: VC 2.0 first, exactly one OB 3.0 context, no repeats."""
+    if not isinstance(context, list) or not context:
+        raise CredentialFormatError(f"@context must be a list starting with {VC_CONTEXT}")
+    # URLs only: an inline context could redefine terms without changing the canonical form,
+    # which safe mode alone would not notice.
+    for entry in context:
+        if not isinstance(entry, str):
+            raise CredentialFormatError("@context may list only context URLs, not inline context objects")
+    if context[0] != VC_CONTEXT:
+        raise CredentialFormatError(f"@context must start with the VC 2.0 context {VC_CONTEXT}")
+    bundled = bundled_context_urls()
+    seen: set[str] = set()
+    for url in context:
+        if url in seen:
+            raise CredentialFormatError(f"@context lists {_short(url)} twice")
+        seen.add(url)
+        if url not in bundled:
+            raise CredentialFormatError(f"@context names {_short(url)}, a context this verifier does not know "
+                                        "(contexts are never fetched; only bundled ones are accepted)")
+        if url in VC1_ONLY_CONTEXTS:
+            raise CredentialFormatError(f"@context names {VC1_ONLY_CONTEXTS[url]} {url}, which cannot be combined "
+                                        "with the VC 2.0 context (VC 2.0 badges use context-3.0.2.json or "
+                                        "context-3.0.3.json)")
+    ob = [url for url in context if url in OB_CONTEXTS]
+    if not ob:
+        raise CredentialFormatError(f"@context must include an Open Badges 3.0 context, such as {OB_CONTEXT}")
+    if len(ob) > 1:
+        raise CredentialFormatError("@context must include one Open Badges 3.0 context, not several: "
+                                    + ", ".join(ob))
+
+
+def _short(url: str) -> str:
+    return repr(url if len(url) <= 200 else url[:197] + "...")
+
+
 def check_shape(credential: Any) -> None:
-    """Raise :class:`CredentialFormatError` unless ``credential`` has the shape of DESIGN §3."""
+    """Raise :class:`CredentialFormatError` unless ``credential`` has the shape of an OB 3.0 credential."""
     if not isinstance(credential, dict):
         raise CredentialFormatError("the credential must be a JSON object")
     try:
@@ -49,14 +113,11 @@ def check_shape(credential: Any) -> None:
                    max_string=MAX_STRING)
     except DocumentTooLargeError as exc:
         raise CredentialFormatError(str(exc).replace("the document", "the credential", 1)) from None
-    context = credential.get("@context")
-    # Exactly these two: an extra inline context could redefine terms without changing
-    # the canonical form, which safe mode alone would not notice.
-    if not isinstance(context, list) or tuple(context) != CONTEXTS:
-        raise CredentialFormatError(f"@context must be exactly [{VC_CONTEXT}, {OB_CONTEXT}]")
+    _check_contexts(credential.get("@context"))
     types = _types(credential.get("type"))
-    if not all(t in types for t in CREDENTIAL_TYPES):
-        raise CredentialFormatError("type must include VerifiableCredential and OpenBadgeCredential")
+    if "VerifiableCredential" not in types or not any(t in types for t in OB_CREDENTIAL_TYPES):
+        raise CredentialFormatError("type must include VerifiableCredential and OpenBadgeCredential "
+                                    "(or AchievementCredential)")
     if not isinstance(credential.get("id"), str) or not credential["id"].startswith(("https://", "http://", "urn:")):
         raise CredentialFormatError("id must be the credential's URL")
     iid = issuer_id(credential)
