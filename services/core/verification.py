@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Literal
 
 CheckStatus = Literal["passed", "failed", "pending", "skipped"]
-Status = Literal["valid", "pending", "revoked", "expired", "invalid", "unavailable"]
+Status = Literal["valid", "pending", "revoked", "suspended", "expired", "invalid", "unavailable"]
 CHECK_IDS = ("format", "signature", "issuer", "integrity", "anchor", "revocation", "expiry")
 
 
@@ -85,8 +85,16 @@ class Facts:
     anchor_pending: bool = False  # queued or submitted, not yet on chain
     registry_asked: bool = False  # our registry was asked for a receipt (and had none)
     # revocation
-    revoked_on_chain_at: datetime | None = None
+    revoked_on_chain_at: datetime | None = None  # per-hash revocation (credentials before status lists)
     revocation_pending_at_issuer: bool = False
+    # W3C Bitstring Status Lists: the bits read from versions whose hash is the latest on chain
+    status_lists: bool = False  # the credential has BitstringStatusListEntry items
+    revoked_in_list: bool = False
+    suspended_in_list: bool = False
+    suspended_at_issuer: bool = False  # suspended at the issuer, maybe not yet in a list on chain
+    suspension_reason: str | None = None
+    status_list_error: str | None = None  # a list that is wrong: the check fails
+    status_list_pending: bool = False  # a list with no version on chain yet
     revocation_error: str | None = None
     revocation_checked_at: datetime | None = None
     revocation_freshness: float = 30.0
@@ -232,23 +240,40 @@ def check_anchor(f: Facts) -> Check:
                                      f"{f.confirmations} confirmation{'s' if f.confirmations != 1 else ''}.")
 
 
+def suspended(f: Facts) -> bool:
+    return f.suspended_in_list or f.suspended_at_issuer
+
+
 def check_revocation(f: Facts, now: datetime) -> Check:
     if found := _malformed("revocation", f):
         return found
     if f.revoked_on_chain_at is not None:
         return Check("revocation", "failed", f"The issuer revoked this credential on "
                                              f"{f.revoked_on_chain_at:%d %B %Y}.")
+    if f.revoked_in_list:
+        return Check("revocation", "failed", "The issuer has revoked this credential: its signed status list, "
+                                             "recorded on the blockchain, says so.")
     if f.revocation_pending_at_issuer:
         return Check("revocation", "failed", "The issuer has revoked this credential.")
+    if suspended(f):
+        reason = f" (the reason given: {f.suspension_reason.rstrip('.')})" if f.suspension_reason else ""
+        return Check("revocation", "failed", f"The issuer has suspended this credential for now{reason}.")
     if found := _not_now("revocation", f):
         return found
+    if f.status_list_error:
+        return Check("revocation", "failed", f"The status list could not be trusted: {f.status_list_error}.")
     if f.revocation_error:
         return Check("revocation", "failed", f"Revocation status could not be checked: {f.revocation_error}")
+    if f.status_list_pending:
+        return Check("revocation", "pending", "The issuer's status list is being recorded on the blockchain.")
     if f.revocation_checked_at is None or (now - f.revocation_checked_at).total_seconds() > f.revocation_freshness:
         return Check("revocation", "skipped", "Could not be checked right now: the revocation status at hand is "
                                               "not fresh enough to rely on. Try again in a moment.")
     if not f.account:
         return Check("revocation", "passed", "The issuer has not revoked this credential.")
+    if f.status_lists:
+        return Check("revocation", "passed", "Not revoked or suspended: the issuer's signed status list, whose "
+                                             "fingerprint is the latest on the blockchain, says so.")
     return Check("revocation", "passed", "Not revoked: checked on the blockchain and with the issuer just now.")
 
 
@@ -271,8 +296,9 @@ def decide(checks: list[Check], facts: Facts) -> Status:
     if hard:
         return "invalid"
     if by_id["revocation"].status == "failed":
-        known = facts.revoked_on_chain_at is not None or facts.revocation_pending_at_issuer
-        return "revoked" if known else "invalid"
+        if facts.revoked_on_chain_at is not None or facts.revoked_in_list or facts.revocation_pending_at_issuer:
+            return "revoked"
+        return "suspended" if suspended(facts) else "invalid"
     if by_id["expiry"].status == "failed":
         return "expired" if facts.valid_until and not facts.format_error else "invalid"
     if facts.unavailable or by_id["revocation"].status == "skipped":

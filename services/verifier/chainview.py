@@ -167,13 +167,15 @@ class ChainView:
 
     async def read_for_verification(self, *, root: str | None = None, account: str | None = None,
                                     credential_hash: str | None = None, head: bool = False,
-                                    issuer_record: bool = True, tx_hash: str | None = None) -> list:
+                                    issuer_record: bool = True, tx_hash: str | None = None,
+                                    status_lists: tuple[bytes, ...] = ()) -> list:
         """One batch: [anchor record][, head][, issuer record][, tx proves root][, revokedAt], cached parts skipped.
 
         ``tx_hash`` (with ``root``) asks whether that transaction really anchored the root: its
         receipt succeeded and carries this contract's ``RootAnchored`` event for the root. The
         receipt's transaction hash is only a claim until then. Revocation is never cached: it
-        must show within seconds.
+        must show within seconds. ``status_lists`` (list ids, with ``account``) appends, per list,
+        the latest list hash the account set on chain (32 zero bytes if none): never cached either.
         """
         plan: list[tuple[str, object]] = []
         requests: list[dict] = []
@@ -211,6 +213,10 @@ class ChainView:
             plan.append(("revoked", None))
             requests.append(self._call_request("revokedAt", Web3.to_checksum_address(account),
                                                bytes.fromhex(credential_hash[2:])))
+        if account is not None:
+            for list_id in status_lists:
+                plan.append(("list", None))
+                requests.append(self._call_request("statusListOf", Web3.to_checksum_address(account), list_id))
         results = iter(await self._batch(requests)) if requests else iter(())
         out: list = []
         for kind, arg in plan:
@@ -241,4 +247,7 @@ class ChainView:
             elif kind == "revoked":
                 (value,) = next(results)
                 out.append(int(value))
+            elif kind == "list":
+                list_hash, _set_at = next(results)
+                out.append(bytes(list_hash))
         return out

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from services.core import anchorproof
+from services.core import anchorproof, statuslist
 from services.core.credential import CredentialFormatError, check_shape, summary
 from services.core.did import did_web
 from services.core.dataintegrity import ProofError, find_proofs, verify_all
@@ -38,6 +38,7 @@ from services.core.merkle import leaf_hash, process_proof
 from services.core.multiformats import MultiformatError, decode_public_key
 from services.core.verification import Facts, KeyOnChain, Report, evaluate
 from services.verifier.chainview import ChainReadError, ChainView
+from services.verifier.statuscheck import StatusLists
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
 
@@ -138,6 +139,20 @@ def key_controller(verification_method: str | None) -> str | None:
     return verification_method.split("#", 1)[0]
 
 
+def _take_list_states(facts: Facts, states: list) -> None:
+    for state in states:
+        if state.transient:
+            facts.unavailable.setdefault("revocation", state.transient)
+        elif state.error:
+            facts.status_list_error = facts.status_list_error or state.error
+        elif state.pending:
+            facts.status_list_pending = True
+        elif state.set and state.purpose == "revocation":
+            facts.revoked_in_list = True
+        elif state.set and state.purpose == "suspension":
+            facts.suspended_in_list = True
+
+
 def _chain_unavailable(facts: Facts, why: str) -> None:
     for check_id in ("issuer", "anchor", "revocation"):
         facts.unavailable.setdefault(check_id, why)
@@ -168,6 +183,7 @@ class Checker:
         # Our issuers' DIDs are did:web under the issuer service; their DID documents are read from it.
         self.own_did_prefix = did_web(issuer_url, "issuers") + ":" if issuer_url else None
         self._did_documents = _LRU(1_000)
+        self.status_lists = StatusLists(http, issuer_url)
 
     # -- entry points ----------------------------------------------------------------
     async def verify_credential_id(self, credential_id: str) -> tuple[Report | None, dict | None]:
@@ -324,15 +340,18 @@ class Checker:
                    f"which this verifier does not read")
             facts.anchor_error = facts.issuer_error = facts.revocation_error = msg
             return anchor_json
+        entries = self._own_status_entries(credential, facts)
+        list_ids = tuple(statuslist.list_id(e.list_url) for e in entries)
         try:
             if "chain" in early:
                 anchor, head, issuer, tx_proven = await early["chain"]
-                (revoked_at,) = await self.chain.read_for_verification(
-                    account=receipt.account, credential_hash=facts.credential_hash, issuer_record=False)
+                revoked_at, *list_hashes = await self.chain.read_for_verification(
+                    account=receipt.account, credential_hash=facts.credential_hash, issuer_record=False,
+                    status_lists=list_ids)
             else:
-                anchor, head, issuer, tx_proven, revoked_at = await self.chain.read_for_verification(
+                anchor, head, issuer, tx_proven, revoked_at, *list_hashes = await self.chain.read_for_verification(
                     root=receipt.root, head=True, account=receipt.account, credential_hash=facts.credential_hash,
-                    tx_hash=receipt.tx_hash)
+                    tx_hash=receipt.tx_hash, status_lists=list_ids)
         except Exception as exc:  # fail closed: every chain-backed check says it could not run
             _chain_unavailable(facts, str(exc) or type(exc).__name__)
             await self._take_status(early, facts)
@@ -353,7 +372,25 @@ class Checker:
         facts.key = KeyOnChain(valid_from=key[1], valid_until=key[2], compromised=key[3]) if key else None
         if revoked_at:
             facts.revoked_on_chain_at = datetime.fromtimestamp(revoked_at, UTC)
+        if entries:
+            chain_keys = {k[0] for k in issuer.keys}
+            states = await self.status_lists.read_own(entries, list_hashes, facts.issuer_did or "",
+                                                      lambda raw: "0x" + raw.hex() in chain_keys)
+            _take_list_states(facts, states)
         return anchor_json
+
+    def _own_status_entries(self, credential: dict, facts: Facts) -> list[statuslist.Entry]:
+        """The credential's Bitstring Status List entries in our issuers' lists (checked against the chain)."""
+        try:
+            entries = statuslist.entries(credential.get("credentialStatus"))
+        except statuslist.StatusListError as exc:
+            facts.status_list_error = str(exc)
+            return []
+        facts.status_lists = bool(entries)
+        ours = [e for e in entries if e.purpose in statuslist.PURPOSES and self.status_lists.is_ours(e)]
+        if len(ours) != len(entries):
+            facts.status_list_error = "the credential points to a status list this verifier cannot check"
+        return ours
 
     async def _key_in_did_document(self, facts: Facts) -> None:
         """Whether the issuer lists the signing key as its own (``facts.key_in_did_document``).
@@ -400,24 +437,38 @@ class Checker:
         await task
         found: Facts = task.facts  # type: ignore[attr-defined]
         facts.revocation_pending_at_issuer = found.revocation_pending_at_issuer
+        facts.suspended_at_issuer = found.suspended_at_issuer
+        facts.suspension_reason = found.suspension_reason
         facts.revocation_checked_at = found.revocation_checked_at
         facts.revocation_error = facts.revocation_error or found.revocation_error
-        if "revocation" in found.unavailable:
+        # With status lists on chain the issuer's status service only shows changes not yet
+        # published; the lists (cached by hash while still the latest) decide without it.
+        if "revocation" in found.unavailable and not facts.status_lists:
             facts.unavailable.setdefault("revocation", found.unavailable["revocation"])
 
     async def _issuer_status(self, credential: dict, facts: Facts) -> None:
-        """Revocation recorded at the issuer but maybe not yet on chain (credentialStatus)."""
-        status = credential.get("credentialStatus")
-        url = status.get("id") if isinstance(status, dict) else None
-        if self.http is None or not isinstance(url, str) or not url.startswith(self.public_base_url + "/"):
-            # Another deployment's status endpoint, or offline: the chain alone decides.
+        """Revocation or suspension recorded at the issuer but maybe not yet on chain.
+
+        Asked of our issuer service for our own credentials (their ``id`` is our URL); for any
+        other, or offline, the chain and the signed status lists alone decide.
+        """
+        url = credential.get("id")
+        prefix = self.public_base_url + "/c/"
+        if self.http is None or not isinstance(url, str) or not url.startswith(prefix):
             facts.revocation_checked_at = datetime.now(UTC)
             return
-        credential_id = url.removeprefix(self.public_base_url + "/c/").split("/", 1)[0]
+        credential_id = url.removeprefix(prefix).split("/", 1)[0]
         try:
             r = await self.http.get(f"{self.issuer_url}/public/credentials/{quote(credential_id, safe='')}/status")
+            if r.status_code == 404:  # not one the issuer knows: nothing recorded there
+                facts.revocation_checked_at = datetime.now(UTC)
+                return
             r.raise_for_status()
-            facts.revocation_pending_at_issuer = bool(r.json().get("revoked"))
+            body = r.json()
+            facts.revocation_pending_at_issuer = bool(body.get("revoked"))
+            facts.suspended_at_issuer = bool(body.get("suspended"))
+            reason = body.get("suspensionReason")
+            facts.suspension_reason = reason[:500] if isinstance(reason, str) and facts.suspended_at_issuer else None
             facts.revocation_checked_at = datetime.now(UTC)
         except (httpx.HTTPError, ValueError) as exc:
             facts.unavailable["revocation"] = f"the issuer's status service did not answer ({type(exc).__name__})"

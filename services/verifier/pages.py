@@ -23,6 +23,8 @@ VERDICTS = {
     "pending": ("Being recorded", "The issuer has signed this credential; its blockchain record is being "
                 "confirmed. Check again in a minute.", "wait", "…"),
     "revoked": ("Revoked", "The issuer has withdrawn this credential. It no longer certifies anything.", "bad", "✕"),
+    "suspended": ("Suspended", "The issuer has suspended this credential for now; it may be reinstated. Until "
+                  "then it certifies nothing.", "warn", "!"),
     "expired": ("Expired", "This credential was genuine, but its validity period has ended.", "warn", "!"),
     "invalid": ("Not valid", "This credential could not be verified. Do not rely on it.", "bad", "✕"),
     "unavailable": ("Cannot be checked right now", "Part of the check could not run (a service or the blockchain "

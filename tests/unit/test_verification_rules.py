@@ -195,3 +195,24 @@ def test_unanchored_and_unknown_is_invalid_unless_it_is_one_of_our_issuers_in_fl
                       anchored_by=None, anchored_at=None, confirmations=None, key_in_did_document=True)
     assert evaluate(good(**unanchored), NOW).status == "invalid"
     assert evaluate(good(**unanchored, own_issuer=True), NOW).status == "pending"
+
+
+def test_a_bit_set_in_the_signed_status_list_on_chain_is_revoked_or_suspended_with_the_reason():
+    assert evaluate(good(status_lists=True, revoked_in_list=True), NOW).status == "revoked"
+    report = evaluate(good(status_lists=True, suspended_in_list=True, suspended_at_issuer=True,
+                           suspension_reason="under review"), NOW)
+    assert report.status == "suspended" and not report.verified
+    assert "suspended" in report.check("revocation").message and "under review" in report.check("revocation").message
+    # revoked wins over suspended
+    assert evaluate(good(status_lists=True, revoked_in_list=True, suspended_in_list=True), NOW).status == "revoked"
+
+
+def test_a_status_list_that_cannot_be_trusted_fails_one_not_on_chain_yet_is_pending_and_a_clean_one_passes():
+    bad = evaluate(good(status_lists=True, status_list_error="the status list's signature does not match"), NOW)
+    assert bad.status == "invalid" and bad.check("revocation").status == "failed"
+    assert evaluate(good(status_lists=True, status_list_pending=True), NOW).status == "pending"
+    clean = evaluate(good(status_lists=True), NOW)
+    assert clean.status == "valid" and "status list" in clean.check("revocation").message
+    stale = evaluate(good(status_lists=True, unavailable={"revocation": "the issuer's status list could not be read"}),
+                     NOW)
+    assert stale.status == "unavailable"
