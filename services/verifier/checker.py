@@ -406,7 +406,8 @@ class Checker:
             facts.key_in_did_document = _did_key_matches(did, facts.public_key)
             return
         if not facts.own_issuer or self.http is None:
-            facts.key_in_did_document = False
+            if "issuer" not in facts.unavailable:  # the chain, when it answers, is what decides here
+                facts.key_in_did_document = False
             return
         cached = self._did_documents.get(did)
         if cached is not None and cached[0] > time.monotonic() and facts.public_key in cached[1]:
@@ -496,6 +497,8 @@ async def verify_offline(credential: dict, rpc_url: str, contract: str, confirma
         chain = ChainView(rpc_url, contract, http=http, timeout=10)
         checker = Checker(chain=chain, http=None, registry_url=None, issuer_url=None, public_base_url="",
                           confirmations=confirmations)
+        # Status lists are read from where the credential says (their hash on chain decides).
+        checker.status_lists = StatusLists(http, None, timeout=10, any_host=True)
         return await checker.verify_document(credential)
 
 

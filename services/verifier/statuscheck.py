@@ -62,13 +62,18 @@ class StatusLists:
     """Verified list versions by hash, and how to fetch one from our issuer service."""
 
     def __init__(self, http: httpx.AsyncClient | None, issuer_url: str | None, timeout: float = 3.0,
-                 cache_size: int = 256) -> None:
+                 cache_size: int = 256, any_host: bool = False) -> None:
         self.http = http
         self.issuer_url = issuer_url.rstrip("/") if issuer_url else None
         self.timeout = timeout
+        # The CLI, run by its user with only the credential and a chain endpoint, reads the
+        # list from wherever the credential says; the verifier service only from our issuer.
+        self.any_host = any_host
         self._bits: _Cache = _Cache(cache_size)  # (list url, hash) -> verified bitstring
 
     def is_ours(self, entry: statuslist.Entry) -> bool:
+        if self.any_host:
+            return entry.list_url.startswith(("https://", "http://"))
         return bool(self.issuer_url) and entry.list_url.startswith(self.issuer_url + "/status-lists/")
 
     async def read_own(self, entries: Iterable[statuslist.Entry], on_chain: Iterable[bytes], issuer_did: str,
