@@ -3,11 +3,14 @@
 * ``POST /credentials/issue`` (API key scope ``issue``): ``{"credential", "options"}`` → 201
   ``{"verifiableCredential"}``. The caller builds the OB 3.0 credential; we check it, fill in
   what is ours to fill (``issuer``, ``id``, ``validFrom``, ``validUntil`` from the achievement's
-  shelf life, ``name``, the achievement, ``credentialStatus``), sign it with the caller's active
-  key exactly as our own issuance does (``signing.sign_documents``), and store it with its hash
-  in the outbox in one transaction — so it is anchored, revocable and listed like any other.
+  shelf life, ``name``, the achievement, ``credentialStatus``: its entries in the issuer's
+  revocation and suspension status lists), sign it with the caller's active key exactly as our
+  own issuance does (``signing.sign_documents``), and store it with its hash in the outbox in
+  one transaction — so it is anchored, revocable, suspendable and listed like any other.
 * ``GET /credentials/{id}`` (scope ``read``): the verifiable credential itself, as stored.
-* ``POST /credentials/status`` (scope ``revoke``): revoke through the existing use case.
+* ``POST /credentials/status`` (scope ``revoke``): revoke, suspend or lift a suspension through
+  the existing use cases (``service.revoke_credential``, ``suspend_credential``,
+  ``unsuspend_credential``).
 
 Refusals are 400 with ``{"error": {"code", "message"}}`` (the VC-API's "Bad Request"), and
 nothing is stored. A body that is not the right JSON shape at all stays FastAPI's 422, as
@@ -32,10 +35,10 @@ from services.core.credential import (CONTEXTS, CREDENTIAL_TYPES, MAX_DEPTH, MAX
 from services.core.errors import AppError, Conflict, NotFound
 from services.core.jsonld import MAX_ARRAY_ITEMS, MAX_VALUES, DocumentTooLargeError, check_size
 from services.core.safejson import describe_char, unsafe_char
-from services.issuer import credentials as cred, repository as repo, service, signing
+from services.issuer import credentials as cred, repository as repo, service, signing, statuslists
 from services.issuer.deps import Issuing, Reading, Revoking, SessionDep, SettingsDep
 from services.issuer.models import Achievement, Credential, Issuer, OutboxKind
-from services.issuer.schemas import EARLIEST, LATEST, EvidenceIn, RevokeIn
+from services.issuer.schemas import EARLIEST, LATEST, EvidenceIn, RevokeIn, SuspendIn
 from services.issuer.settings import IssuerSettings
 
 router = APIRouter(tags=["vc-api"])
@@ -92,8 +95,8 @@ class StatusRequest(BaseModel):
     credentialStatus: dict[str, Any] | list[dict[str, Any]] = Field(
         description="{type, statusPurpose} with 'status' (boolean), or a list of {type, status: 'revoked'|…}")
     status: bool | None = Field(None, description="the new status for credentialStatus.statusPurpose")
-    reason: str | None = Field(None, description="extension: the revocation reason (default: 'revoked through the "
-                                                 "VC API')")
+    reason: str | None = Field(None, description="extension: the reason recorded for a revocation or suspension "
+                                                 "(default: 'revoked/suspended through the VC API')")
 
 
 class StatusResponse(BaseModel):
@@ -103,6 +106,8 @@ class StatusResponse(BaseModel):
     status: str
     revokedAt: str | None
     revocationReason: str | None
+    suspendedAt: str | None
+    suspensionReason: str | None
 
 
 # -- routes ---------------------------------------------------------------------------------------
@@ -145,23 +150,34 @@ def get_credential(credential_id: CredentialRef, principal: Reading, session: Se
                         404: {"description": "no such credential of yours"}})
 def update_status(body: StatusRequest, principal: Revoking, session: SessionDep, settings: SettingsDep,
                   request: Request, tasks: BackgroundTasks) -> StatusResponse:
-    """VC-API *Update Status*: revoke (final; first revocation wins, as POST /api/v1/credentials/{id}/revoke)."""
+    """VC-API *Update Status*: revoke (final; first revocation wins), suspend, or lift a suspension.
+
+    The same use cases as ``POST /api/v1/credentials/{id}/revoke``, ``…/suspend`` and
+    ``…/unsuspend``: 409 for a revoked credential's suspension, or for one issued before
+    status lists (it has no suspension entry).
+    """
     if body.model_extra:
         raise _refuse(f"unknown request member(s): {', '.join(sorted(body.model_extra))}", code="unknown_data")
     changes = status_changes(body)
-    reason = _reason(body.reason)
+    reasons = {purpose: _reason(body.reason, purpose) for purpose, value in changes if value}
     c = find_credential(session, settings, principal.issuer, body.credentialId)
     if c is None:
         raise NotFound(f"no credential {body.credentialId!r} for this issuer")
     _check_entries_named(body, orjson.loads(c.document))
     for purpose, value in changes:
-        if purpose == "revocation":
-            service.revoke_credential(session, principal.issuer, c.id, reason)
+        if purpose == statuslists.REVOCATION:
+            service.revoke_credential(session, principal.issuer, c.id, reasons[purpose])
+        elif value:
+            service.suspend_credential(session, principal.issuer, c.id, reasons[purpose])
+        else:
+            service.unsuspend_credential(session, principal.issuer, c.id)
     tasks.add_task(_wake, request, "wake_relay")
     read = service.get_credential(session, principal.issuer, c.id)
     return StatusResponse(credentialId=body.credentialId, id=read.id, url=read.url, status=read.status,
                           revokedAt=cred.xsd_datetime(read.revoked_at) if read.revoked_at else None,
-                          revocationReason=read.revocation_reason)
+                          revocationReason=read.revocation_reason,
+                          suspendedAt=cred.xsd_datetime(read.suspended_at) if read.suspended_at else None,
+                          suspensionReason=read.suspension_reason)
 
 
 # -- finding a credential ---------------------------------------------------------------------------
@@ -239,8 +255,7 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     if until_text is not None:
         fixed["validUntil"] = until_text
     unsigned = {**fixed, **{k: v for k, v in credential.items() if k not in fixed and k != "validUntil"},
-                "credentialSubject": {**subject, "achievement": achievement_doc},
-                "credentialStatus": _status_entry(settings, credential_id, profile, achievement_doc, now)}
+                "credentialSubject": {**subject, "achievement": achievement_doc}}
 
     key = repo.active_signing_key(session, issuer.id)
     if key is None:  # pragma: no cover - every issuer has one
@@ -249,14 +264,13 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
         raise _refuse(f"options.created: before this issuer's signing key existed ({cred.xsd_datetime(key.created_at)})",
                       code="invalid_option")
     signer = service.signer(settings, issuer, key)
-    outcome = signing.sign_documents(signer.seed, signer.verification_method, cred.xsd_datetime(created or now),
-                                     [unsigned])[0]
-    if outcome.error:
-        raise _refuse(outcome.error, code="unsafe_document")
-    try:
-        check_shape(outcome.document)  # what every verifier of ours will require
-    except CredentialFormatError as exc:
-        raise _refuse(f"not an Open Badges 3.0 credential our verifier accepts: {exc}") from None
+    proof_created = cred.xsd_datetime(created or now)
+    # Signed first with status entries shaped like real ones (nothing allocated), so a credential
+    # refused here leaves no status list index behind (a savepoint can outlive a rollback on SQLite).
+    _signed(signer, proof_created, {**unsigned, "credentialStatus": statuslists.probe_status(settings, issuer)})
+    # Its indices in the current revocation and suspension lists, written in this transaction (as ours).
+    status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
+    outcome = _signed(signer, proof_created, {**unsigned, "credentialStatus": status})
     repo.insert_credentials(session, [service.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
@@ -270,6 +284,18 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
                            code="already_issued")
     session.flush()
     return outcome.document, credential_id
+
+
+def _signed(signer: service.SignerContext, created: str, unsigned: dict[str, Any]) -> signing.SignOutcome:
+    """Signed as our own issuance signs, and in the shape every verifier of ours requires, or refused."""
+    outcome = signing.sign_documents(signer.seed, signer.verification_method, created, [unsigned])[0]
+    if outcome.error:
+        raise _refuse(outcome.error, code="unsafe_document")
+    try:
+        check_shape(outcome.document)
+    except CredentialFormatError as exc:
+        raise _refuse(f"not an Open Badges 3.0 credential our verifier accepts: {exc}") from None
+    return outcome
 
 
 def _issue_options(options: dict[str, Any]) -> tuple[datetime | None, str | None]:
@@ -452,19 +478,6 @@ def _valid_until(credential: dict[str, Any], achievement: Achievement,
     return until, credential["validUntil"]
 
 
-def _status_entry(settings: IssuerSettings, credential_id: str, profile: dict, achievement: dict,
-                  now: datetime) -> Any:
-    """The credentialStatus our own issuance writes for this credential id (``credentials.build_credential``).
-
-    Built by the same function rather than copied, so a VC-API credential carries exactly the
-    status entry any of our credentials would.
-    """
-    return cred.build_credential(
-        credential_id=credential_id, public_base_url=settings.public_base_url, profile=profile,
-        achievement=achievement, recipient_name="-", recipient_email="status@example.invalid", salt="-",
-        valid_from=now, valid_until=None)["credentialStatus"]
-
-
 # -- status -------------------------------------------------------------------------------------------
 def status_changes(body: StatusRequest) -> list[tuple[str, bool]]:
     """(purpose, new value) pairs the body asks for; refused unless this service makes that change."""
@@ -501,6 +514,8 @@ def status_changes(body: StatusRequest) -> list[tuple[str, bool]]:
                               "false clears it)", code="invalid_status")
             value = body.status
         changes.append((_check_change(purpose, value, where), value))
+    if len({purpose for purpose, _ in changes}) != len(changes):
+        raise _refuse("credentialStatus: one change per status purpose", code="invalid_status")
     return changes
 
 
@@ -511,15 +526,15 @@ def _check_change(purpose: Any, value: bool, where: str) -> str:
                           code="revocation_final")
         return purpose
     if purpose == "suspension":
-        raise _refuse("suspension is not available yet: credentials are issued with a revocation status only "
-                      "(revoke with statusPurpose 'revocation')", code="unsupported_status")
-    raise _refuse(f"{where}.statusPurpose: must be 'revocation' (or 'suspension', once available)",
-                  code="invalid_status")
+        return purpose
+    raise _refuse(f"{where}.statusPurpose: must be 'revocation' or 'suspension'", code="invalid_status")
 
 
-def _reason(reason: str | None) -> str:
+def _reason(reason: str | None, purpose: str) -> str:
+    """The reason recorded, checked as the issuer API checks its own (one line of text people read)."""
+    model, default = (RevokeIn, "revoked") if purpose == statuslists.REVOCATION else (SuspendIn, "suspended")
     try:
-        return RevokeIn(reason=reason if reason is not None else "revoked through the VC API").reason
+        return model(reason=reason if reason is not None else f"{default} through the VC API").reason
     except ValidationError as exc:
         error = exc.errors()[0]
         raise _refuse(f"reason: {error.get('msg', 'invalid')}", code="invalid_status") from None

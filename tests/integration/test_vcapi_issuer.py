@@ -17,9 +17,9 @@ from services.core import dataintegrity
 from services.core.credential import check_shape
 from services.core.multiformats import decode_public_key
 from services.issuer.credentials import identity_object
-from services.issuer.models import Credential, IdempotencyRecord, OutboxKind, OutboxMessage
+from services.issuer.models import Credential, IdempotencyRecord, OutboxKind, OutboxMessage, StatusEntry, StatusList
 from tests.integration.issuer_support import (anchor_everything, auth, count, create_achievement, create_issuer,
-                                              issuer_client)
+                                              issue, issuer_client)
 
 CONTEXTS = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 SPEC_REVOKE = {"credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"}, "status": True}
@@ -56,10 +56,11 @@ def _key_of(vc: dict) -> bytes:
     return decode_public_key(vc["proof"][0]["verificationMethod"].split("#", 1)[1])
 
 
-def _stored(client) -> tuple[int, int]:
+def _stored(client) -> tuple[int, int, int]:
+    """Credentials, anchor messages and status list entries: what an issuance writes."""
     with client.sessions() as s:
         anchors = len(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.anchor)).all())
-    return count(client, Credential), anchors
+    return count(client, Credential), anchors, count(client, StatusEntry)
 
 
 # -- issuing ---------------------------------------------------------------------------------------
@@ -79,7 +80,16 @@ def test_a_caller_built_credential_is_signed_stored_and_listed_like_our_own(clie
     valid_from = datetime.fromisoformat(vc["validFrom"].replace("Z", "+00:00"))
     assert before <= valid_from <= datetime.now(UTC)
     assert vc["validUntil"] == (valid_from + timedelta(days=730)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert vc["credentialStatus"] == {"id": f"{vc['id']}/status", "type": "urn:microcred:MicrocredRevocation2026"}
+    # its own indices in the issuer's status lists, as a credential of POST /api/v1/credentials gets them
+    ours = issue(client, issuer["api_key"], achievement["id"])["credential"]["credentialStatus"]
+    status = vc["credentialStatus"]
+    assert [(e["type"], e["statusPurpose"], e["statusListCredential"]) for e in status] == [
+        (e["type"], e["statusPurpose"], e["statusListCredential"]) for e in ours]
+    assert status[0]["statusListCredential"] == "http://issuer.test:8001/status-lists/lakeside/revocation/1"
+    with client.sessions() as s:
+        rows = s.execute(select(StatusList.purpose, StatusEntry.index).join(StatusList)
+                         .where(StatusEntry.credential_id == our_id)).all()
+    assert sorted(rows) == sorted((e["statusPurpose"], int(e["statusListIndex"])) for e in status)
     # signed with the issuer's active key, and what our verifier requires
     result = dataintegrity.verify_all(vc, _key_of(vc))
     assert result.valid and vc["proof"][0]["verificationMethod"].startswith(issuer["did"] + "#")
@@ -90,9 +100,9 @@ def test_a_caller_built_credential_is_signed_stored_and_listed_like_our_own(clie
     assert read["credential_hash"] == "0x" + result.document_hash.hex()
     assert read["achievement_id"] == achievement["id"]
     listed = client.get("/api/v1/credentials", headers=auth(issuer["api_key"])).json()["items"]
-    assert [c["id"] for c in listed] == [our_id]
+    assert our_id in [c["id"] for c in listed]
     with client.sessions() as s:
-        message = s.scalar(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.anchor))
+        message = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.anchor)).first()
     assert message.payload == {"hashes": [read["credential_hash"]]}
     # the VC-API read: the credential itself, by our id or our URL
     for ref in (our_id, quote(vc["id"], safe="")):
@@ -290,22 +300,55 @@ def test_credentials_status_revokes_through_our_revocation(client, lakeside):
     read = client.get(f"/api/v1/credentials/{our_id}", headers=auth(issuer["api_key"])).json()
     assert read["status"] == "revoked" and read["revocation_reason"] == "exam voided"
     assert client.get(f"/public/credentials/{our_id}/status").json()["revoked"] is True
-    with client.sessions() as s:
-        revokes = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.revoke)).all()
-    assert [m.payload["hashes"] for m in revokes] == [[read["credential_hash"]]]
+    assert _bits(client, our_id) == {"revocation": True, "suspension": False}  # published with the list's next version
     # first revocation wins; the list form (status: "revoked") is accepted too
     again = client.post("/credentials/status", json={"credentialId": our_id, "credentialStatus": [
         {"type": "BitstringStatusListEntry", "status": "revoked", "statusPurpose": "revocation"}]},
         headers=auth(issuer["api_key"]))
     assert again.status_code == 200 and again.json()["revocationReason"] == "exam voided"
-    anchor_everything(client)
-    assert (client.registry.revoked and client.registry.revoked[0][1] == read["credential_hash"])
+
+
+def _bits(client, credential_id: str) -> dict[str, bool]:
+    with client.sessions() as s:
+        return dict(s.execute(select(StatusList.purpose, StatusEntry.is_set).join(StatusList)
+                              .where(StatusEntry.credential_id == credential_id)).all())
+
+
+def test_credentials_status_suspends_and_lifts_a_suspension(client, lakeside):
+    issuer, achievement = lakeside
+    vc = _issue(client, issuer["api_key"], _credential(achievement)).json()["verifiableCredential"]
+    our_id = vc["id"].rsplit("/", 1)[1]
+
+    def update(**body):
+        return client.post("/credentials/status", json={"credentialId": vc["id"], **body},
+                           headers=auth(issuer["api_key"]))
+
+    suspension = {"type": "BitstringStatusListEntry", "statusPurpose": "suspension"}
+    r = update(credentialStatus=suspension, status=True, reason="under review")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "suspended" and r.json()["suspensionReason"] == "under review"
+    assert r.json()["suspendedAt"]
+    assert _bits(client, our_id) == {"revocation": False, "suspension": True}
+    assert client.get(f"/public/credentials/{our_id}/status").json()["suspended"] is True
+    r = update(credentialStatus=suspension, status=False)
+    assert r.status_code == 200 and r.json()["status"] == "pending" and r.json()["suspendedAt"] is None
+    assert _bits(client, our_id) == {"revocation": False, "suspension": False}
+    # the list form, with the entry the credential carries
+    r = update(credentialStatus=[{**vc["credentialStatus"][1], "status": "suspended"}])
+    assert r.status_code == 200 and r.json()["status"] == "suspended"
+    r = update(credentialStatus=[{"type": "BitstringStatusListEntry", "status": "unsuspended"}])
+    assert r.status_code == 200 and r.json()["status"] == "pending"
+    # a revoked credential is not suspended (revocation is final and says more)
+    assert update(**SPEC_REVOKE).json()["status"] == "revoked"
+    r = update(credentialStatus=suspension, status=True)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "credential_revoked"
 
 
 def test_credentials_status_by_the_entry_the_credential_carries(client, lakeside):
     issuer, achievement = lakeside
     vc = _issue(client, issuer["api_key"], _credential(achievement)).json()["verifiableCredential"]
-    entry = {**vc["credentialStatus"], "statusPurpose": "revocation"}
+    entry = vc["credentialStatus"][0]
+    assert entry["statusPurpose"] == "revocation"
     r = client.post("/credentials/status", json={"credentialId": vc["id"], "credentialStatus": entry, "status": True},
                     headers=auth(issuer["api_key"]))
     assert r.status_code == 200 and r.json()["status"] == "revoked"
@@ -317,9 +360,10 @@ def test_credentials_status_by_the_entry_the_credential_carries(client, lakeside
 @pytest.mark.parametrize("body, code", [
     ({"credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"}, "status": False},
      "revocation_final"),
-    ({"credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "suspension"}, "status": True},
-     "unsupported_status"),
-    ({"credentialStatus": [{"type": "BitstringStatusListEntry", "status": "suspended"}]}, "unsupported_status"),
+    ({"credentialStatus": [{"type": "BitstringStatusListEntry", "status": "suspended"},
+                           {"type": "BitstringStatusListEntry", "status": "unsuspended"}]}, "invalid_status"),
+    ({"credentialStatus": [{"type": "BitstringStatusListEntry", "status": "suspended",
+                            "statusPurpose": "revocation"}]}, "invalid_status"),
     ({"credentialStatus": {"type": "StatusList2021Entry", "statusPurpose": "revocation"}, "status": True},
      "invalid_status"),
     ({"credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "refresh"}, "status": True},
