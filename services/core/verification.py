@@ -67,6 +67,12 @@ class Facts:
     # key itself); None = not looked up (the chain record decides)
     key_in_did_document: bool | None = None
     own_issuer: bool = False  # the issuer is one of this platform's, so unanchored means "not yet"
+    verification_method: str | None = None
+    did_error: str | None = None  # why the issuer's DID document could not be used
+    # issued elsewhere and anchored nowhere we can see: the chain checks are skipped, and the
+    # verdict rests on the signature, the status list and the dates (docs/verifier.md)
+    off_ledger: bool = False
+    status_kind: str | None = None  # "bitstring", "1edtech" or None (declares no status)
     # issuer registry (on chain), for the anchoring account
     account: str | None = None
     account_did: str | None = None  # the DID the contract records for the account
@@ -108,6 +114,7 @@ class Report:
     checks: list[Check]
     credential: dict = field(default_factory=dict)
     anchor: dict | None = None
+    assurance: dict | None = None
 
     @property
     def verified(self) -> bool:
@@ -117,8 +124,11 @@ class Report:
         return next(c for c in self.checks if c.id == check_id)
 
     def to_json(self) -> dict:
-        return {"verified": self.verified, "status": self.status, "checks": [c.to_json() for c in self.checks],
+        body = {"verified": self.verified, "status": self.status, "checks": [c.to_json() for c in self.checks],
                 "credential": self.credential, "anchor": self.anchor}
+        if self.assurance is not None:
+            body["assurance"] = self.assurance
+        return body
 
 
 def _same_account(a: str | None, b: str | None) -> bool:
@@ -160,8 +170,9 @@ def check_signature(f: Facts) -> Check:
     if found := _not_now("signature", f):
         return found
     if f.key_in_did_document is False and f.key is None:
+        why = f" ({f.did_error})" if f.did_error else ""
         return Check("signature", "failed", f"The signature was made with a key that {f.issuer_did} does not list "
-                                            f"as its own, nor register on the blockchain.")
+                                            f"as its own, nor register on the blockchain{why}.")
     return Check("signature", "passed", "The issuer's digital signature is genuine and covers every detail shown.")
 
 
@@ -169,6 +180,12 @@ def check_issuer(f: Facts, at: datetime | None) -> Check:
     """Whether the signing key and the anchoring account are the issuer's on chain (module docstring)."""
     if found := _malformed("issuer", f) or _not_now("issuer", f):
         return found
+    if f.off_ledger:
+        strength = ("a bare key, which anyone can make: nobody vouches for the name it gives"
+                    if (f.issuer_did or "").startswith("did:key:")
+                    else "its web domain, and only as far as that domain can be trusted")
+        return Check("issuer", "skipped", f"Issued outside this platform: no blockchain registry vouches for the "
+                                          f"issuer. Who issued it rests on {f.issuer_did}, {strength}.")
     if f.issuer_error:
         return Check("issuer", "failed", f"The issuer registry could not be checked: {f.issuer_error}")
     if not f.account:
@@ -203,6 +220,9 @@ def check_issuer(f: Facts, at: datetime | None) -> Check:
 def check_integrity(f: Facts) -> Check:
     if found := _malformed("integrity", f) or _not_now("integrity", f):
         return found
+    if f.off_ledger:
+        return Check("integrity", "skipped", "Not anchored on a blockchain: only the signature shows the credential "
+                                             "is unchanged since it was signed, and nothing shows when that was.")
     if f.receipt_error:
         return Check("integrity", "failed", f"The anchoring receipt is unusable: {f.receipt_error}")
     if f.receipt_root is None:
@@ -221,6 +241,8 @@ def check_integrity(f: Facts) -> Check:
 def check_anchor(f: Facts) -> Check:
     if found := _malformed("anchor", f) or _not_now("anchor", f):
         return found
+    if f.off_ledger:
+        return Check("anchor", "skipped", "No blockchain record: this credential was issued outside this platform.")
     if f.anchor_error:
         return Check("anchor", "failed", f"The blockchain could not be checked: {f.anchor_error}")
     if f.receipt_root is None or f.receipt_error or f.receipt_path_root != f.receipt_root:
@@ -269,6 +291,13 @@ def check_revocation(f: Facts, now: datetime) -> Check:
     if f.revocation_checked_at is None or (now - f.revocation_checked_at).total_seconds() > f.revocation_freshness:
         return Check("revocation", "skipped", "Could not be checked right now: the revocation status at hand is "
                                               "not fresh enough to rely on. Try again in a moment.")
+    if f.off_ledger:
+        return Check("revocation", "passed", {
+            "bitstring": "Not revoked or suspended: the issuer's signed status list says so (it is not recorded on "
+                         "a blockchain).",
+            "1edtech": "Not revoked: the issuer's revocation list does not name it (the list is not signed, so it "
+                       "is as trustworthy as the site that serves it).",
+        }.get(f.status_kind or "", "The credential declares no revocation status, so its issuer cannot revoke it."))
     if not f.account:
         return Check("revocation", "passed", "The issuer has not revoked this credential.")
     if f.status_lists:
@@ -303,9 +332,24 @@ def decide(checks: list[Check], facts: Facts) -> Status:
         return "expired" if facts.valid_until and not facts.format_error else "invalid"
     if facts.unavailable or by_id["revocation"].status == "skipped":
         return "unavailable"
-    if any(c.status in ("pending", "skipped") for c in checks):
-        return "pending"
-    return "valid"
+    # Off the ledger, the chain checks are skipped by nature, not waiting: the verdict rests on the rest.
+    waiting = [c for c in checks if c.status in ("pending", "skipped")
+               and not (facts.off_ledger and c.id in ("issuer", "integrity", "anchor"))]
+    return "pending" if waiting else "valid"
+
+
+def assurance(facts: Facts, status: Status) -> dict:
+    """What a verdict rests on, in words: everything on a blockchain, or the signature alone."""
+    if facts.off_ledger:
+        return {"level": "signature",
+                "proven": ["the issuer's digital signature, by a key its DID lists", "the revocation status it declares",
+                           "the validity dates"],
+                "notProven": ["no blockchain record: not when it was issued, nor that the issuer was registered",
+                              f"the issuer's identity is only as strong as {facts.issuer_did}"]}
+    return {"level": "ledger",
+            "proven": ["the issuer's digital signature", "the issuer and its key registered on a blockchain",
+                       "the fingerprint anchored on a blockchain", "revocation status", "the validity dates"]
+            if status == "valid" else [], "notProven": []}
 
 
 def evaluate(facts: Facts, now: datetime, credential: dict | None = None, anchor: dict | None = None) -> Report:
@@ -318,4 +362,6 @@ def evaluate(facts: Facts, now: datetime, credential: dict | None = None, anchor
         check_revocation(facts, now),
         check_expiry(facts, now),
     ]
-    return Report(status=decide(checks, facts), checks=checks, credential=credential or {}, anchor=anchor)
+    status = decide(checks, facts)
+    return Report(status=status, checks=checks, credential=credential or {}, anchor=anchor,
+                  assurance=assurance(facts, status))

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -31,14 +32,16 @@ import orjson
 from services.core import anchorproof, statuslist
 from services.core.credential import CredentialFormatError, check_shape, summary
 from services.core.did import did_web
-from services.core.dataintegrity import ProofError, find_proofs, verify_all
+from services.core.dataintegrity import ProofError, find_proof, find_proofs, verify_all
 from services.core.errors import UpstreamUnavailable
 from services.core.jsonld import JsonLdDocumentError, credential_hash
 from services.core.merkle import leaf_hash, process_proof
 from services.core.multiformats import MultiformatError, decode_public_key
 from services.core.verification import Facts, KeyOnChain, Report, evaluate
 from services.verifier.chainview import ChainReadError, ChainView
-from services.verifier.statuscheck import StatusLists
+from services.verifier import didweb
+from services.verifier.fetch import FetchRefused, fetch_json
+from services.verifier.statuscheck import StatusLists, verified_bits
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
 
@@ -78,7 +81,7 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def document_verdict(credential: dict) -> Verdict:
+def document_verdict(credential: dict, keys: Mapping[str, bytes] | None = None) -> Verdict:
     """Shape, safe-mode canonical hash and the eddsa-rdfc-2022 signatures: pure CPU work.
 
     Every eddsa-rdfc-2022 proof in the set (or chain) must verify, and each must name its key
@@ -91,9 +94,10 @@ def document_verdict(credential: dict) -> Verdict:
     except CredentialFormatError as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
     try:
-        result = verify_all(credential, _key_from_verification_method)
+        key_for = _key_from_verification_method if keys is None else _key_in(keys)
+        result = verify_all(credential, key_for)
         first = result.proofs[0]
-        public_key = _key_from_verification_method(first.verification_method)
+        public_key = key_for(first.verification_method)
     except JsonLdDocumentError as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
     except (ProofError, ValueError) as exc:
@@ -120,6 +124,15 @@ def _expires(credential: Any) -> bool:
         return False
 
 
+def _key_in(keys: Mapping[str, bytes]):
+    """The key of a verification method the issuer's DID document lists (another platform's did:web)."""
+    def key_for(vm: Any) -> bytes:
+        if not isinstance(vm, str) or vm not in keys:
+            raise ValueError("the verification method is not an assertion key in the issuer's DID document")
+        return keys[vm]
+    return key_for
+
+
 def _key_from_verification_method(vm: Any) -> bytes:
     if not isinstance(vm, str) or len(vm) > 2048:
         raise ValueError("the proof names no verification method")
@@ -137,6 +150,21 @@ def key_controller(verification_method: str | None) -> str | None:
     if not isinstance(verification_method, str):
         return None
     return verification_method.split("#", 1)[0]
+
+
+REVOCATION_LIST_1EDTECH = "1EdTechRevocationList"
+
+
+def _other_status_types(credential_status: Any) -> list[tuple[str, Any]]:
+    """(type, id) of each status entry that is not a BitstringStatusListEntry."""
+    items = credential_status if isinstance(credential_status, list) else [credential_status] if credential_status else []
+    found = []
+    for item in items:
+        types = item.get("type") if isinstance(item, dict) else None
+        types = [types] if isinstance(types, str) else types if isinstance(types, list) else ["(none)"]
+        if statuslist.ENTRY_TYPE not in types:
+            found.append((str(types[0])[:100], item.get("id") if isinstance(item, dict) else None))
+    return found
 
 
 def _take_list_states(facts: Facts, states: list) -> None:
@@ -169,7 +197,9 @@ def _did_key_matches(did: str, public_key_hex: str | None) -> bool:
 class Checker:
     def __init__(self, *, chain: ChainView | None, http: httpx.AsyncClient | None, registry_url: str | None,
                  issuer_url: str | None, public_base_url: str, confirmations: int = 1, report_ttl: float = 2.0,
-                 revocation_freshness: float = 30.0) -> None:
+                 revocation_freshness: float = 30.0, trusted_hosts: frozenset[str] = frozenset(),
+                 fetch_max_bytes: int = 512 * 1024, fetch_timeout: float = 5.0,
+                 allow_http_loopback: bool = False) -> None:
         self.chain = chain
         self.http = http
         self.registry_url = registry_url
@@ -184,6 +214,11 @@ class Checker:
         self.own_did_prefix = did_web(issuer_url, "issuers") + ":" if issuer_url else None
         self._did_documents = _LRU(1_000)
         self.status_lists = StatusLists(http, issuer_url)
+        # Other platforms' issuers: their DID documents and status lists are fetched as hostile URLs.
+        self.fetch_rules = {"trusted_hosts": set(trusted_hosts), "max_bytes": fetch_max_bytes,
+                            "timeout": fetch_timeout}
+        self.allow_http_loopback = allow_http_loopback
+        self._foreign_keys = didweb.KeyCache(ttl=60.0)
 
     # -- entry points ----------------------------------------------------------------
     async def verify_credential_id(self, credential_id: str) -> tuple[Report | None, dict | None]:
@@ -233,6 +268,7 @@ class Checker:
             facts.issuer_did = summary_json.get("issuerId")
             summary_json.pop("issuerId", None)
             facts.key_controller = key_controller(verdict.verification_method)
+            facts.verification_method = verdict.verification_method
             facts.own_issuer = bool(self.own_did_prefix and facts.issuer_did
                                     and facts.issuer_did.startswith(self.own_did_prefix))
             facts.valid_from = _parse_time(credential.get("validFrom"))
@@ -242,6 +278,10 @@ class Checker:
             if verdict.signature_valid and facts.key is None:
                 # Not (yet) registered on chain: is it at least the issuer's own key?
                 await self._key_in_did_document(facts)
+            facts.off_ledger = not facts.own_issuer and facts.receipt_root is None and not facts.anchor_pending \
+                and "integrity" not in facts.unavailable and not facts.receipt_error
+            if facts.off_ledger:
+                await self._foreign_status(credential, facts)
         for task in early.values():
             task.cancel()  # no-ops for finished ones; nothing is left running after a malformed document
         return evaluate(facts, now, credential=summary_json, anchor=anchor_json)
@@ -268,14 +308,35 @@ class Checker:
 
     # -- pieces ------------------------------------------------------------------------
     async def _verdict(self, credential: dict) -> Verdict:
-        key = hashlib.sha256(orjson.dumps(credential, option=orjson.OPT_SORT_KEYS)).digest()
+        keys = await self._foreign_document_keys(credential)
+        key = hashlib.sha256(orjson.dumps([credential, sorted((k, v.hex()) for k, v in (keys or {}).items())],
+                                          option=orjson.OPT_SORT_KEYS)).digest()
         cached = self._verdicts.get(key)
         if cached is None:
             # Canonicalisation is CPU-bound: keep the event loop free for other requests.
-            cached = await asyncio.to_thread(document_verdict, credential)
+            cached = await asyncio.to_thread(document_verdict, credential, keys)
             if not _expires(credential):
                 self._verdicts.put(key, cached)
         return cached
+
+    async def _foreign_document_keys(self, credential: dict) -> dict[str, bytes] | None:
+        """Another platform's did:web issuer names its keys by id (``#key-1``), not by the key itself:
+        those come from its DID document. None where the key is in the verification method."""
+        try:
+            method = find_proof(credential).get("verificationMethod")
+        except (ProofError, AttributeError):
+            return None
+        did = credential.get("issuer")
+        did = did.get("id") if isinstance(did, dict) else did
+        if (not isinstance(method, str) or not isinstance(did, str) or not did.startswith("did:web:")
+                or method.split("#", 1)[-1].startswith("z6Mk") or self.http is None
+                or (self.own_did_prefix and did.startswith(self.own_did_prefix))):
+            return None
+        try:
+            return await didweb.resolve_keys(did, self.http, allow_http_loopback=self.allow_http_loopback,
+                                             cache=self._foreign_keys, **self.fetch_rules)
+        except didweb.DidResolutionError:
+            return {}  # the signature check then says the key is not one the issuer lists
 
     async def _receipt(self, credential: dict, credential_hash: str, facts: Facts) -> anchorproof.AnchorReceipt | None:
         proof = anchorproof.find(credential.get("proof"))
@@ -405,6 +466,9 @@ class Checker:
         if did.startswith("did:key:"):
             facts.key_in_did_document = _did_key_matches(did, facts.public_key)
             return
+        if not facts.own_issuer and did.startswith("did:web:") and self.http is not None:
+            await self._foreign_key(facts, did)
+            return
         if not facts.own_issuer or self.http is None:
             if "issuer" not in facts.unavailable:  # the chain, when it answers, is what decides here
                 facts.key_in_did_document = False
@@ -427,6 +491,98 @@ class Checker:
             return
         self._did_documents.put(did, (time.monotonic() + self.report_ttl, listed))
         facts.key_in_did_document = facts.public_key in listed
+
+    async def _foreign_key(self, facts: Facts, did: str) -> None:
+        """Another platform's did:web issuer: its DID document, fetched under the hostile-URL rules."""
+        try:
+            keys = await didweb.resolve_keys(did, self.http, allow_http_loopback=self.allow_http_loopback,
+                                             cache=self._foreign_keys, **self.fetch_rules)
+        except didweb.DidResolutionError as exc:
+            if exc.transient:
+                facts.unavailable.setdefault("signature", exc.message)
+            else:
+                facts.key_in_did_document = False
+                facts.did_error = exc.message
+            return
+        raw = keys.get(facts.verification_method or "")
+        facts.key_in_did_document = raw is not None and "0x" + raw.hex() == facts.public_key
+
+    async def _foreign_status(self, credential: dict, facts: Facts) -> None:
+        """Another platform's credential: its status list, signed by its issuer (no chain to consult)."""
+        try:
+            entries = statuslist.entries(credential.get("credentialStatus"))
+        except statuslist.StatusListError as exc:
+            facts.status_list_error = str(exc)
+            return
+        facts.status_lists = bool(entries)
+        facts.status_kind = "bitstring" if entries else None
+        others = _other_status_types(credential.get("credentialStatus"))
+        unknown = [t for t, _ in others if t != REVOCATION_LIST_1EDTECH]
+        if unknown:
+            facts.status_list_error = f"the credential's status type {unknown[0]!r} is not one this verifier can check"
+            return
+        if others:
+            facts.status_kind = facts.status_kind or "1edtech"
+            if self.http is None:
+                facts.unavailable.setdefault("revocation", "no network access to read the revocation list")
+            else:
+                await self._revocation_list_1edtech(credential, [url for _, url in others], facts)
+        if not entries:
+            return
+        if self.http is None:
+            facts.unavailable.setdefault("revocation", "no network access to read the status list")
+            return
+        try:
+            keys = await didweb.resolve_keys(facts.issuer_did or "", self.http,
+                                             allow_http_loopback=self.allow_http_loopback,
+                                             cache=self._foreign_keys, **self.fetch_rules)
+        except didweb.DidResolutionError as exc:
+            (facts.unavailable.setdefault("revocation", exc.message) if exc.transient
+             else setattr(facts, "status_list_error", exc.message))
+            return
+        raw_keys = set(keys.values())
+        for entry in entries:
+            try:
+                document = await fetch_json(self.http, entry.list_url, **self.fetch_rules)
+                bits = verified_bits(document, entry, facts.issuer_did or "", None, lambda raw: raw in raw_keys)
+                is_set = statuslist.get_bit(bits, entry.index)
+            except FetchRefused as exc:
+                if getattr(exc, "transient", False):
+                    facts.unavailable.setdefault("revocation", f"the status list could not be read: {exc}")
+                else:
+                    facts.status_list_error = f"the status list could not be read: {exc}"
+                return
+            except statuslist.StatusListError as exc:
+                facts.status_list_error = str(exc)
+                return
+            if is_set and entry.purpose == "revocation":
+                facts.revoked_in_list = True
+            elif is_set and entry.purpose == "suspension":
+                facts.suspended_in_list = True
+        facts.revocation_checked_at = datetime.now(UTC)
+
+    async def _revocation_list_1edtech(self, credential: dict, urls: list, facts: Facts) -> None:
+        """A 1EdTech Revocation List: a JSON document at the entry's id whose ``revokedCredentials``
+        name revoked credentials by ``id``. It is not signed, so it is as strong as its host."""
+        for url in urls:
+            if not isinstance(url, str):
+                facts.status_list_error = "the 1EdTech revocation list entry has no URL"
+                return
+            try:
+                document = await fetch_json(self.http, url, **self.fetch_rules)
+            except FetchRefused as exc:
+                if getattr(exc, "transient", False):
+                    facts.unavailable.setdefault("revocation", f"the revocation list could not be read: {exc}")
+                else:
+                    facts.status_list_error = f"the revocation list could not be read: {exc}"
+                return
+            revoked = document.get("revokedCredentials")
+            if not isinstance(revoked, list):
+                facts.status_list_error = "the 1EdTech revocation list has no revokedCredentials"
+                return
+            if any(isinstance(r, dict) and r.get("id") == credential.get("id") for r in revoked):
+                facts.revoked_in_list = True
+        facts.revocation_checked_at = datetime.now(UTC)
 
     @staticmethod
     async def _take_status(early: dict[str, asyncio.Task], facts: Facts) -> None:
@@ -508,4 +664,9 @@ def build_checker(settings, http: httpx.AsyncClient) -> Checker:
     return Checker(chain=chain, http=http, registry_url=settings.registry_url, issuer_url=settings.issuer_url,
                    public_base_url=settings.public_base_url, confirmations=settings.confirmations,
                    report_ttl=getattr(settings, "report_ttl", 2.0),
-                   revocation_freshness=getattr(settings, "revocation_freshness", 30.0))
+                   revocation_freshness=getattr(settings, "revocation_freshness", 30.0),
+                   trusted_hosts=frozenset(h.strip().lower() for h in getattr(settings, "trusted_hosts", "").split(",")
+                                           if h.strip()),
+                   fetch_max_bytes=getattr(settings, "fetch_max_bytes", 512 * 1024),
+                   fetch_timeout=getattr(settings, "fetch_timeout", 5.0),
+                   allow_http_loopback=getattr(settings, "env", "production") == "development")

@@ -156,6 +156,11 @@ class Links:
 def view(report: Report, credential: dict | None, links: Links) -> dict:
     """Everything the page, the embed and the uploaded-file report show."""
     headline, sentence, tone, icon = VERDICTS[report.status]
+    if report.status == "valid" and (report.assurance or {}).get("level") == "signature":
+        # A badge from another platform: say plainly that only its signature stands behind it.
+        headline = "Signature verified"
+        sentence = ("Issued outside this platform: the issuer's digital signature is genuine and the credential is "
+                    "current, but it is recorded on no blockchain, and who the issuer is rests on its DID alone.")
     credential = credential if isinstance(credential, dict) else {}
     summary = report.credential or {}
     subject = credential.get("credentialSubject") if isinstance(credential.get("credentialSubject"), dict) else {}

@@ -239,3 +239,41 @@ def test_a_document_for_another_did_is_refused(fixtures, server):
     with pytest.raises(DidResolutionError, match="names") as caught:
         resolve(f"did:web:127.0.0.1%3A{server.port}:issuers:mallory")
     assert not caught.value.transient
+
+
+def _verify_with_our_checker(credential: dict) -> dict:
+    """The verifier's own checker, as it runs for a pasted badge: no chain record, DIDs resolved over loopback."""
+    from services.verifier.checker import Checker
+
+    async def go() -> dict:
+        async with httpx.AsyncClient() as http:
+            checker = Checker(chain=None, http=http, registry_url=None, issuer_url="http://issuer.invalid",
+                              public_base_url="http://verify.invalid", allow_http_loopback=True, fetch_timeout=3)
+            return (await checker.verify_document(credential)).to_json()
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("name", ["didKey.plain", "didWeb.plain", "didWeb.jwk"])
+def test_our_verifier_accepts_their_badges_and_says_only_the_signature_stands_behind_them(fixtures, name):
+    report = _verify_with_our_checker(fixtures["credentials"][name])
+    checks = {c["id"]: c for c in report["checks"]}
+    assert report["status"] == "valid", report
+    assert report["assurance"]["level"] == "signature"
+    assert {checks[i]["status"] for i in ("issuer", "integrity", "anchor")} == {"skipped"}
+    assert checks["signature"]["status"] == "passed" and checks["expiry"]["status"] == "passed"
+    assert "declares no revocation status" in checks["revocation"]["message"]
+
+
+def test_our_verifier_refuses_their_tampered_or_wrongly_keyed_badges(fixtures):
+    tampered = copy.deepcopy(fixtures["credentials"]["didWeb.plain"])
+    tampered["credentialSubject"]["achievement"]["name"] = "Drone Operations (Advanced)"
+    assert _verify_with_our_checker(tampered)["status"] == "invalid"
+    auth_only = _verify_with_our_checker(fixtures["out"]["didWeb"]["credentials"]["authOnly"])
+    assert auth_only["status"] == "invalid"
+    signature = next(c for c in auth_only["checks"] if c["id"] == "signature")
+    assert signature["status"] == "failed" and "not an assertion key in the issuer's DID document" in signature["message"]
+
+
+def test_a_revocation_list_that_cannot_be_reached_is_cannot_be_checked_not_valid(fixtures):
+    report = _verify_with_our_checker(fixtures["credentials"]["didKey.revocationList"])
+    assert report["status"] == "unavailable" and report["verified"] is False

@@ -41,7 +41,8 @@ def test_a_good_credential_is_valid_with_every_check_passed_in_order():
 
 def test_json_shape_is_the_contract():
     body = evaluate(good(), NOW, credential={"id": "x"}, anchor={"chainId": 31337}).to_json()
-    assert set(body) == {"verified", "status", "checks", "credential", "anchor"}
+    assert set(body) == {"verified", "status", "checks", "credential", "anchor", "assurance"}
+    assert body["assurance"]["level"] == "ledger"
     assert set(body["checks"][0]) == {"id", "status", "message"}
 
 
@@ -216,3 +217,20 @@ def test_a_status_list_that_cannot_be_trusted_fails_one_not_on_chain_yet_is_pend
     stale = evaluate(good(status_lists=True, unavailable={"revocation": "the issuer's status list could not be read"}),
                      NOW)
     assert stale.status == "unavailable"
+
+
+def test_a_badge_from_another_platform_rests_on_its_signature_and_says_what_was_not_proven():
+    elsewhere = dict(account=None, account_did=None, key=None, receipt_root=None, receipt_path_root=None,
+                     anchored_by=None, anchored_at=None, confirmations=None, key_in_did_document=True,
+                     off_ledger=True, issuer_did="did:web:badges.example", key_controller="did:web:badges.example")
+    report = evaluate(good(**elsewhere), NOW)
+    assert report.status == "valid" and report.assurance["level"] == "signature"
+    assert {c.id: c.status for c in report.checks}["anchor"] == "skipped"
+    assert "web domain" in report.check("issuer").message
+    assert any("no blockchain record" in n for n in report.assurance["notProven"])
+    bare = evaluate(good(**{**elsewhere, "issuer_did": "did:key:z6Mk", "key_controller": "did:key:z6Mk"}), NOW)
+    assert "bare key" in bare.check("issuer").message
+    assert "declares no revocation status" in bare.check("revocation").message
+    # the same with a key its DID does not list, or a list bit set: not valid
+    assert evaluate(good(**{**elsewhere, "key_in_did_document": False}), NOW).status == "invalid"
+    assert evaluate(good(**elsewhere, status_kind="bitstring", revoked_in_list=True), NOW).status == "revoked"
