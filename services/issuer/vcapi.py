@@ -1,4 +1,4 @@
-"""The W3C VC-API on the issuer (DESIGN §13; docs/vc-api.md): routes and the one use case they need.
+"""The W3C VC-API on the issuer (docs/vc-api.md): routes and the one use case they need.
 
 * ``POST /credentials/issue`` (API key scope ``issue``): ``{"credential", "options"}`` → 201
   ``{"verifiableCredential"}``. The caller builds the OB 3.0 credential; we check it, fill in
@@ -61,7 +61,7 @@ _OWN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HANDLE_MAX = 200  # a caller's credential id or credentialId, kept as a lookup handle
 _HANDLE_KIND = "vcapi"  # the resource kind of a handle in issuer_idempotency
 CREATED_SKEW = timedelta(seconds=60)  # how far in the future options.created may be (clocks differ)
-MAX_STATUS_ENTRIES = 4
+MAX_STATUS_ENTRIES = 4  # entries in one status update (a credential has two: revocation, suspension)
 MAX_EVIDENCE = 10  # as POST /api/v1/credentials takes
 MAX_NAME = 200  # a credential's, or its recipient's, name: as our issuance takes them
 

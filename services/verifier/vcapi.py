@@ -1,4 +1,4 @@
-"""The W3C VC-API on the verifier (DESIGN §13; docs/vc-api.md).
+"""The W3C VC-API on the verifier (docs/vc-api.md).
 
 * ``POST /credentials/verify`` — ``{"verifiableCredential", "options"}`` → ``{"verified", "checks",
   "warnings", "errors", "report"}``: the checker's report (services.verifier.checker) read the
@@ -8,10 +8,11 @@
   it, as above, and the presentation's own eddsa-rdfc-2022 proof if it has one (holder,
   ``challenge`` and ``domain`` from the options).
 
-HTTP status (as the W3C test suites read the VC-API): 200 when nothing failed (``verified`` is
-then true only if every check passed: a credential being anchored is 200 with warnings), 400
-when something failed, with the same body; a request this service cannot act on is 400 with
-``{"error"}``. Rate limited as ``POST /api/v1/verify`` (one token per credential).
+HTTP status (as the W3C test suites read the VC-API): 200 when nothing failed, 400 when a check
+failed, with the same body either way; ``verified`` is true exactly when our verdict is
+``valid`` (a credential still being anchored is 200, not verified, with a warning). A request
+this service cannot act on is 400 with ``{"error"}``. Rate limited as ``POST /api/v1/verify``
+(one token per credential).
 
 The presentation's proof covers the credentials inside it, each with its own ``@context``,
 which the strict canonicaliser (services.core.jsonld) refuses below the top of a document. So
@@ -81,7 +82,7 @@ class Finding(BaseModel):
 
 
 class VerifyCredentialResponse(BaseModel):
-    verified: bool = Field(description="true only when every check passed (report.status is 'valid')")
+    verified: bool = Field(description="true exactly when our verdict is 'valid' (report.status)")
     checks: list[str] = Field(description="the checks that passed")
     warnings: list[Finding] = Field(description="checks pending, or that could not run right now")
     errors: list[Finding] = Field(description="checks that failed")
