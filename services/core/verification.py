@@ -273,8 +273,9 @@ def check_revocation(f: Facts, now: datetime) -> Check:
         return Check("revocation", "failed", f"The issuer revoked this credential on "
                                              f"{f.revoked_on_chain_at:%d %B %Y}.")
     if f.revoked_in_list:
-        return Check("revocation", "failed", "The issuer has revoked this credential: its signed status list, "
-                                             "recorded on the blockchain, says so.")
+        where = "its signed status list says so" if f.off_ledger else \
+            "its signed status list, recorded on the blockchain, says so"
+        return Check("revocation", "failed", f"The issuer has revoked this credential: {where}.")
     if f.revocation_pending_at_issuer:
         return Check("revocation", "failed", "The issuer has revoked this credential.")
     if suspended(f):

@@ -134,6 +134,8 @@ def test_concurrent_revocations_first_wins_and_every_answer_tells_the_stored_one
             client = api_a if i % 2 else api_b
             return client.post(f"/api/v1/credentials/{cid}/revoke", json={"reason": f"reason {i}"})
 
+        before = _revocation_list_changes(stack, cid)
+
         with cf.ThreadPoolExecutor(10) as pool:
             answers = list(pool.map(revoke, range(10)))
         assert all(r.status_code == 200 for r in answers), [r.text for r in answers if r.status_code != 200]
@@ -143,13 +145,28 @@ def test_concurrent_revocations_first_wins_and_every_answer_tells_the_stored_one
         status = httpx.get(f"{b}/public/credentials/{cid}/status").json()
         assert status["revoked"] is True and status["reason"] == reason
         assert api_b.get(f"/api/v1/credentials/{cid}").json()["revoked_at"] == revoked_at
+        # The revocation reaches the chain through the credential's revocation list: its bit set once
+        # (one change counted), and nothing queued per hash (that path is for older credentials).
+        assert _revocation_list_changes(stack, cid) == before + 1, "one change to the revocation list per credential"
         engine = create_engine(stack.database_url)
         try:
             with engine.connect() as conn:
                 outbox = conn.execute(text("SELECT payload FROM issuer_outbox WHERE kind = 'revoke'")).all()
         finally:
             engine.dispose()
-        assert len(outbox) == attempt + 1, f"one revocation queued for the chain per credential, got {len(outbox)}"
+        assert outbox == [], "credentials with status lists are not revoked per hash"
+
+
+def _revocation_list_changes(stack, credential_id: str) -> int:
+    """How many changes the credential's revocation list has counted (each set or cleared bit is one)."""
+    engine = create_engine(stack.database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT l.changes FROM issuer_status_lists l JOIN issuer_status_entries e ON e.status_list_id = l.id "
+                "WHERE e.credential_id = :cid AND l.purpose = 'revocation'"), {"cid": credential_id}).scalar_one()
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -213,8 +230,11 @@ def test_the_status_link_in_every_credential_resolves_on_the_verifier(issuers):
     achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
     credential = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
                                                        "recipient": {"name": "S", "email": "s@example.org"}}).json()
-    link = credential["credential"]["credentialStatus"]["id"]
-    assert link == f"{verifier}/c/{credential['id']}/status"
+    # Every status link resolves: each Bitstring Status List entry's list at the issuer, and the
+    # credential's own status route on the verifier (what older credentials' credentialStatus named).
+    for entry in credential["credential"]["credentialStatus"]:
+        assert httpx.get(entry["statusListCredential"]).status_code == 200, entry
+    link = f"{verifier}/c/{credential['id']}/status"
     r = httpx.get(link)
     assert r.status_code == 200 and r.json()["revoked"] is False and r.json()["revokedAt"] is None
     assert r.headers["cache-control"] == "public, max-age=5"

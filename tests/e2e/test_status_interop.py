@@ -351,9 +351,6 @@ def test_our_verifier_on_a_digital_bazaar_credential_and_lists(verifier, list_se
         assert report["verified"] is False and report["status"] not in ("valid", "suspended"), (what, report)
 
 
-@pytest.mark.xfail(strict=True, reason="services/core/verification.py says every list-revoked credential's list is "
-                                       "'recorded on the blockchain', also another platform's list, which is on "
-                                       "no chain")
 def test_a_third_party_revocation_is_not_said_to_be_on_chain(verifier, list_server):
     made = run_js("issue", {"listBase": f"{list_server.url}/lists"})
     credential, entries, lists = made["credential"], made["entries"], made["lists"]
