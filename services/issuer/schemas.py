@@ -325,8 +325,10 @@ class CredentialRead(BaseModel):
     credential_hash: str
     achievement_id: str
     anchored_at: datetime | None
+    revoked: bool = False
     revoked_at: datetime | None
     revocation_reason: str | None
+    suspended: bool = False
     suspended_at: datetime | None = None
     suspension_reason: str | None = None
     created_at: datetime

@@ -485,7 +485,8 @@ def _read(c: Credential, key: SigningKey | None, now: datetime) -> CredentialRea
                             suspended_at=c.suspended_at)
     return CredentialRead(id=c.id, url=document["id"], status=status, credential=document,
                           credential_hash=c.credential_hash, achievement_id=c.achievement_id,
-                          anchored_at=c.anchored_at, revoked_at=c.revoked_at, revocation_reason=c.revocation_reason,
+                          anchored_at=c.anchored_at, revoked=c.revoked_at is not None, revoked_at=c.revoked_at,
+                          revocation_reason=c.revocation_reason, suspended=c.suspended_at is not None,
                           suspended_at=c.suspended_at, suspension_reason=c.suspension_reason,
                           created_at=c.created_at)
 

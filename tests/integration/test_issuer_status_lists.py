@@ -212,6 +212,7 @@ def test_suspension_is_set_lifted_and_answered_everywhere(client, lakeside):
     assert r.status_code == 200, r.text
     read = r.json()
     assert read["status"] == "suspended" and read["suspension_reason"] == "under review" and read["suspended_at"]
+    assert read["suspended"] is True and read["revoked"] is False
     public = client.get(f"/public/credentials/{cid}/status")
     assert public.headers["cache-control"] == "no-store"
     assert public.json() == {"revoked": False, "revokedAt": None, "reason": None, "suspended": True,
@@ -225,6 +226,7 @@ def test_suspension_is_set_lifted_and_answered_everywhere(client, lakeside):
     lifted = client.post(f"/api/v1/credentials/{cid}/unsuspend", headers=auth(key))
     assert lifted.status_code == 200 and lifted.json()["status"] == "pending"
     assert lifted.json()["suspended_at"] is None and lifted.json()["suspension_reason"] is None
+    assert lifted.json()["suspended"] is False
     assert client.get(f"/public/credentials/{cid}/status").json()["suspended"] is False
     assert client.post(f"/api/v1/credentials/{cid}/unsuspend", headers=auth(key)).json()["status"] == "pending"
     suspension = _lists(client, "suspension")[0]
@@ -233,6 +235,7 @@ def test_suspension_is_set_lifted_and_answered_everywhere(client, lakeside):
     client.post(f"/api/v1/credentials/{cid}/suspend", json={"reason": "again"}, headers=auth(key))
     revoked = client.post(f"/api/v1/credentials/{cid}/revoke", json={"reason": "fraud"}, headers=auth(key)).json()
     assert revoked["status"] == "revoked" and revoked["revocation_reason"] == "fraud"
+    assert revoked["revoked"] is True and revoked["suspended"] is True and revoked["suspension_reason"] == "again"
     status = client.get(f"/public/credentials/{cid}/status").json()
     assert status["revoked"] is True and status["reason"] == "fraud" and status["suspended"] is True
     assert _lists(client, "revocation")[0].changes == 2
