@@ -261,8 +261,8 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     if key is None:  # pragma: no cover - every issuer has one
         raise Conflict("this issuer has no active signing key")
     if created is not None and created < key.created_at.replace(microsecond=0):
-        raise _refuse(f"options.created: before this issuer's signing key existed ({cred.xsd_datetime(key.created_at)})",
-                      code="invalid_option")
+        raise _refuse("options.created: before this issuer's signing key existed "
+                      f"({cred.xsd_datetime(key.created_at)})", code="invalid_option")
     signer = service.signer(settings, issuer, key)
     proof_created = cred.xsd_datetime(created or now)
     # Signed first with status entries shaped like real ones (nothing allocated), so a credential

@@ -240,7 +240,8 @@ def test_a_failing_credential_fails_the_presentation_and_says_which(tmp_path):
 
 
 @pytest.mark.parametrize("vp, code", [
-    ({"@context": ["https://www.w3.org/2018/credentials/v1"], "type": "VerifiablePresentation"}, "invalid_presentation"),
+    ({"@context": ["https://www.w3.org/2018/credentials/v1"], "type": "VerifiablePresentation"},
+     "invalid_presentation"),
     ({"@context": [VC2], "type": "VerifiableCredential"}, "invalid_presentation"),
     ({"@context": [VC2], "type": "VerifiablePresentation", "verifiableCredential": [CREDENTIAL] * 21},
      "invalid_presentation"),
