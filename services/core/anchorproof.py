@@ -1,4 +1,4 @@
-"""The ledger-anchor proof (DESIGN §3): an anchoring receipt carried inside the credential.
+"""The ledger-anchor proof (docs/issuer.md, "The credential"): an anchoring receipt carried inside the credential.
 
 It is a second entry in the credential's ``proof`` set::
 

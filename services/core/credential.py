@@ -1,4 +1,4 @@
-"""The Open Badges 3.0 credential as DESIGN §3 defines it: its required shape, and a summary.
+"""The Open Badges 3.0 credential as we issue and accept it (docs/issuer.md, "The credential"): its required shape, and a summary.
 
 The shape is that of any OB 3.0 credential (VC 2.0), ours or another platform's: ours always
 use exactly :data:`CONTEXTS` and :data:`CREDENTIAL_TYPES`; others may use another bundled OB

@@ -2,7 +2,7 @@
 
 Every context is read from ``services/core/contexts`` (``index.json`` maps URL → file);
 nothing is ever fetched from the network. ``canonicalize`` runs pyld's RDFC-1.0
-(``URDNA2015``) in *safe mode* (DESIGN §5): anything JSON-LD expansion would silently
+(``URDNA2015``) in *safe mode* (docs/verifier.md): anything JSON-LD expansion would silently
 drop — a term no context defines, an undefined type, a relative IRI — raises
 :class:`UnsafeDocumentError`, because a signature cannot protect what the canonical
 form does not contain. pyld has no safe mode, so :class:`_SafeProcessor` hooks its
@@ -23,7 +23,7 @@ with :class:`CanonicalizationBudgetError` once symmetric blank nodes have cost
 :data:`RDFC_WORK_BUDGET` steps (pyld has no work limit; a clique of 8 blank nodes took
 over a minute).
 
-Speed (DESIGN §9): context processing is nearly all of pyld's cost. The loader tags its
+Speed (docs/signing.md, "Speed"): context processing is nearly all of pyld's cost. The loader tags its
 documents ``static`` so pyld's resolved-context cache keeps them, and
 :meth:`_SafeProcessor._process_context` memoises processed contexts, which pyld's own
 cache misses for every type-scoped context. docs/signing.md has the measurements.
@@ -83,7 +83,7 @@ class UnknownContextError(JsonLdDocumentError):
 
 
 class UnsafeDocumentError(JsonLdDocumentError):
-    """Expansion would drop or leave relative part of the document (safe mode, DESIGN §5),
+    """Expansion would drop or leave relative part of the document (safe mode, docs/verifier.md),
     or the document is not the compact form of its graph (what is shown is what was signed)."""
 
 
@@ -636,7 +636,7 @@ _NQUADS = {"format": "application/n-quads"}
 
 
 def credential_hash(credential: Mapping[str, Any], loader: StaticDocumentLoader | None = None) -> bytes:
-    """SHA-256 of the canonical N-Quads of ``credential`` without ``proof`` (DESIGN §3)."""
+    """SHA-256 of the canonical N-Quads of ``credential`` without ``proof`` (docs/issuer.md, "The credential")."""
     unsigned = {key: value for key, value in credential.items() if key != "proof"}
     return hashlib.sha256(canonicalize(unsigned, loader).encode("utf-8")).digest()
 

@@ -1,4 +1,4 @@
-"""Settings shared by every service, read from the environment (DESIGN §7).
+"""Settings shared by every service, read from the environment (the README's settings).
 
 Every variable has the ``MICROCRED_`` prefix. In development (the embedded default) any
 secret left unset is generated once and kept in ``<data dir>/secrets.json`` so that a

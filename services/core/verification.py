@@ -1,4 +1,4 @@
-"""The verification rules (DESIGN §5) as pure functions over gathered facts.
+"""The verification rules (docs/verifier.md) as pure functions over gathered facts.
 
 The verifier (and the CLI) gather :class:`Facts` over I/O — the issuer's DID document,
 the chain's contract views, the anchoring receipt — and :func:`evaluate` turns them into

@@ -1,4 +1,4 @@
-"""Building the Open Badges 3.0 credential (DESIGN §3): pure functions over plain values.
+"""Building the Open Badges 3.0 credential (docs/issuer.md, "The credential"): pure functions over plain values.
 
 The document is built here unsigned; services.issuer.signing adds the eddsa-rdfc-2022
 proof. Everything written is defined by the two bundled contexts (safe-mode

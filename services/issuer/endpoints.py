@@ -1,4 +1,4 @@
-"""The issuer's HTTP routes (DESIGN §6). Thin: parse, call the service, shape the answer.
+"""The issuer's HTTP routes (docs/issuer.md). Thin: parse, call the service, shape the answer.
 
 * ``/api/v1/…`` — the issuer API: the admin token creates issuers; everything else takes
   an issuer's API key, whose scopes (issue, revoke, read, manage) say what it may do.

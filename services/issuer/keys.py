@@ -65,7 +65,7 @@ def did_document(did: str, multikeys: list[str], chain_account: tuple[int, str] 
     """The DID document: every Ed25519 key as a Multikey (assertionMethod), and the chain account.
 
     Retired keys stay listed: credentials they signed before retirement remain valid, and
-    which times a key was valid for is the contract's to say (DESIGN §4), not this
+    which times a key was valid for is the contract's to say (docs/contract.md), not this
     document's. The issuer's Ethereum account (the one that anchors its credentials) is
     an ``EcdsaSecp256k1RecoveryMethod2020`` entry with a CAIP-10 ``blockchainAccountId``;
     it is not an assertion method: it signs transactions, never credentials.

@@ -1,4 +1,4 @@
-"""The issuer's tables (all prefixed ``issuer_``). What must reach the registry is a row first (DESIGN §8).
+"""The issuer's tables (all prefixed ``issuer_``). What must reach the registry is a row first (docs/architecture.md).
 
 Room for what comes after issue 3, built as nullable JSON so that adding it needs no
 migration of existing rows: ``IssuerAchievement.extra`` (competency level, skill

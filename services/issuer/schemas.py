@@ -1,4 +1,4 @@
-"""Request and response bodies of the issuer API (DESIGN §6). ``XCreate`` in, ``XRead`` out.
+"""Request and response bodies of the issuer API (docs/issuer.md). ``XCreate`` in, ``XRead`` out.
 
 Hostile input is refused here, once, by the types every request model uses:
 

@@ -3,8 +3,8 @@
 :func:`sign_documents` is the whole signing step for documents that share a signer and a
 ``created`` time: the proof configuration is then identical for all of them, so its
 canonical hash is computed once, and each document is canonicalised once — that hash is
-both half of what Ed25519 signs and the credential hash that gets anchored (DESIGN §3,
-§9). The result is byte-for-byte what services.core.dataintegrity.sign_and_hash makes
+both half of what Ed25519 signs and the credential hash that gets anchored (docs/signing.md,
+including "Speed"). The result is byte-for-byte what services.core.dataintegrity.sign_and_hash makes
 (tests compare them), with the proof set written as a list, as the OB 3.0 JSON Schema
 requires.
 

@@ -1,4 +1,4 @@
-"""The registry's HTTP routes (DESIGN §6). Thin: parse, call the service, shape the answer."""
+"""The registry's HTTP routes (docs/registry.md). Thin: parse, call the service, shape the answer."""
 
 from __future__ import annotations
 

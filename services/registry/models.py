@@ -1,4 +1,4 @@
-"""The registry's tables. Everything that must reach the chain is a row first (DESIGN §8)."""
+"""The registry's tables. Everything that must reach the chain is a row first (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the registry API (DESIGN §6)."""
+"""Request and response bodies of the registry API (docs/registry.md)."""
 
 from __future__ import annotations
 

@@ -152,7 +152,7 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
 
     app = FastAPI(title="microcred verifier", version="0.1.0", lifespan=lifespan,
                   description="Verify Open Badges 3.0 credentials — issuer signature, on-chain issuer registry, "
-                              "blockchain anchor, revocation and expiry — in one report (DESIGN §5).")
+                              "blockchain anchor, revocation and expiry — in one report (docs/verifier.md).")
     install_error_handlers(app)
     install_page_errors(app)
     app.include_router(router)

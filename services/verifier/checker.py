@@ -1,4 +1,4 @@
-"""Gathers the facts of DESIGN §5 over I/O, then lets the pure rules decide.
+"""Gathers the facts of the checks (docs/verifier.md) over I/O, then lets the pure rules decide.
 
 Sources, and how far each is trusted:
 

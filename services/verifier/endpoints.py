@@ -1,4 +1,4 @@
-"""The verifier's routes (DESIGN §6): the public page, the report JSON, embeds, the verify API.
+"""The verifier's routes (docs/verifier.md): the public page, the report JSON, embeds, the verify API.
 
 Thin: the checker (services.verifier.checker) gathers and decides; pages.py turns a report
 into what the templates show; fetch.py, baking.py and badge.py do the rest.
@@ -163,7 +163,7 @@ def page(request: Request, name: str, context: dict, status_code: int = 200, hea
 # -- machine routes ----------------------------------------------------------------------------
 @router.post("/api/v1/verify", tags=["verify"])
 async def verify(body: VerifyRequest, request: Request, checker: CheckerDep, settings: SettingsDep) -> JSONResponse:
-    """Verify a credential by its URL or as a document; returns the report of DESIGN §5.
+    """Verify a credential by its URL or as a document; returns the report (docs/verifier.md).
 
     A URL is fetched under the hostile-URL rules (http(s) only, public addresses unless
     trusted, redirects re-checked, size and time limits); one of our own credential URLs is
@@ -211,7 +211,7 @@ async def oembed(settings: SettingsDep, checker: CheckerDep,
 # -- the credential's own routes -------------------------------------------------------------------
 @router.get("/c/{credential_id}", tags=["credential"], responses={200: {"content": {"text/html": {}}}})
 async def credential_page(credential_id: str, request: Request, checker: CheckerDep, settings: SettingsDep):
-    """The page people open; the report of DESIGN §5 when the request asks for ``application/json``."""
+    """The page people open; the report (docs/verifier.md) when the request asks for ``application/json``."""
     report, credential = await resolve(checker, credential_id)
     if wants_json(request):
         return JSONResponse(report.to_json(), headers={**NO_CACHE, "Vary": "Accept"})

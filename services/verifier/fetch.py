@@ -1,4 +1,4 @@
-"""Fetching a pasted URL, which is hostile until proven otherwise (DESIGN §8).
+"""Fetching a pasted URL, which is hostile until proven otherwise (docs/architecture.md).
 
 * only ``http`` and ``https``, no user name or password in the URL;
 * every address the host resolves to must be public (no private, loopback, link-local,

@@ -1,4 +1,4 @@
-"""Verification across the real services (DESIGN §5, issue 4 §8), all over HTTP.
+"""Verification across the real services (docs/verifier.md), all over HTTP.
 
 anvil, the registry and its worker, the issuer and its outbox, and the verifier run as
 processes; each test issues through the issuer API and asks the verifier what it sees.

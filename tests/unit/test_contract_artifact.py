@@ -43,7 +43,7 @@ def test_the_abi_has_everything_the_interface_declares(kind):
 
 
 def test_the_interface_is_parsed_completely():
-    # a guard on the regex: the surface DESIGN §4 names is all there
+    # a guard on the regex: the surface docs/contract.md describes is all there
     assert {"registerIssuer", "setIssuerActive", "addKey", "retireKey", "anchorRoot", "revoke", "revokeBatch",
             "issuer", "issuerKeys", "keyValidAt", "anchorOf", "revokedAt", "verifyInclusion"} <= interface_names("function")
     assert {"RootAnchored", "CredentialRevoked", "IssuerRegistered", "KeyAdded", "KeyRetired",

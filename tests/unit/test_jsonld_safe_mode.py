@@ -1,4 +1,4 @@
-"""Safe-mode canonicalisation (DESIGN §5) and the bundled contexts.
+"""Safe-mode canonicalisation (docs/verifier.md) and the bundled contexts.
 
 A property or type that no context defines, or a relative IRI, would vanish from the
 canonical form — so a signature could not protect it. Every such input must raise.

@@ -1,4 +1,4 @@
-"""The verification rules of DESIGN §5, on plain facts."""
+"""The verification rules of docs/verifier.md, on plain facts."""
 
 from __future__ import annotations
 
