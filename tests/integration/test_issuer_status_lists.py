@@ -525,3 +525,46 @@ def test_the_stored_document_is_what_is_served(client, lakeside):
     r = client.get(status_list.url.removeprefix(ISSUER_URL))
     assert r.content == version.document.encode() and orjson.loads(version.document)["id"] == status_list.url
     assert version.hash == "0x" + credential_hash(orjson.loads(version.document)).hex()
+
+
+def test_concurrent_issuances_for_one_issuer_never_share_an_index_and_open_each_list_once(database_url, tmp_path):
+    """Six writers at once (as replicas would), lists of 8: every (list, index) once, no list over 8."""
+    import threading
+
+    from services.core.db import transaction
+
+    with issuer_client(database_url, tmp_path, run_batches=False, test_status_list_entries=8) as client:
+        create_issuer(client)
+        with client.sessions() as s:
+            issuer = s.scalar(select(Issuer))
+        errors: list[BaseException] = []
+        start = threading.Barrier(6)
+
+        def writer(n: int) -> None:
+            try:
+                start.wait()
+                for i in range(5):
+                    with transaction(client.sessions) as session:
+                        statuslists.allocate(session, client.settings, issuer, [f"c{n}-{i}"])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        with client.sessions() as s:
+            rows = s.execute(select(StatusList.purpose, StatusList.number, StatusEntry.index, StatusEntry.credential_id)
+                             .join(StatusEntry, StatusEntry.status_list_id == StatusList.id)).all()
+        for purpose in ("revocation", "suspension"):
+            mine = [(number, index) for p, number, index, _ in rows if p == purpose]
+            assert len(mine) == 30 and len(set(mine)) == 30
+            assert all(0 <= index < 8 for _, index in mine)
+            per_list = {n: sum(1 for number, _ in mine if number == n) for n, _ in mine}
+            assert sorted(per_list) == [1, 2, 3, 4] and per_list[1] == per_list[2] == per_list[3] == 8
+            assert sorted(cid for p, _, _, cid in rows if p == purpose) == sorted(
+                f"c{n}-{i}" for n in range(6) for i in range(5))
+        assert [(sl.purpose, sl.number, sl.full) for sl in _lists(client)] == [
+            (p, n, n < 4) for p in ("revocation", "suspension") for n in (1, 2, 3, 4)]
