@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from services.core.settings import ServiceSettings, read_deployment
+from services.core.settings import ServiceSettings
 from services.ops.migrate import upgrade
 from services.ops.processes import Proc, port_holder, spawn_app, spawn_module, wait_http
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ from services.core.merkle import leaf_hash, process_proof
 from services.core.multiformats import MultiformatError, decode_public_key
 from services.core.verification import Facts, KeyOnChain, Report, evaluate
 from services.verifier.chainview import ChainReadError, ChainView
+from services.verifier.lru import LRU
 from services.verifier import didweb
 from services.verifier.fetch import FetchRefused, fetch_json
 from services.verifier.statuscheck import StatusLists, verified_bits
@@ -57,18 +57,6 @@ class Verdict:
     signed_at: datetime | None
     public_key: str | None
     verification_method: str | None
-
-
-class _LRU(OrderedDict):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -208,11 +196,11 @@ class Checker:
         self.confirmations = confirmations
         self.report_ttl = report_ttl
         self.revocation_freshness = revocation_freshness
-        self._verdicts: _LRU = _LRU(20_000)
-        self._reports: _LRU = _LRU(20_000)
+        self._verdicts: LRU = LRU(20_000)
+        self._reports: LRU = LRU(20_000)
         # Our issuers' DIDs are did:web under the issuer service; their DID documents are read from it.
         self.own_did_prefix = did_web(issuer_url, "issuers") + ":" if issuer_url else None
-        self._did_documents = _LRU(1_000)
+        self._did_documents = LRU(1_000)
         self.status_lists = StatusLists(http, issuer_url)
         # Other platforms' issuers: their DID documents and status lists are fetched as hostile URLs.
         self.fetch_rules = {"trusted_hosts": set(trusted_hosts), "max_bytes": fetch_max_bytes,

@@ -20,7 +20,6 @@ a list that is not the one named — is an error, and the check fails.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from services.core import safejson, statuslist
 from services.core.dataintegrity import ProofError, verify_all
 from services.core.jsonld import JsonLdDocumentError, credential_hash
 from services.core.multiformats import MultiformatError, decode_public_key
+from services.verifier.lru import LRU
 
 ZERO = b"\x00" * 32
 MAX_LIST_BYTES = 2 * 1024 * 1024
@@ -46,18 +46,6 @@ class EntryState:
     transient: str | None = None  # could not be read right now: the check cannot run
 
 
-class _Cache(OrderedDict):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
 class StatusLists:
     """Verified list versions by hash, and how to fetch one from our issuer service."""
 
@@ -69,7 +57,7 @@ class StatusLists:
         # The CLI, run by its user with only the credential and a chain endpoint, reads the
         # list from wherever the credential says; the verifier service only from our issuer.
         self.any_host = any_host
-        self._bits: _Cache = _Cache(cache_size)  # (list url, hash) -> verified bitstring
+        self._bits: LRU = LRU(cache_size)  # (list url, hash) -> verified bitstring
 
     def is_ours(self, entry: statuslist.Entry) -> bool:
         if self.any_host:

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from services.core.multiformats import encode_public_key
-from services.verifier import didweb
 from services.verifier.didweb import DidResolutionError, KeyCache, did_web_url, keys_from_document, resolve_keys
 
 KEY = bytes(range(32))
