@@ -454,6 +454,8 @@ class Checker:
         if did.startswith("did:key:"):
             facts.key_in_did_document = _did_key_matches(did, facts.public_key)
             return
+        if not facts.own_issuer and "issuer" in facts.unavailable:
+            return  # the chain, when it answers, decides whose key it is: nothing to conclude now
         if not facts.own_issuer and did.startswith("did:web:") and self.http is not None:
             await self._foreign_key(facts, did)
             return
@@ -639,7 +641,9 @@ async def verify_offline(credential: dict, rpc_url: str, contract: str, confirma
     """The same checks with no issuer or registry service: the credential file and the chain only."""
     async with httpx.AsyncClient(timeout=10) as http:
         chain = ChainView(rpc_url, contract, http=http, timeout=10)
-        checker = Checker(chain=chain, http=None, registry_url=None, issuer_url=None, public_base_url="",
+        # No issuer or registry to ask; the client only reads what the credential itself names
+        # (another platform's DID document and status list, under the hostile-URL rules).
+        checker = Checker(chain=chain, http=http, registry_url=None, issuer_url=None, public_base_url="",
                           confirmations=confirmations)
         # Status lists are read from where the credential says (their hash on chain decides).
         checker.status_lists = StatusLists(http, None, timeout=10, any_host=True)
