@@ -24,10 +24,10 @@
 //     either.
 //
 // The document loader serves only our bundled contexts (services/core/contexts/index.json),
-// did:key documents built from the key, and the documents passed in: no network.
+// did:key documents built from the key, and the documents passed in: no network
+// (offline_loader.mjs).
 import fs from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import crypto from 'node:crypto';
 
 import * as vc from '@digitalbazaar/vc';
@@ -36,49 +36,11 @@ import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-crypt
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {checkStatus, createCredential, createList} from '@digitalbazaar/vc-bitstring-status-list';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const contextsDir = path.resolve(here, '../../services/core/contexts');
-const index = JSON.parse(fs.readFileSync(path.join(contextsDir, 'index.json'), 'utf8'));
-const contexts = new Map(Object.entries(index).map(
-  ([url, file]) => [url, JSON.parse(fs.readFileSync(path.join(contextsDir, file), 'utf8'))]));
+import {loaderOver} from './offline_loader.mjs';
 
 const VC2 = 'https://www.w3.org/ns/credentials/v2';
 const OB303 = 'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json';
-const MULTIKEY_CONTEXT = 'https://w3id.org/security/multikey/v1';
 const LIST_LENGTH = 131072;  // the specification's minimum (16 KiB)
-
-function didKeyDocument(url) {
-  const [did, fragment] = url.split('#');
-  const multibase = did.slice('did:key:'.length);
-  if(!multibase.startsWith('z6Mk') || (fragment !== undefined && fragment !== multibase)) {
-    throw new Error(`not an Ed25519 did:key: ${url}`);
-  }
-  const id = `${did}#${multibase}`;
-  const method = {id, type: 'Multikey', controller: did, publicKeyMultibase: multibase};
-  if(fragment !== undefined) {
-    return {'@context': MULTIKEY_CONTEXT, ...method};
-  }
-  return {
-    '@context': ['https://www.w3.org/ns/did/v1', MULTIKEY_CONTEXT], id: did,
-    verificationMethod: [method], assertionMethod: [id], authentication: [id]
-  };
-}
-
-function loaderOver(documents) {
-  const passed = new Map(Object.entries(documents ?? {}));
-  return async url => {
-    if(contexts.has(url)) {
-      return {contextUrl: null, documentUrl: url, document: structuredClone(contexts.get(url))};
-    }
-    if(passed.has(url)) {
-      return {contextUrl: null, documentUrl: url, document: structuredClone(passed.get(url))};
-    }
-    if(url.startsWith('did:key:')) {
-      return {contextUrl: null, documentUrl: url, document: didKeyDocument(url)};
-    }
-    throw new Error(`document not available offline: ${url}`);
-  };
-}
 
 const suite = () => new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
 

@@ -7,10 +7,8 @@
 //   canonize   {documents: [...]}  → {results: [{nquads} | {error}, ...]}   jsonld.js RDFC-1.0, safe mode
 //
 // The document loader serves only our bundled contexts (services/core/contexts, via its
-// index.json) and did:key documents built from the key itself: no network.
+// index.json) and did:key documents built from the key itself: no network (offline_loader.mjs).
 import fs from 'node:fs';
-import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 
 import * as vc from '@digitalbazaar/vc';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
@@ -18,40 +16,9 @@ import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-crypt
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import jsonld from 'jsonld';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const contextsDir = path.resolve(here, '../../services/core/contexts');
-const index = JSON.parse(fs.readFileSync(path.join(contextsDir, 'index.json'), 'utf8'));
-const contexts = new Map(Object.entries(index).map(
-  ([url, file]) => [url, JSON.parse(fs.readFileSync(path.join(contextsDir, file), 'utf8'))]));
+import {loaderOver} from './offline_loader.mjs';
 
-const DID_CONTEXTS = ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'];
-
-function didKeyDocument(url) {
-  const [did, fragment] = url.split('#');
-  const multibase = did.slice('did:key:'.length);
-  if(!multibase.startsWith('z6Mk') || (fragment !== undefined && fragment !== multibase)) {
-    throw new Error(`not an Ed25519 did:key: ${url}`);
-  }
-  const id = `${did}#${multibase}`;
-  const method = {id, type: 'Multikey', controller: did, publicKeyMultibase: multibase};
-  if(fragment !== undefined) {
-    return {'@context': 'https://w3id.org/security/multikey/v1', ...method};
-  }
-  return {
-    '@context': DID_CONTEXTS, id: did, verificationMethod: [method],
-    assertionMethod: [id], authentication: [id]
-  };
-}
-
-async function documentLoader(url) {
-  if(contexts.has(url)) {
-    return {contextUrl: null, documentUrl: url, document: structuredClone(contexts.get(url))};
-  }
-  if(url.startsWith('did:key:')) {
-    return {contextUrl: null, documentUrl: url, document: didKeyDocument(url)};
-  }
-  throw new Error(`document not available offline: ${url}`);
-}
+const documentLoader = loaderOver({});
 
 const suite = () => new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
 // Revocation is ours to check, not this script's.

@@ -19,10 +19,9 @@
 // jsVerified is @digitalbazaar/vc verifyCredential's verdict on each (status not checked).
 //
 // The document loader serves only our bundled contexts (services/core/contexts/index.json),
-// did:key documents built from the key, and the did:web document above: no network.
+// did:key documents built from the key, and the did:web document above: no network
+// (offline_loader.mjs).
 import fs from 'node:fs';
-import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import crypto from 'node:crypto';
 
 import * as vc from '@digitalbazaar/vc';
@@ -30,11 +29,7 @@ import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const contextsDir = path.resolve(here, '../../services/core/contexts');
-const index = JSON.parse(fs.readFileSync(path.join(contextsDir, 'index.json'), 'utf8'));
-const contexts = new Map(Object.entries(index).map(
-  ([url, file]) => [url, JSON.parse(fs.readFileSync(path.join(contextsDir, file), 'utf8'))]));
+import {loaderOver} from './offline_loader.mjs';
 
 const VC2 = 'https://www.w3.org/ns/credentials/v2';
 const OB = 'https://purl.imsglobal.org/spec/ob/v3p0/';
@@ -50,37 +45,8 @@ if(typeof webDid !== 'string' || !webDid.startsWith('did:web:')) {
   process.exit(2);
 }
 
-function didKeyDocument(url) {
-  const [did, fragment] = url.split('#');
-  const multibase = did.slice('did:key:'.length);
-  if(!multibase.startsWith('z6Mk') || (fragment !== undefined && fragment !== multibase)) {
-    throw new Error(`not an Ed25519 did:key: ${url}`);
-  }
-  const id = `${did}#${multibase}`;
-  const method = {id, type: 'Multikey', controller: did, publicKeyMultibase: multibase};
-  if(fragment !== undefined) {
-    return {'@context': MULTIKEY_CONTEXT, ...method};
-  }
-  return {
-    '@context': ['https://www.w3.org/ns/did/v1', MULTIKEY_CONTEXT], id: did,
-    verificationMethod: [method], assertionMethod: [id], authentication: [id]
-  };
-}
-
 const webDocuments = new Map();  // the did:web document and each of its methods, by id
-
-async function documentLoader(url) {
-  if(contexts.has(url)) {
-    return {contextUrl: null, documentUrl: url, document: structuredClone(contexts.get(url))};
-  }
-  if(url.startsWith('did:key:')) {
-    return {contextUrl: null, documentUrl: url, document: didKeyDocument(url)};
-  }
-  if(webDocuments.has(url)) {
-    return {contextUrl: null, documentUrl: url, document: structuredClone(webDocuments.get(url))};
-  }
-  throw new Error(`document not available offline: ${url}`);
-}
+const documentLoader = loaderOver(webDocuments);  // a Map: read at each load, filled in below
 
 // A fresh key pair; `controller` null: a did:key of its own (did:key:z…#z…).
 async function keyFor(controller, id) {
