@@ -202,6 +202,13 @@ def newest_status_list(session: Session, issuer_id: str, purpose: str) -> Status
                           .order_by(StatusList.number.desc()).limit(1))
 
 
+def open_status_lists(session: Session, issuer_id: str) -> list[StatusList]:
+    """The issuer's lists that still hand out indices, newest first (normally one per purpose)."""
+    return list(session.scalars(select(StatusList).where(StatusList.issuer_id == issuer_id,
+                                                         StatusList.full.is_(False))
+                                .order_by(StatusList.number.desc())))
+
+
 def add_status_list(session: Session, row: StatusList) -> bool:
     """Insert a new list; False when a concurrent transaction created that number first."""
     try:
@@ -234,10 +241,15 @@ def all_taken_indices(session: Session, status_list_id: int) -> set[int]:
 def insert_status_entries(session: Session, status_list_id: int, rows: Sequence[tuple[str, int]]) -> None:
     """``(credential_id, index)`` rows, inserted in index order (so two writers never wait on each other
     in opposite orders). Raises IntegrityError if an index is taken; run it in a savepoint."""
+    insert_status_entry_rows(session, [(status_list_id, index, cid) for cid, index in rows])
+
+
+def insert_status_entry_rows(session: Session, rows: Sequence[tuple[int, int, str]]) -> None:
+    """``(status_list_id, index, credential_id)`` rows, in (list, index) order; IntegrityError if one is taken."""
     if rows:
-        session.execute(insert(StatusEntry), [
-            {"status_list_id": status_list_id, "index": index, "credential_id": cid, "is_set": False}
-            for cid, index in sorted(rows, key=lambda r: r[1])])
+        session.execute(StatusEntry.__table__.insert(), [
+            {"status_list_id": list_id, "index": index, "credential_id": cid, "is_set": False}
+            for list_id, index, cid in sorted(rows, key=lambda r: (r[0], r[1]))])
 
 
 def status_entries_of(session: Session, credential_id: str) -> list[tuple[StatusEntry, StatusList]]:
