@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -42,6 +43,10 @@ class Devnet:
 
     def revert(self, snapshot_id: str) -> None:
         assert self.rpc("evm_revert", snapshot_id) is True
+        # anvil's evm_revert also winds its block clock back to the snapshot's time, and later
+        # blocks then lag the wall clock by as long as the test ran (48 s was seen). Services
+        # that share this chain compare block times with their own clock: set it right again.
+        self.rpc("anvil_setTime", int(time.time()))
 
     def mine(self, blocks: int = 1) -> None:
         self.rpc("anvil_mine", hex(blocks))
