@@ -527,8 +527,10 @@ class Checker:
                                              allow_http_loopback=self.allow_http_loopback,
                                              cache=self._foreign_keys, **self.fetch_rules)
         except didweb.DidResolutionError as exc:
-            (facts.unavailable.setdefault("revocation", exc.message) if exc.transient
-             else setattr(facts, "status_list_error", exc.message))
+            if exc.transient:
+                facts.unavailable.setdefault("revocation", exc.message)
+            else:
+                facts.status_list_error = exc.message
             return
         raw_keys = set(keys.values())
         for entry in entries:
