@@ -155,6 +155,14 @@ def _other_status_types(credential_status: Any) -> list[tuple[str, Any]]:
     return found
 
 
+def _list_unreadable(facts: Facts, what: str, exc: FetchRefused) -> None:
+    """A list that did not answer right now decides nothing; one refused for what it is fails the check."""
+    if getattr(exc, "transient", False):
+        facts.unavailable.setdefault("revocation", f"{what} could not be read: {exc}")
+    else:
+        facts.status_list_error = f"{what} could not be read: {exc}"
+
+
 def _take_list_states(facts: Facts, states: list) -> None:
     for state in states:
         if state.transient:
@@ -539,10 +547,7 @@ class Checker:
                 bits = verified_bits(document, entry, facts.issuer_did or "", None, lambda raw: raw in raw_keys)
                 is_set = statuslist.get_bit(bits, entry.index)
             except FetchRefused as exc:
-                if getattr(exc, "transient", False):
-                    facts.unavailable.setdefault("revocation", f"the status list could not be read: {exc}")
-                else:
-                    facts.status_list_error = f"the status list could not be read: {exc}"
+                _list_unreadable(facts, "the status list", exc)
                 return
             except statuslist.StatusListError as exc:
                 facts.status_list_error = str(exc)
@@ -563,10 +568,7 @@ class Checker:
             try:
                 document = await fetch_json(self.http, url, **self.fetch_rules)
             except FetchRefused as exc:
-                if getattr(exc, "transient", False):
-                    facts.unavailable.setdefault("revocation", f"the revocation list could not be read: {exc}")
-                else:
-                    facts.status_list_error = f"the revocation list could not be read: {exc}"
+                _list_unreadable(facts, "the revocation list", exc)
                 return
             revoked = document.get("revokedCredentials")
             if not isinstance(revoked, list):
