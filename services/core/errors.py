@@ -1,4 +1,4 @@
-"""Errors are types that carry their HTTP status and a stable code (STYLE example 7).
+"""Errors are types that carry their HTTP status and a stable code.
 
 Services raise these; one handler per app renders ``{"error": {"code", "message"}}``.
 """

@@ -1,4 +1,4 @@
-"""Typed FastAPI dependencies of the issuer (STYLE example 2): session, settings, callers."""
+"""Typed FastAPI dependencies of the issuer: session, settings, callers (docs/issuer.md)."""
 
 from __future__ import annotations
 

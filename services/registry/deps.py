@@ -1,4 +1,4 @@
-"""Typed FastAPI dependencies of the registry (STYLE example 2)."""
+"""Typed FastAPI dependencies of the registry (docs/registry.md)."""
 
 from __future__ import annotations
 

@@ -482,11 +482,15 @@ class Checker:
                 facts.key_in_did_document = False
                 return
             r.raise_for_status()
-            listed = _listed_keys(r.json(), did)
+            document = r.json()
         except (httpx.HTTPError, ValueError) as exc:
             facts.unavailable.setdefault("signature", f"the issuer's DID document could not be read "
                                                       f"({type(exc).__name__})")
             return
+        try:
+            listed = frozenset("0x" + raw.hex() for raw in didweb.keys_from_document(did, document).values())
+        except didweb.DidResolutionError:
+            listed = frozenset()  # a document that lists no usable key lists none of ours
         self._did_documents.put(did, (time.monotonic() + self.report_ttl, listed))
         facts.key_in_did_document = facts.public_key in listed
 
@@ -623,22 +627,6 @@ class Checker:
             facts.revocation_checked_at = datetime.now(UTC)
         except (httpx.HTTPError, ValueError) as exc:
             facts.unavailable["revocation"] = f"the issuer's status service did not answer ({type(exc).__name__})"
-
-
-def _listed_keys(document: object, did: str) -> frozenset[str]:
-    """The 0x hex Ed25519 keys a DID document lists as assertion methods of ``did``."""
-    if not isinstance(document, dict) or document.get("id") != did:
-        return frozenset()
-    assertion = {a for a in document.get("assertionMethod") or () if isinstance(a, str)}
-    keys = set()
-    for method in document.get("verificationMethod") or ():
-        if not isinstance(method, dict) or method.get("id") not in assertion or method.get("controller") != did:
-            continue
-        try:
-            keys.add("0x" + decode_public_key(str(method.get("publicKeyMultibase"))).hex())
-        except MultiformatError:
-            continue
-    return frozenset(keys)
 
 
 async def verify_offline(credential: dict, rpc_url: str, contract: str, confirmations: int = 1) -> Report:

@@ -1,7 +1,7 @@
 """The compiled CredentialRegistry (committed; contracts/compile.js --check proves it fresh).
 
 Also the contract's custom errors by 4-byte selector, so that a revert can be reported
-by name with its arguments (STYLE example 7).
+by name with its arguments.
 """
 
 from __future__ import annotations
