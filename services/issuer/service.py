@@ -419,7 +419,7 @@ def _active_key(session: Session, issuer: Issuer) -> SigningKey:
     return key
 
 
-def credential_row(*, credential_id: str, issuer_id: str, achievement_id: str, key_id: int, document: dict,
+def credential_row(*, credential_id: str, issuer_id: str, achievement_id: str | None, key_id: int, document: dict,
                    credential_hash: str, valid_from: datetime, valid_until: datetime | None, now: datetime,
                    batch_id: str | None = None, batch_row: int | None = None) -> dict:
     return dict(id=credential_id, issuer_id=issuer_id, achievement_id=achievement_id, signing_key_id=key_id,
