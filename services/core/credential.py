@@ -1,9 +1,17 @@
-"""The Open Badges 3.0 credential as we issue and accept it (docs/issuer.md, "The credential"): its required shape, and a summary.
+"""The credentials we issue and accept (docs/issuer.md, "The credential"; docs/verifier.md): their required shape, and a summary.
 
-The shape is that of any OB 3.0 credential (VC 2.0), ours or another platform's: ours always
-use exactly :data:`CONTEXTS` and :data:`CREDENTIAL_TYPES`; others may use another bundled OB
-3.0 context and further bundled contexts (e.g. the OB extensions for a 1EdTech revocation
-list), and ``AchievementCredential``. The shape check is structural (what the verifier must be able to rely on before doing any
+Three kinds (:func:`check_shape` says which):
+
+* ``ob3``: an Open Badges 3.0 credential (VC 2.0), ours or another platform's. Ours always
+  use exactly :data:`CONTEXTS` and :data:`CREDENTIAL_TYPES`; others may use another bundled OB
+  3.0 context and further bundled contexts (e.g. the OB extensions for a 1EdTech revocation
+  list), and ``AchievementCredential``.
+* ``vc2``: a W3C Verifiable Credential 2.0 that is not an Open Badge (no OB type, no OB
+  context): what the VC-API and the W3C test suites exchange.
+* ``vc1``: a W3C Verifiable Credential 1.1 (``issuanceDate``, ``expirationDate``), accepted
+  by the verifier only: the W3C Data Integrity test suites sign VC 1.1 credentials.
+
+The shape check is structural (what the verifier must be able to rely on before doing any
 work): size limits first, so hostile input is refused cheaply, then the required parts, each
 field that is displayed a single string. Strict safe-mode canonicalisation
 (services.core.jsonld) then proves that every key is a term of the known contexts and the
@@ -22,6 +30,10 @@ from typing import Any
 from services.core.jsonld import CONTEXTS_PACKAGE, MAX_ARRAY_ITEMS, MAX_VALUES, DocumentTooLargeError, check_size
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+VC1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
+OB3, VC2, VC1 = "ob3", "vc2", "vc1"  # the kinds check_shape tells apart
+KIND_NAMES = {OB3: "an Open Badges 3.0 credential", VC2: "a W3C Verifiable Credential 2.0, not an Open Badge",
+              VC1: "a W3C Verifiable Credential 1.1, not an Open Badge"}
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CONTEXTS = (VC_CONTEXT, OB_CONTEXT)  # what we issue
 CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")  # what we issue
@@ -49,7 +61,7 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2
 
 
 class CredentialFormatError(ValueError):
-    """Not a well-formed OB 3.0 credential; the message says what, in plain words."""
+    """Not a well-formed credential of a kind we accept; the message says what, in plain words."""
 
 
 def _types(value: Any) -> list[str]:
@@ -68,8 +80,8 @@ def bundled_context_urls() -> frozenset[str]:
     return frozenset(json.loads(index))
 
 
-def _check_contexts(context: Any) -> None:
-    """A list of bundled context URLs: VC 2.0 first, exactly one OB 3.0 context, no repeats."""
+def check_contexts(context: Any) -> tuple[str, list[str]]:
+    """A list of bundled context URLs, VC 2.0 (or VC 1.1) first, no repeats: (VC version, OB contexts)."""
     if not isinstance(context, list) or not context:
         raise CredentialFormatError(f"@context must be a list starting with {VC_CONTEXT}")
     # URLs only: an inline context could redefine terms without changing the canonical form,
@@ -77,8 +89,10 @@ def _check_contexts(context: Any) -> None:
     for entry in context:
         if not isinstance(entry, str):
             raise CredentialFormatError("@context may list only context URLs, not inline context objects")
-    if context[0] != VC_CONTEXT:
-        raise CredentialFormatError(f"@context must start with the VC 2.0 context {VC_CONTEXT}")
+    if context[0] not in (VC_CONTEXT, VC1_CONTEXT):
+        raise CredentialFormatError(f"@context must start with the VC 2.0 context {VC_CONTEXT} (or, for a "
+                                    f"VC 1.1 credential, {VC1_CONTEXT})")
+    version = "2.0" if context[0] == VC_CONTEXT else "1.1"
     bundled = bundled_context_urls()
     seen: set[str] = set()
     for url in context:
@@ -88,24 +102,28 @@ def _check_contexts(context: Any) -> None:
         if url not in bundled:
             raise CredentialFormatError(f"@context names {_short(url)}, a context this verifier does not know "
                                         "(contexts are never fetched; only bundled ones are accepted)")
-        if url in VC1_ONLY_CONTEXTS:
+        if version == "2.0" and url in VC1_ONLY_CONTEXTS:
             raise CredentialFormatError(f"@context names {VC1_ONLY_CONTEXTS[url]} {url}, which cannot be combined "
                                         "with the VC 2.0 context (VC 2.0 badges use context-3.0.2.json or "
                                         "context-3.0.3.json)")
+        if version == "1.1" and url == VC_CONTEXT:
+            raise CredentialFormatError(f"@context names both the VC 1.1 and the VC 2.0 context")
     ob = [url for url in context if url in OB_CONTEXTS]
-    if not ob:
-        raise CredentialFormatError(f"@context must include an Open Badges 3.0 context, such as {OB_CONTEXT}")
     if len(ob) > 1:
         raise CredentialFormatError("@context must include one Open Badges 3.0 context, not several: "
                                     + ", ".join(ob))
+    if ob and version == "1.1":
+        raise CredentialFormatError(f"an Open Badges 3.0 credential's @context must start with the VC 2.0 context "
+                                    f"{VC_CONTEXT}")
+    return version, ob
 
 
 def _short(url: str) -> str:
     return repr(url if len(url) <= 200 else url[:197] + "...")
 
 
-def check_shape(credential: Any) -> None:
-    """Raise :class:`CredentialFormatError` unless ``credential`` has the shape of an OB 3.0 credential."""
+def check_shape(credential: Any) -> str:
+    """The credential's kind (:data:`OB3`, :data:`VC2`, :data:`VC1`), or :class:`CredentialFormatError`."""
     if not isinstance(credential, dict):
         raise CredentialFormatError("the credential must be a JSON object")
     try:
@@ -113,22 +131,53 @@ def check_shape(credential: Any) -> None:
                    max_string=MAX_STRING)
     except DocumentTooLargeError as exc:
         raise CredentialFormatError(str(exc).replace("the document", "the credential", 1)) from None
-    _check_contexts(credential.get("@context"))
+    version, ob_contexts = check_contexts(credential.get("@context"))
     types = _types(credential.get("type"))
-    if "VerifiableCredential" not in types or not any(t in types for t in OB_CREDENTIAL_TYPES):
-        raise CredentialFormatError("type must include VerifiableCredential and OpenBadgeCredential "
-                                    "(or AchievementCredential)")
-    if not isinstance(credential.get("id"), str) or not credential["id"].startswith(("https://", "http://", "urn:")):
-        raise CredentialFormatError("id must be the credential's URL")
+    if "VerifiableCredential" not in types:
+        raise CredentialFormatError("type must include VerifiableCredential (and OpenBadgeCredential or "
+                                    "AchievementCredential for an Open Badge)")
+    # An Open Badge is told by its type; a credential that uses an OB context must be one.
+    if any(t in types for t in OB_CREDENTIAL_TYPES) or ob_contexts:
+        kind = OB3
+        if not any(t in types for t in OB_CREDENTIAL_TYPES):
+            raise CredentialFormatError("type must include VerifiableCredential and OpenBadgeCredential "
+                                        "(or AchievementCredential): the credential uses an Open Badges context")
+        if not ob_contexts:
+            raise CredentialFormatError(f"@context must include an Open Badges 3.0 context, such as {OB_CONTEXT}")
+    else:
+        kind = VC2 if version == "2.0" else VC1
+    given_id = credential.get("id")
+    if kind == OB3 or given_id is not None:
+        if not isinstance(given_id, str) or not given_id.startswith(("https://", "http://", "urn:", "did:")):
+            raise CredentialFormatError("id must be the credential's URL")
     iid = issuer_id(credential)
     if not iid or not iid.startswith("did:") and not iid.startswith(("https://", "http://")):
         raise CredentialFormatError("issuer must have an id (a DID or URL)")
-    if not isinstance(credential.get("validFrom"), str) or not _DATETIME.match(credential["validFrom"]):
-        raise CredentialFormatError("validFrom must be a date and time with a timezone")
-    until = credential.get("validUntil")
+    start, end = ("issuanceDate", "expirationDate") if kind == VC1 else ("validFrom", "validUntil")
+    begins = credential.get(start)
+    if (kind != VC2 or begins is not None) and (not isinstance(begins, str) or not _DATETIME.match(begins)):
+        raise CredentialFormatError(f"{start} must be a date and time with a timezone")
+    until = credential.get(end)
     if until is not None and (not isinstance(until, str) or not _DATETIME.match(until)):
-        raise CredentialFormatError("validUntil must be a date and time with a timezone")
+        raise CredentialFormatError(f"{end} must be a date and time with a timezone")
     subject = credential.get("credentialSubject")
+    if kind == OB3:
+        _check_achievement_subject(subject)
+    elif not isinstance(subject, dict) and not (isinstance(subject, list) and subject
+                                                and all(isinstance(s, dict) for s in subject)):
+        raise CredentialFormatError("credentialSubject must be an object, or a list of objects")
+    # What the report and the page display: each one string, as written and signed.
+    issuer = credential.get("issuer")
+    for field, value in (("name", credential.get("name")),
+                         ("credentialSubject.name", subject.get("name") if isinstance(subject, dict) else None),
+                         ("issuer.name", issuer.get("name") if isinstance(issuer, dict) else None)):
+        _text(value, field)
+    if "proof" not in credential:
+        raise CredentialFormatError("the credential carries no proof")
+    return kind
+
+
+def _check_achievement_subject(subject: Any) -> None:
     if not isinstance(subject, dict):
         raise CredentialFormatError("credentialSubject must be one object")
     if "AchievementSubject" not in _types(subject.get("type")):
@@ -141,13 +190,14 @@ def check_shape(credential: Any) -> None:
             raise CredentialFormatError(f"the achievement must have a {field}")
     if not isinstance(achievement.get("criteria"), dict):
         raise CredentialFormatError("the achievement must have criteria")
-    # What the report and the page display: each one string, as written and signed.
-    issuer = credential.get("issuer")
-    for field, value in (("name", credential.get("name")), ("credentialSubject.name", subject.get("name")),
-                         ("issuer.name", issuer.get("name") if isinstance(issuer, dict) else None)):
-        _text(value, field)
-    if "proof" not in credential:
-        raise CredentialFormatError("the credential carries no proof")
+
+
+def validity(credential: dict) -> tuple[Any, Any]:
+    """(from, until) as written: ``validFrom``/``validUntil``, or VC 1.1's ``issuanceDate``/``expirationDate``."""
+    context = credential.get("@context")
+    if isinstance(context, list) and context and context[0] == VC1_CONTEXT:
+        return credential.get("issuanceDate"), credential.get("expirationDate")
+    return credential.get("validFrom"), credential.get("validUntil")
 
 
 def _text(value: Any, field: str) -> str | None:
@@ -164,7 +214,9 @@ def summary(credential: dict) -> dict:
     else, and strict canonicalisation makes sure it is the signed value).
     """
     subject = credential.get("credentialSubject") or {}
+    subject = subject if isinstance(subject, dict) else {}  # a VC may have several subjects: none is "the" recipient
     achievement = subject.get("achievement") or {}
+    achievement = achievement if isinstance(achievement, dict) else {}
     issuer = credential.get("issuer")
     issuer_name = _text(issuer.get("name"), "issuer.name") if isinstance(issuer, dict) else None
     name = _text(achievement.get("name"), "credentialSubject.achievement.name")
@@ -175,6 +227,6 @@ def summary(credential: dict) -> dict:
         "issuer": issuer_name or issuer_id(credential),
         "issuerId": issuer_id(credential),
         "recipient": _text(subject.get("name"), "credentialSubject.name"),
-        "validFrom": _text(credential.get("validFrom"), "validFrom"),
-        "validUntil": _text(credential.get("validUntil"), "validUntil"),
+        "validFrom": _text(validity(credential)[0], "validFrom"),
+        "validUntil": _text(validity(credential)[1], "validUntil"),
     }

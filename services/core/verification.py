@@ -53,6 +53,8 @@ class Facts:
 
     # format
     format_error: str | None = None
+    # what the format check found: "ob3", "vc2" or "vc1" (services.core.credential.check_shape)
+    credential_kind: str = "ob3"
     credential_hash: str | None = None  # 0x hex of the RDFC document hash
     issuer_did: str | None = None
     valid_from: datetime | None = None
@@ -149,10 +151,17 @@ def _malformed(check_id: str, f: Facts) -> Check | None:
     return None
 
 
+_KINDS = {"ob3": "Open Badges 3.0 credential",
+          "vc2": "W3C Verifiable Credential 2.0 (not an Open Badge: no achievement is claimed)",
+          "vc1": "W3C Verifiable Credential 1.1 (not an Open Badge: no achievement is claimed)"}
+
+
 def check_format(f: Facts) -> Check:
     if f.format_error:
-        return Check("format", "failed", f"This is not a well-formed Open Badges 3.0 credential: {f.format_error}")
-    return Check("format", "passed", "A well-formed Open Badges 3.0 credential that uses only known vocabularies.")
+        return Check("format", "failed", "This is not a well-formed Open Badges 3.0 credential or W3C Verifiable "
+                                         f"Credential: {f.format_error}")
+    return Check("format", "passed", f"A well-formed {_KINDS.get(f.credential_kind, _KINDS['ob3'])} that uses "
+                                     "only known vocabularies.")
 
 
 def check_signature(f: Facts) -> Check:
@@ -341,16 +350,20 @@ def decide(checks: list[Check], facts: Facts) -> Status:
 
 def assurance(facts: Facts, status: Status) -> dict:
     """What a verdict rests on, in words: everything on a blockchain, or the signature alone."""
+    # A credential that is not an Open Badge claims no achievement: its claims are signed, not badge-checked.
+    generic = [] if facts.format_error or facts.credential_kind == "ob3" else [
+        "that it is an Open Badge: it is a generic W3C Verifiable Credential, whose claims are shown as the issuer "
+        "signed them but not checked against the Open Badges rules"]
     if facts.off_ledger:
         return {"level": "signature",
                 "proven": ["the issuer's digital signature, by a key its DID lists", "the revocation status it declares",
                            "the validity dates"],
                 "notProven": ["no blockchain record: not when it was issued, nor that the issuer was registered",
-                              f"the issuer's identity is only as strong as {facts.issuer_did}"]}
+                              f"the issuer's identity is only as strong as {facts.issuer_did}", *generic]}
     return {"level": "ledger",
             "proven": ["the issuer's digital signature", "the issuer and its key registered on a blockchain",
                        "the fingerprint anchored on a blockchain", "revocation status", "the validity dates"]
-            if status == "valid" else [], "notProven": []}
+            if status == "valid" else [], "notProven": generic}
 
 
 def evaluate(facts: Facts, now: datetime, credential: dict | None = None, anchor: dict | None = None) -> Report:

@@ -166,7 +166,8 @@ class Credential(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the random credential_id of its URL
     issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
-    achievement_id: Mapped[str] = mapped_column(ForeignKey("issuer_achievements.id"))
+    # None for a generic W3C VC issued through the VC-API (docs/vc-api.md): it names no achievement
+    achievement_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_achievements.id"))
     signing_key_id: Mapped[int] = mapped_column(ForeignKey("issuer_signing_keys.id"))
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_batches.id"))
     batch_row: Mapped[int | None] = mapped_column(Integer)

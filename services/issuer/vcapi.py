@@ -30,8 +30,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from services.core.credential import (CONTEXTS, CREDENTIAL_TYPES, MAX_DEPTH, MAX_STRING, CredentialFormatError,
-                                      check_shape)
+from services.core.credential import (CONTEXTS, CREDENTIAL_TYPES, MAX_DEPTH, MAX_STRING, OB_CONTEXTS,
+                                      OB_CREDENTIAL_TYPES, VC1_CONTEXT, VC_CONTEXT, CredentialFormatError,
+                                      check_contexts, check_shape)
 from services.core.errors import AppError, Conflict, NotFound
 from services.core.jsonld import MAX_ARRAY_ITEMS, MAX_VALUES, DocumentTooLargeError, check_size
 from services.core.safejson import describe_char, unsafe_char
@@ -218,12 +219,16 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     created, credential_handle = _issue_options(options)
     _check_limits(credential)
     _check_text(credential)
-    if credential.get("@context") != list(CONTEXTS):
-        raise _refuse(f"@context must be exactly {list(CONTEXTS)} (an Open Badges 3.0 credential, VC 2.0)")
+    generic = _generic(credential)
     types = credential.get("type")
     types = [types] if isinstance(types, str) else types if isinstance(types, list) else []
-    if not all(t in types for t in CREDENTIAL_TYPES):
+    if not generic and credential.get("@context") != list(CONTEXTS):
+        raise _refuse(f"@context must be exactly {list(CONTEXTS)} (an Open Badges 3.0 credential, VC 2.0), or "
+                      f"start with {VC_CONTEXT} and name no Open Badges context (a W3C Verifiable Credential 2.0)")
+    if not generic and not all(t in types for t in CREDENTIAL_TYPES):
         raise _refuse(f"type must include {' and '.join(CREDENTIAL_TYPES)}")
+    if generic and "VerifiableCredential" not in types:
+        raise _refuse("type must include VerifiableCredential")
     for member, why in (("proof", "this issuer signs unsigned credentials only (no proof sets or chains of "
                                   "others' proofs)"),
                         ("credentialStatus", "the status entries are this issuer's to assign (revocation is "
@@ -231,18 +236,32 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
         if member in credential:
             raise _refuse(f"{member}: leave it out: {why}")
     subject = credential.get("credentialSubject")
-    if not isinstance(subject, dict):
-        raise _refuse("credentialSubject must be one object (an AchievementSubject)")
-    subject_types = subject.get("type")
-    subject_types = [subject_types] if isinstance(subject_types, str) else subject_types or []
-    if not isinstance(subject_types, list) or "AchievementSubject" not in subject_types:
-        raise _refuse("credentialSubject.type must include AchievementSubject")
-    _one_line(subject.get("name"), "credentialSubject.name")
-    _check_identifiers(subject)
-    _check_evidence(credential.get("evidence"))
-    profile = builder.profile_document(issuer)
-    _check_issuer(credential.get("issuer"), issuer, profile)
-    achievement, achievement_doc = _achievement(session, settings, issuer, subject.get("achievement"))
+    if generic:
+        try:  # named before any JSON-LD work: an unbundled context would only be an "undefined term" there
+            check_contexts(credential["@context"])
+        except CredentialFormatError as exc:
+            raise _refuse(f"not a credential our verifier accepts: {exc}") from None
+        subjects = subject if isinstance(subject, list) else [subject]
+        if not subjects or not all(isinstance(s, dict) for s in subjects):
+            raise _refuse("credentialSubject must be an object, or a list of objects")
+        for one in subjects:
+            _one_line(one.get("name"), "credentialSubject.name")
+            _check_identifiers(one)
+        _check_generic_issuer(credential.get("issuer"), issuer)
+        achievement, achievement_doc, profile = None, None, issuer.did
+    else:
+        if not isinstance(subject, dict):
+            raise _refuse("credentialSubject must be one object (an AchievementSubject)")
+        subject_types = subject.get("type")
+        subject_types = [subject_types] if isinstance(subject_types, str) else subject_types or []
+        if not isinstance(subject_types, list) or "AchievementSubject" not in subject_types:
+            raise _refuse("credentialSubject.type must include AchievementSubject")
+        _one_line(subject.get("name"), "credentialSubject.name")
+        _check_identifiers(subject)
+        _check_evidence(credential.get("evidence"))
+        profile = builder.profile_document(issuer)
+        _check_issuer(credential.get("issuer"), issuer, profile)
+        achievement, achievement_doc = _achievement(session, settings, issuer, subject.get("achievement"))
     handles = _handles(settings, credential.get("id"), credential_handle)
     for handle in handles:
         record = idempotency.idempotency_record(session, issuer.id, _handle_key(handle))
@@ -254,13 +273,19 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     valid_from = _datetime(credential.get("validFrom"), "validFrom") if "validFrom" in credential else now
     valid_until, until_text = _valid_until(credential, achievement, valid_from)
     credential_id = cred.new_credential_id()
-    template = builder.Template(profile=profile, achievement=achievement_doc, validity_days=achievement.validity_days)
     caller = builder.CallerParts(id=credential.get("id"), types=types, name=_one_line(credential.get("name"), "name"),
                                  valid_from=credential.get("validFrom"), valid_until=until_text, members=credential)
+    if generic:
+        def unsigned(status: list[dict]) -> dict[str, Any]:
+            return builder.build_generic(settings, credential_id=credential_id, context=credential["@context"],
+                                         issuer_did=issuer.did, valid_from=valid_from, status=status, caller=caller)
+    else:
+        template = builder.Template(profile=profile, achievement=achievement_doc,
+                                    validity_days=achievement.validity_days)
 
-    def unsigned(status: list[dict]) -> dict[str, Any]:
-        return builder.build(settings, template, credential_id=credential_id, subject=subject, valid_from=valid_from,
-                             valid_until=valid_until, status=status, caller=caller)
+        def unsigned(status: list[dict]) -> dict[str, Any]:
+            return builder.build(settings, template, credential_id=credential_id, subject=subject,
+                                 valid_from=valid_from, valid_until=valid_until, status=status, caller=caller)
 
     key = issuers_repo.active_signing_key(session, issuer.id)
     if key is None:  # pragma: no cover - every issuer has one
@@ -277,7 +302,8 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
     outcome = _signed(signer, proof_created, unsigned(status))
     repo.insert_credentials(session, [repo.credential_row(
-        credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
+        credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id if achievement else None,
+        key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
         valid_until=valid_until, now=now)])
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
@@ -299,7 +325,7 @@ def _signed(signer: service.SignerContext, created: str, unsigned: dict[str, Any
     try:
         check_shape(outcome.document)
     except CredentialFormatError as exc:
-        raise _refuse(f"not an Open Badges 3.0 credential our verifier accepts: {exc}") from None
+        raise _refuse(f"not a credential our verifier accepts: {exc}") from None
     return outcome
 
 
@@ -395,6 +421,39 @@ def _same(stored: Any, given: Any) -> bool:
     return stored == given or one(stored) == one(given)
 
 
+def _generic(credential: dict[str, Any]) -> bool:
+    """A W3C VC 2.0 that is not an Open Badge: VC 2.0 context first, no OB context, no OB type.
+
+    Its other contexts must be bundled (check_shape, on the signed document, says which is not).
+    """
+    context = credential.get("@context")
+    if not isinstance(context, list) or not context or context[0] != VC_CONTEXT:
+        if isinstance(context, list) and context and context[0] == VC1_CONTEXT:
+            raise _refuse(f"@context: this issuer signs VC 2.0 credentials ({VC_CONTEXT}), not VC 1.1 "
+                          f"({VC1_CONTEXT}): VC 1.1 is superseded, and Open Badges 3.0 is VC 2.0")
+        return False
+    types = credential.get("type")
+    types = [types] if isinstance(types, str) else types if isinstance(types, list) else []
+    return not any(isinstance(c, str) and c in OB_CONTEXTS for c in context) \
+        and not any(t in OB_CREDENTIAL_TYPES for t in types)
+
+
+def _check_generic_issuer(value: Any, issuer: Issuer) -> None:
+    """A generic VC's ``issuer`` is absent or the caller's DID (a string, or ``{"id"}``); it is written as the DID.
+
+    Not the OB ``Profile``: its terms are the Open Badges context's, which a generic VC does not use.
+    """
+    if value is None:
+        return
+    given = value if isinstance(value, str) else value.get("id") if isinstance(value, dict) else None
+    if given != issuer.did:
+        raise _refuse(f"issuer: {given!r} is not the DID of the issuer this API key belongs to ({issuer.did}); give "
+                      "that DID or leave issuer out", code="issuer_mismatch")
+    if isinstance(value, dict) and set(value) != {"id"}:
+        raise _refuse("issuer: a W3C Verifiable Credential that is not an Open Badge is issued with the issuer as "
+                      "its DID alone; give the DID, or leave issuer out", code="issuer_mismatch")
+
+
 def _check_issuer(value: Any, issuer: Issuer, profile: dict[str, Any]) -> None:
     """``issuer`` absent, the caller's DID, or its Profile as published: it is always filled in from the profile."""
     if value is None:
@@ -468,10 +527,10 @@ def _datetime(value: Any, where: str, code: str = "invalid_credential") -> datet
     return parsed
 
 
-def _valid_until(credential: dict[str, Any], achievement: Achievement,
+def _valid_until(credential: dict[str, Any], achievement: Achievement | None,
                  valid_from: datetime) -> tuple[datetime | None, str | None]:
     """``validUntil`` as given (within the achievement's shelf life), or from it, or none."""
-    longest = cred.valid_until_for(valid_from, achievement.validity_days)
+    longest = cred.valid_until_for(valid_from, achievement.validity_days) if achievement else None
     if "validUntil" not in credential:
         return longest, cred.xsd_datetime(longest) if longest else None
     until = _datetime(credential["validUntil"], "validUntil")

@@ -29,7 +29,7 @@ import httpx
 import orjson
 
 from services.core import anchorproof, statuslist
-from services.core.credential import CredentialFormatError, check_shape, summary
+from services.core.credential import CredentialFormatError, check_shape, summary, validity
 from services.core.did import did_web
 from services.core.dataintegrity import ProofError, find_proof, find_proofs, verify_all
 from services.core.errors import UpstreamUnavailable
@@ -267,8 +267,10 @@ class Checker:
             facts.verification_method = verdict.verification_method
             facts.own_issuer = bool(self.own_did_prefix and facts.issuer_did
                                     and facts.issuer_did.startswith(self.own_did_prefix))
-            facts.valid_from = _parse_time(credential.get("validFrom"))
-            facts.valid_until = _parse_time(credential.get("validUntil"))
+            facts.credential_kind = check_shape(credential)  # cheap: the verdict passed it already
+            valid_from, valid_until = validity(credential)
+            facts.valid_from = _parse_time(valid_from)
+            facts.valid_until = _parse_time(valid_until)
             if verdict.credential_hash:
                 anchor_json = await self._gather_chain_facts(credential, facts, early)
             if verdict.signature_valid and facts.key is None:

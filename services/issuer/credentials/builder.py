@@ -86,3 +86,26 @@ def build(settings: IssuerSettings, template: Template, *, credential_id: str, s
         achievement=template.achievement, subject=subject, valid_from=valid_from, valid_until=valid_until,
         evidence=evidence, status=status, id_=caller.id, types=caller.types, name=caller.name,
         valid_from_text=caller.valid_from, valid_until_text=caller.valid_until, members=caller.members)
+
+
+def build_generic(settings: IssuerSettings, *, credential_id: str, context: list[str], issuer_did: str,
+                  valid_from: datetime, status: list[dict], caller: CallerParts) -> dict[str, Any]:
+    """The unsigned generic W3C VC 2.0 of a VC-API caller (not an Open Badge; docs/vc-api.md).
+
+    Ours: ``id`` (default our credential URL), ``issuer`` (the DID alone: the Profile's terms are
+    the Open Badges context's), ``validFrom`` and the status entries; the caller's other members
+    follow as written."""
+    fixed: dict[str, Any] = {
+        "@context": list(context),
+        "id": caller.id or cred.credential_url(settings.public_base_url, credential_id),
+        "type": list(caller.types or ["VerifiableCredential"]),
+        "issuer": issuer_did,
+        "validFrom": caller.valid_from or cred.xsd_datetime(valid_from),
+    }
+    if caller.name is not None:
+        fixed["name"] = caller.name
+    if caller.valid_until is not None:
+        fixed["validUntil"] = caller.valid_until
+    document = {**fixed, **{k: v for k, v in (caller.members or {}).items() if k not in fixed and k != "validUntil"}}
+    document["credentialStatus"] = [dict(item) for item in status]
+    return document

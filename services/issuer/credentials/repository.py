@@ -85,7 +85,7 @@ def credentials_invalidated_by_compromise(session: Session, key_id: int, until: 
         (Credential.created_at >= until) | Credential.anchored_at.is_(None) | (Credential.anchored_at >= until))) or 0)
 
 
-def credential_row(*, credential_id: str, issuer_id: str, achievement_id: str, key_id: int, document: dict,
+def credential_row(*, credential_id: str, issuer_id: str, achievement_id: str | None, key_id: int, document: dict,
                    credential_hash: str, valid_from: datetime, valid_until: datetime | None, now: datetime,
                    batch_id: str | None = None, batch_row: int | None = None) -> dict:
     return dict(id=credential_id, issuer_id=issuer_id, achievement_id=achievement_id, signing_key_id=key_id,

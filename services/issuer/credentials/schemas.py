@@ -43,7 +43,7 @@ class CredentialRead(BaseModel):
     status: Literal["pending", "anchored", "revoked", "suspended", "expired", "invalid"]
     credential: dict
     credential_hash: str
-    achievement_id: str
+    achievement_id: str | None  # None: a generic W3C VC issued through the VC-API, with no achievement
     anchored_at: datetime | None
     revoked: bool = False
     revoked_at: datetime | None
