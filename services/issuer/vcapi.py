@@ -6,7 +6,9 @@
   shelf life, ``name``, the achievement, ``credentialStatus``: its entries in the issuer's
   revocation and suspension status lists), sign it with the caller's active key exactly as our
   own issuance does (``signing.sign_documents``), and store it with its hash in the outbox in
-  one transaction — so it is anchored, revocable, suspendable and listed like any other.
+  one transaction — so it is anchored, revocable, suspendable and listed like any other. A
+  generic W3C VC 2.0 (VC 2.0 context first, no Open Badges context or type) is issued the same
+  way, without an achievement: its issuer is the caller's DID, its other members as written.
 * ``GET /credentials/{id}`` (scope ``read``): the verifiable credential itself, as stored.
 * ``POST /credentials/status`` (scope ``revoke``): revoke, suspend or lift a suspension through
   the existing use cases (``credentials.service.revoke_credential``, ``suspend_credential``,
@@ -86,7 +88,8 @@ def _refuse(message: str, code: str = "invalid_credential") -> VcApiRefused:
 # -- bodies ---------------------------------------------------------------------------------------
 class IssueRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # unknown members are refused with 400, not 422
-    credential: dict[str, Any] = Field(description="an unsigned OB 3.0 / VC 2.0 credential (docs/vc-api.md)")
+    credential: dict[str, Any] = Field(description="an unsigned OB 3.0 credential, or a generic W3C VC 2.0 "
+                                                   "(docs/vc-api.md)")
     options: dict[str, Any] | None = Field(None, description=f"accepted: {', '.join(ISSUE_OPTIONS)}")
 
 
@@ -247,7 +250,7 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
         for one in subjects:
             _one_line(one.get("name"), "credentialSubject.name")
             _check_identifiers(one)
-        _check_generic_issuer(credential.get("issuer"), issuer)
+        _check_issuer(credential.get("issuer"), issuer, None)
         achievement, achievement_doc, profile = None, None, issuer.did
     else:
         if not isinstance(subject, dict):
@@ -438,35 +441,28 @@ def _generic(credential: dict[str, Any]) -> bool:
         and not any(t in OB_CREDENTIAL_TYPES for t in types)
 
 
-def _check_generic_issuer(value: Any, issuer: Issuer) -> None:
-    """A generic VC's ``issuer`` is absent or the caller's DID (a string, or ``{"id"}``); it is written as the DID.
+def _check_issuer(value: Any, issuer: Issuer, profile: dict[str, Any] | None) -> None:
+    """``issuer`` absent, the caller's DID, or an object with that ``id``; it is always filled in by us.
 
-    Not the OB ``Profile``: its terms are the Open Badges context's, which a generic VC does not use.
+    A badge's issuer is its Profile as published (``profile``): other members must equal it. A
+    generic VC's (``profile`` None) is written as the DID alone — the Profile's terms are the
+    Open Badges context's, which a generic VC does not use.
     """
     if value is None:
         return
     given = value if isinstance(value, str) else value.get("id") if isinstance(value, dict) else None
     if given != issuer.did:
         raise _refuse(f"issuer: {given!r} is not the DID of the issuer this API key belongs to ({issuer.did}); give "
-                      "that DID or leave issuer out", code="issuer_mismatch")
-    if isinstance(value, dict) and set(value) != {"id"}:
+                      "that DID or leave issuer out (we fill it in)", code="issuer_mismatch")
+    if not isinstance(value, dict):
+        return
+    if profile is None and set(value) != {"id"}:
         raise _refuse("issuer: a W3C Verifiable Credential that is not an Open Badge is issued with the issuer as "
                       "its DID alone; give the DID, or leave issuer out", code="issuer_mismatch")
-
-
-def _check_issuer(value: Any, issuer: Issuer, profile: dict[str, Any]) -> None:
-    """``issuer`` absent, the caller's DID, or its Profile as published: it is always filled in from the profile."""
-    if value is None:
-        return
-    given = value if isinstance(value, str) else value.get("id") if isinstance(value, dict) else None
-    if given != issuer.did:
-        raise _refuse(f"issuer: {given!r} is not the DID of the issuer this API key belongs to ({issuer.did}); give "
-                      "that DID or leave issuer out (it is filled in from your profile)", code="issuer_mismatch")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key != "id" and not _same(profile.get(key), item):
-                raise _refuse(f"issuer.{key}: differs from your published profile (GET /issuers/{issuer.slug}); "
-                              "leave it out: the issuer is filled in from the profile", code="issuer_mismatch")
+    for key, item in value.items():
+        if key != "id" and not _same(profile.get(key), item):
+            raise _refuse(f"issuer.{key}: differs from your published profile (GET /issuers/{issuer.slug}); "
+                          "leave it out: the issuer is filled in from the profile", code="issuer_mismatch")
 
 
 def _achievement(session: Session, settings: IssuerSettings, issuer: Issuer,

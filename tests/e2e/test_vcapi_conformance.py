@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.core import dataintegrity
 from services.core.multiformats import decode_public_key, encode_public_key, multibase_decode
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.e2e.test_vcapi_stack import stack, verifier  # noqa: F401 - the same real services, as fixtures
+from tests.support.stack import ADMIN_TOKEN, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,15 +38,6 @@ VC2 = "https://www.w3.org/ns/credentials/v2"
 DI = "https://w3id.org/security/data-integrity/v2"
 SUBJECT = {"id": "did:key:z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b", "name": "ExampleClaim"}
 CREATED = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("conformance"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2")
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +54,6 @@ def issuer(stack):
              timeout=60, what="the issuer registered on chain")
     yield api, info
     api.close()
-
-
-@pytest.fixture(scope="module")
-def verifier(stack):
-    with httpx.Client(base_url=stack.env["MICROCRED_PUBLIC_BASE_URL"], timeout=30) as client:
-        yield client
 
 
 def _verify(verifier: httpx.Client, vc, options: dict | None = None) -> httpx.Response:
