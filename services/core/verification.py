@@ -101,6 +101,7 @@ class Facts:
     suspended_in_list: bool = False
     suspended_at_issuer: bool = False  # suspended at the issuer, maybe not yet in a list on chain
     suspension_reason: str | None = None
+    renewed_by: str | None = None  # our issuer's word: the URL of the credential that renewed this one
     status_list_error: str | None = None  # a list that is wrong: the check fails
     status_list_pending: bool = False  # a list with no version on chain yet
     revocation_error: str | None = None
@@ -117,6 +118,7 @@ class Report:
     credential: dict = field(default_factory=dict)
     anchor: dict | None = None
     assurance: dict | None = None
+    renewed_by: str | None = None  # the successor's URL, when our issuer renewed this credential
 
     @property
     def verified(self) -> bool:
@@ -130,6 +132,8 @@ class Report:
                 "credential": self.credential, "anchor": self.anchor}
         if self.assurance is not None:
             body["assurance"] = self.assurance
+        if self.renewed_by is not None:
+            body["renewedBy"] = self.renewed_by
         return body
 
 
@@ -378,4 +382,4 @@ def evaluate(facts: Facts, now: datetime, credential: dict | None = None, anchor
     ]
     status = decide(checks, facts)
     return Report(status=status, checks=checks, credential=credential or {}, anchor=anchor,
-                  assurance=assurance(facts, status))
+                  assurance=assurance(facts, status), renewed_by=facts.renewed_by)

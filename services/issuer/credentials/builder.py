@@ -44,7 +44,8 @@ def achievement_data(settings: IssuerSettings, a: Achievement) -> cred.Achieveme
         id_url=achievement_url(settings, a.id), name=a.name, description=a.description,
         criteria_narrative=a.criteria_narrative, criteria_url=a.criteria_url, image_url=a.image_url,
         image_caption=a.image_caption, achievement_type=a.achievement_type, alignment=list(a.alignment or []),
-        tags=list(a.tags or []), validity_days=a.validity_days)
+        tags=list(a.tags or []), validity_days=a.validity_days, level=a.level, category=a.category,
+        credits=a.credits)
 
 
 def achievement_document(settings: IssuerSettings, a: Achievement) -> dict[str, Any]:
@@ -56,9 +57,11 @@ def template(settings: IssuerSettings, issuer: Issuer, achievement: Achievement)
                     validity_days=achievement.validity_days)
 
 
-def recipient_subject(name: str, email: str, salt: str | None = None) -> dict[str, Any]:
-    """Our AchievementSubject: the name, and the email only as a salted OB 3.0 identity hash."""
-    return {"type": ["AchievementSubject"], "name": name,
+def recipient_subject(name: str, email: str, salt: str | None = None, did: str | None = None) -> dict[str, Any]:
+    """Our AchievementSubject: the learner's DID as its id if given, the name, and the email only as
+    a salted OB 3.0 identity hash."""
+    subject: dict[str, Any] = {"id": did} if did else {}
+    return {**subject, "type": ["AchievementSubject"], "name": name,
             "identifier": [cred.identity_object(email, salt or cred.new_salt())]}
 
 
