@@ -306,7 +306,9 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
     outcome = _signed(signer, proof_created, unsigned(status))
     # Linked to its learner by the DID it names (its email is only a salted hash: docs/learners.md).
-    did = subject.get("id") if isinstance(subject.get("id"), str) and subject["id"].startswith("did:") else None
+    # A generic VC may list several subjects: then it names no one learner.
+    did = subject.get("id") if isinstance(subject, dict) and isinstance(subject.get("id"), str) \
+        and subject["id"].startswith("did:") else None
     repo.insert_credentials(session, [repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id if achievement else None,
         key_id=key.id,

@@ -21,7 +21,7 @@ class LearnerList(BaseModel):
 class LearnerCredential(BaseModel):
     id: str
     url: str
-    achievement_id: str
+    achievement_id: str | None  # None: a generic W3C VC issued through the VC-API
     status: Literal["pending", "anchored", "revoked", "suspended", "expired", "invalid"]
     pathway: bool = False  # awarded as a pathway (stacked) credential; none are yet
 

@@ -11,7 +11,7 @@
 * ``issuer_achievements`` gains ``level``, ``category``, ``hours`` and ``credits``.
 
 Revision ID: 0007_issuer_learners_split
-Revises: 0006_issuer_status_lists
+Revises: 0007_std_generic_vcs
 Create Date: 2026-12-02
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_issuer_learners_split'
-down_revision = '0006_issuer_status_lists'
+down_revision = '0007_std_generic_vcs'
 branch_labels = None
 depends_on = None
 
