@@ -186,7 +186,11 @@ class Credential(Base):
 
     __table_args__ = (Index("ix_issuer_credentials_issuer_created", "issuer_id", "created_at"),
                       Index("ix_issuer_credentials_anchor", "anchor_state", "issuer_id"),
-                      Index("ix_issuer_credentials_batch", "batch_id", "batch_row"))
+                      Index("ix_issuer_credentials_batch", "batch_id", "batch_row"),
+                      # Only credentials still waiting for their anchor: what /metrics counts (migration 0007).
+                      Index("ix_issuer_credentials_unanchored", "anchor_state", "created_at",
+                            sqlite_where=text("anchor_state <> 'anchored'"),
+                            postgresql_where=text("anchor_state <> 'anchored'")))
 
 
 class Batch(Base):
