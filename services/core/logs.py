@@ -25,6 +25,7 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _API_KEY = re.compile(r"mc_live_[A-Za-z0-9_-]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
+_QUIET = ("httpx", "httpcore")
 _MARK = "_microcred_handler"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(service)s %(name)s [%(request_id)s] %(message)s"
 
@@ -103,6 +104,8 @@ def configure(service: str, level: str = "info", log_format: str = "json") -> No
     handler.setFormatter(formatter(log_format))
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in _QUIET:  # a line per outgoing HTTP call, with its full URL: not for the log
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in _UVICORN:  # uvicorn's startup and error lines in the same shape
         logger = logging.getLogger(name)
         logger.handlers.clear()

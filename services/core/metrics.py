@@ -32,7 +32,8 @@ from socketserver import ThreadingMixIn
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.routing import Match
@@ -45,6 +46,8 @@ from services.core.web import error_body
 log = logging.getLogger("microcred.http")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# The classic text format, which every Prometheus reads (two registries in a row: not OpenMetrics).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 UNMATCHED = "<unmatched>"  # 404s: one series for every path no route knows
 # Scrapes and probes are logged at debug: an operator's tools would drown the request log.
 QUIET_ROUTES = frozenset({"/metrics", "/api/v1/health"})
@@ -65,12 +68,27 @@ def route_template(router, scope: Scope) -> str:
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
-    # Mounts, and scopes a middleware copied before routing (HEAD → GET): match again.
-    for candidate in router.routes:
+    # Mounts, 404s, and scopes a middleware copied before routing: match again.
+    if scope.get("method") == "HEAD":  # answered wherever GET is (services/verifier/app.py)
+        scope = {**scope, "method": "GET"}
+    return _find(router.routes, scope) or UNMATCHED
+
+
+def _find(routes, scope: Scope) -> str | None:
+    """As the router does: a full match first, else the first partial one (a 405)."""
+    partial = None
+    for candidate in routes:
         match, _ = candidate.matches(scope)
-        if match != Match.NONE:
-            return getattr(candidate, "path", "") or "/"
-    return UNMATCHED
+        if match == Match.NONE:
+            continue
+        inner = getattr(candidate, "original_router", None)  # FastAPI's included routers
+        path = _find(inner.routes, scope) if inner is not None else getattr(candidate, "path", None)
+        if not isinstance(path, str) or not path:
+            continue
+        if match == Match.FULL:
+            return path
+        partial = partial or path
+    return partial
 
 
 class Observability:
@@ -209,7 +227,7 @@ def install(app: FastAPI, service: str, settings, collectors: Iterable[Collector
 
     def metrics(request: Request) -> Response:
         check_access(token, request.client.host if request.client else None, request.headers.get("authorization"))
-        return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(registry), media_type=CONTENT_TYPE)
 
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.add_middleware(Observability, metrics=http, router=app.router)
@@ -243,7 +261,7 @@ def worker_metrics_app(settings, registry: CollectorRegistry | None = None):
             start_response(f"{exc.status_code} {'Unauthorized' if exc.status_code == 401 else 'Forbidden'}",
                            [("Content-Type", "application/json")])
             return [orjson.dumps(error_body(exc.code, exc.message))]
-        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
         return [exposition(registry)]
 
     return app
