@@ -104,6 +104,7 @@ def configure(service: str, level: str = "info", log_format: str = "json") -> No
     handler.setFormatter(formatter(log_format))
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # Python's warnings as log lines too, not bare text on stderr
     for name in _QUIET:  # a line per outgoing HTTP call, with its full URL: not for the log
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in _UVICORN:  # uvicorn's startup and error lines in the same shape
