@@ -48,7 +48,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # The classic text format, which every Prometheus reads (two registries in a row: not OpenMetrics).
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-UNMATCHED = "<unmatched>"  # 404s: one series for every path no route knows
+UNMATCHED = "<unmatched>"
+CLIENT_GONE = 499  # nginx's "client closed request": a request cancelled before its answer  # 404s: one series for every path no route knows
 # Scrapes and probes are logged at debug: an operator's tools would drown the request log.
 QUIET_ROUTES = frozenset({"/metrics", "/api/v1/health"})
 
@@ -122,18 +123,25 @@ class Observability:
                 message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", rid.encode())]}
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
             # The app's own 500 handler sits outside every middleware: answer here so that the
             # caller gets the id to quote; the exception goes on to be logged as before.
+            failed = True
             if not started:
                 response = JSONResponse(error_body("internal_error", "internal error"), status_code=500)
                 await response(scope, receive, send_with_id)
-            self._record(scope, status, begun)
             raise  # the request id stays bound: the error handler's line carries it
-        self._record(scope, status, begun)
-        requestid.reset(token)
+        except BaseException:  # cancelled: the client went away before an answer
+            if not started:
+                status = CLIENT_GONE
+            raise
+        finally:
+            self._record(scope, status, begun)
+            if not failed:
+                requestid.reset(token)
 
     def _record(self, scope: Scope, status: int, begun: float) -> None:
         elapsed = time.perf_counter() - begun
