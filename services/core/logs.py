@@ -25,7 +25,9 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _API_KEY = re.compile(r"mc_live_[A-Za-z0-9_-]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
-_QUIET = ("httpx", "httpcore")
+# A line per outgoing HTTP call with its full URL (httpx), and uvicorn's access line (client address,
+# raw path and query): our own request line replaces both.
+_QUIET = ("httpx", "httpcore", "uvicorn.access")
 _MARK = "_microcred_handler"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(service)s %(name)s [%(request_id)s] %(message)s"
 
@@ -105,7 +107,7 @@ def configure(service: str, level: str = "info", log_format: str = "json") -> No
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # Python's warnings as log lines too, not bare text on stderr
-    for name in _QUIET:  # a line per outgoing HTTP call, with its full URL: not for the log
+    for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in _UVICORN:  # uvicorn's startup and error lines in the same shape
         logger = logging.getLogger(name)

@@ -214,3 +214,12 @@ def test_an_unhandled_error_is_a_500_that_still_carries_the_request_id(tmp_path)
     assert r.headers["x-request-id"] == "trace-the-500"
     assert value(text, "microcred_http_request_duration_seconds_count", method="GET", route="/boom",
                  status="5xx") == 1
+
+
+def test_uvicorns_access_line_and_httpx_call_lines_are_not_written(captured):
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "203.0.113.9:5000", "GET",
+                                             "/c/abc?token=x", "1.1", 200)
+    logging.getLogger("httpx").info("HTTP Request: GET https://elsewhere.example/?q=1")
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    lines = [json.loads(line) for line in captured.getvalue().splitlines()]
+    assert [line["msg"] for line in lines] == ["Application startup complete."]
