@@ -64,6 +64,15 @@ class ServiceSettings(BaseSettings):
     # Largest request body any route accepts; routes may set a smaller one.
     max_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "info"
+    # One JSON object per line (production), or plain text lines (docs/operations.md).
+    log_format: Literal["json", "text"] = "json"
+    # /metrics: with a token, it wants "Authorization: Bearer <token>"; without, loopback clients only.
+    metrics_token: SecretStr | None = None
+    # Where processes without an HTTP API (registry worker, outbox relay) serve /metrics, if they do
+    # (MICROCRED_WORKER_METRICS_PORT, MICROCRED_OUTBOX_METRICS_PORT).
+    worker_metrics_host: str = "127.0.0.1"
+    # Gas is counted per issuer (one series each); false = one series for all of them.
+    metrics_per_issuer: bool = True
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServiceSettings:
@@ -75,6 +84,12 @@ class ServiceSettings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'microcred.db').resolve()}"
         if not self.contract_address and self.env == "development":
             self.contract_address = read_deployment(self.data_dir).get("contract", "")
+        if self.metrics_token is not None and not self.metrics_token.get_secret_value().strip():
+            self.metrics_token = None  # set but empty: as if unset
+        if self.metrics_token is not None and (
+                len(self.metrics_token.get_secret_value().strip()) < 16
+                or self.metrics_token.get_secret_value().strip().lower() in PLACEHOLDERS):
+            raise SettingsError("MICROCRED_METRICS_TOKEN must be at least 16 characters and not a placeholder")
         unset = [n for n in SECRET_FIELDS if getattr(self, n) is None]
         if self.env == "production":
             bad = [n for n in SECRET_FIELDS

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from services.core import metrics
 from services.core.db import make_engine, make_sessionmaker
 from services.core.web import install_error_handlers, install_request_guards
 from services.issuer import statuslists_endpoints
@@ -17,6 +18,7 @@ from services.issuer.batches import endpoints as batches
 from services.issuer.credentials import endpoints as credentials
 from services.issuer.issuers import endpoints as issuers
 from services.issuer.learners import endpoints as learners
+from services.issuer import metrics as issuer_metrics
 from services.issuer.vcapi import router as vcapi_router
 from services.issuer.registry_client import HttpRegistry, Registry
 from services.issuer.settings import IssuerSettings, get_settings
@@ -92,4 +94,6 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
         app.include_router(router)
     app.include_router(vcapi_router)  # the W3C VC-API routes (docs/vc-api.md)
     install_request_guards(app, max_bytes=settings.max_body_bytes)  # 413, then safe JSON (422)
+    # JSON logs, request ids, /metrics (docs/operations.md); last, so that it sees every answer.
+    metrics.install(app, "issuer", settings, [issuer_metrics.collector(lambda: getattr(app.state, "sessions", None))])
     return app

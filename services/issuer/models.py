@@ -214,7 +214,11 @@ class Credential(Base):
                       Index("ix_issuer_credentials_anchor", "anchor_state", "issuer_id"),
                       Index("ix_issuer_credentials_batch", "batch_id", "batch_row"),
                       Index("ix_issuer_credentials_learner", "learner_id"),
-                      Index("ix_issuer_credentials_expiry", "issuer_id", "valid_until"))
+                      Index("ix_issuer_credentials_expiry", "issuer_id", "valid_until"),
+                      # Only credentials still waiting for their anchor: what /metrics counts (migration 0009).
+                      Index("ix_issuer_credentials_unanchored", "anchor_state", "created_at",
+                            sqlite_where=text("anchor_state <> 'anchored'"),
+                            postgresql_where=text("anchor_state <> 'anchored'")))
 
 
 class Batch(Base):

@@ -47,6 +47,7 @@ from services.issuer.anchoring.service import attach_anchor
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.issuers.service import record_account
 from services.issuer.models import AnchorState, OutboxKind
+from services.issuer.metrics import observe_anchored
 from services.issuer.registry_client import Registry, RegistryRefused, RegistryUnavailable
 from services.issuer.settings import IssuerSettings
 
@@ -280,10 +281,13 @@ class Relay:
             return
         with transaction(self.sessions) as session:
             now = utcnow()
+            anchored = []
             for cid, receipt in confirmed:
                 c = repo.credential(session, cid)
                 if c is not None and c.anchor_state != AnchorState.anchored:
                     attach_anchor(c, receipt, now)
+                    anchored.append(c.anchored_at - c.created_at)
+        observe_anchored(anchored)  # committed: microcred_issuer_issue_to_anchor_seconds
         log.info("anchor proofs attached to %d credential(s)", len(confirmed))
 
     def _poll_later(self, when: dict[str, datetime]) -> None:
@@ -325,13 +329,16 @@ def build_relay(settings: IssuerSettings, sessions: sessionmaker[Session] | None
 
 
 def main() -> None:
+    from services.core import logs
     from services.core.db import make_engine, make_sessionmaker
+    from services.core.metrics import serve_worker_metrics
     from services.issuer.batches.runner import BatchRunner
     from services.issuer.settings import get_settings
     from services.issuer.signing import SigningPool
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("issuer-outbox", settings.log_level, settings.log_format)
+    serve_worker_metrics(settings, "issuer-outbox", settings.outbox_metrics_port)  # docs/operations.md
     sessions = make_sessionmaker(make_engine(settings.database_url))
     relay = build_relay(settings, sessions)
     pool = SigningPool(settings.sign_processes)

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from services.core import requestid
+
 
 class RegistryError(Exception):
     pass
@@ -81,6 +83,7 @@ class HttpRegistry:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
                                    headers={"Authorization": f"Bearer {service_token}"},
+                                   event_hooks=requestid.httpx_hooks(base_url),  # X-Request-ID goes along
                                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
 
     def close(self) -> None:

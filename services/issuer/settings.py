@@ -24,6 +24,8 @@ class IssuerSettings(ServiceSettings):
     run_batches: bool = True
     # Run the outbox relay inside the API process too (one-process setups; tests).
     run_outbox: bool = False
+    # `python -m services.issuer.outbox` serves /metrics on this port (0 = not at all; docs/operations.md).
+    outbox_metrics_port: int = 0
     # The relay: how often it looks for work, how long it waits for the registry.
     outbox_interval: float = 0.5
     registry_timeout: float = 10.0

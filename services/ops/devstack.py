@@ -159,7 +159,8 @@ def main() -> int:
         _say(f"  verify page      {settings.public_base_url}/")
         _say(f"  issuer API       {settings.issuer_url}/docs   (admin token in {data_dir / 'secrets.json'})")
         _say(f"  registry API     {settings.registry_url}/docs")
-        _say(f"  logs             {log_dir}")
+        _say(f"  logs             {log_dir}   (JSON lines; MICROCRED_LOG_FORMAT=text for plain)")
+        _say("  metrics          /metrics on each service above (loopback only; docs/operations.md)")
         _say("\nPress Ctrl-C to stop.")
         while True:
             dead = [p for p in procs if not p.alive()]

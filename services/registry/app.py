@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from eth_account import Account
 from fastapi import FastAPI
 
+from services.core import metrics
 from services.core.db import make_engine, make_sessionmaker
 from services.core.web import install_error_handlers, install_request_guards
 from services.registry.chain import ChainError, Web3Chain
+from services.registry import metrics as registry_metrics
 from services.registry.endpoints import router
 from services.registry.settings import RegistrySettings, get_settings
 
@@ -51,4 +53,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.include_router(router)
     # 10,000 hashes as JSON are ~700 kB; nothing the registry takes is larger.
     install_request_guards(app, max_bytes=min(settings.max_body_bytes, 1024 * 1024))  # 413, then safe JSON (422)
+    # JSON logs, request ids, /metrics (docs/operations.md); last, so that it sees every answer.
+    metrics.install(app, "registry",
+                    settings, [registry_metrics.collector(lambda: getattr(app.state, "sessions", None), settings)])
     return app

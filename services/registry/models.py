@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.core.db import UTCDateTime, new_metadata, string_enum, utcnow
@@ -51,6 +51,12 @@ class JobState(enum.StrEnum):
     failed = "failed"        # refused by the contract for good (its error is kept)
 
 
+
+
+def _waiting_index(name: str) -> Index:
+    """Only the rows still waiting for the chain: what /metrics counts on every scrape (migration 0009)."""
+    where = text("state IN ('queued', 'submitted')")
+    return Index(name, "state", "created_at", sqlite_where=where, postgresql_where=where)
 
 
 class ChainAccount(Base):
@@ -126,7 +132,7 @@ class Anchor(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_registry_anchors_account_state", "account_id", "state"),
-                      Index("ix_registry_anchors_job", "job_id"))
+                      Index("ix_registry_anchors_job", "job_id"), _waiting_index("ix_registry_anchors_waiting"))
 
 
 class Revocation(Base):
@@ -143,7 +149,8 @@ class Revocation(Base):
 
     __table_args__ = (UniqueConstraint("account_id", "hash"),
                       Index("ix_registry_revocations_account_state", "account_id", "state"),
-                      Index("ix_registry_revocations_job", "job_id"))
+                      Index("ix_registry_revocations_job", "job_id"),
+                      _waiting_index("ix_registry_revocations_waiting"))
 
 
 class StatusListUpdate(Base):
@@ -164,7 +171,8 @@ class StatusListUpdate(Base):
 
     __table_args__ = (UniqueConstraint("account_id", "list_id", "version"),
                       Index("ix_registry_status_lists_account_state", "account_id", "state"),
-                      Index("ix_registry_status_lists_job", "job_id"))
+                      Index("ix_registry_status_lists_job", "job_id"),
+                      _waiting_index("ix_registry_status_lists_waiting"))
 
 
 class Lease(Base):

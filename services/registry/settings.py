@@ -32,6 +32,8 @@ class RegistrySettings(ServiceSettings):
     fund_wei: int = -1
     # Run the anchoring worker inside the API process (handy for one-process setups).
     run_worker: bool = False
+    # `python -m services.registry.worker` serves /metrics on this port (0 = not at all; docs/operations.md).
+    worker_metrics_port: int = 0
 
     @model_validator(mode="after")
     def _registry_defaults(self) -> RegistrySettings:

@@ -542,10 +542,13 @@ def build_worker(settings: RegistrySettings) -> Worker:
 
 
 def main() -> None:
+    from services.core import logs
+    from services.core.metrics import serve_worker_metrics
     from services.registry.settings import get_settings
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("registry-worker", settings.log_level, settings.log_format)
+    serve_worker_metrics(settings, "registry-worker", settings.worker_metrics_port)  # docs/operations.md
     worker = build_worker(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -18,11 +18,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.core import metrics, requestid
 from services.core.errors import AppError
 from services.core.web import error_body, install_error_handlers, install_request_guards
 from services.verifier.badge import ImageSource
 from services.verifier.endpoints import NO_CACHE, router, templates
 from services.verifier import status_link
+from services.verifier.metrics import VerifierMetrics, instrument
 from services.verifier import vcapi
 from services.verifier.ratelimit import RateLimiter
 from services.verifier.settings import VerifierSettings, get_settings
@@ -136,7 +138,9 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        async with httpx.AsyncClient(timeout=settings.fetch_timeout, limits=limits,
+        # The request id goes along to our issuer and registry only (never to a pasted URL).
+        hooks = requestid.httpx_hooks(settings.issuer_url, settings.registry_url, asynchronous=True)
+        async with httpx.AsyncClient(timeout=settings.fetch_timeout, limits=limits, event_hooks=hooks,
                                      headers={"User-Agent": "microcred-verifier/0.1"}) as http:
             app.state.settings = settings
             app.state.http = http
@@ -146,6 +150,7 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
                 app.state.checker = build_checker(settings, http)
             else:
                 app.state.checker = checker
+            instrument(app.state.checker, app.state.verifier_metrics)  # outcomes per verdict and check
             app.state.images = ImageSource(http, settings.issuer_url)
             app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
             yield
@@ -162,4 +167,6 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
     install_request_guards(app, max_bytes=min(settings.max_body_bytes, 1024 * 1024))  # 413, then safe JSON (422)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
+    # JSON logs, request ids, /metrics (docs/operations.md); last, so that it sees every answer.
+    app.state.verifier_metrics = VerifierMetrics(metrics.install(app, "verifier", settings))
     return app

@@ -270,7 +270,7 @@ def test_revocation_is_immediate_public_and_queued_once(client, lakeside):
     body = issue(client, key, achievement_id)
     assert client.get(f"/public/credentials/{body['id']}/status").json() == {
         "revoked": False, "revokedAt": None, "reason": None,
-        "suspended": False, "suspendedAt": None, "suspensionReason": None}
+        "suspended": False, "suspendedAt": None, "suspensionReason": None, "renewedBy": None}
     r = client.post(f"/api/v1/credentials/{body['id']}/revoke", json={"reason": "issued in error"}, headers=auth(key))
     assert r.status_code == 200 and r.json()["status"] == "revoked"
     status = client.get(f"/public/credentials/{body['id']}/status")

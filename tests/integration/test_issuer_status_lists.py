@@ -220,7 +220,8 @@ def test_suspension_is_set_lifted_and_answered_everywhere(client, lakeside):
     public = client.get(f"/public/credentials/{cid}/status")
     assert public.headers["cache-control"] == "no-store"
     assert public.json() == {"revoked": False, "revokedAt": None, "reason": None, "suspended": True,
-                             "suspendedAt": public.json()["suspendedAt"], "suspensionReason": "under review"}
+                             "suspendedAt": public.json()["suspendedAt"], "suspensionReason": "under review",
+                             "renewedBy": None}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", public.json()["suspendedAt"])
     # the first suspension wins
     again = client.post(f"/api/v1/credentials/{cid}/suspend", json={"reason": "other"}, headers=auth(key)).json()

@@ -1,0 +1,55 @@
+"""What the verifier counts (docs/operations.md): every verification it computes, by verdict and by check.
+
+* ``microcred_verifier_verifications_total{status}``: verdicts (``valid``, ``pending``,
+  ``revoked``, ``suspended``, ``expired``, ``invalid``, ``unavailable``);
+* ``microcred_verifier_checks_total{check, status}``: each check of each report (``format``,
+  ``signature``, ``issuer``, ``integrity``, ``anchor``, ``revocation``, ``expiry`` × ``passed``,
+  ``failed``, ``pending``, ``skipped``);
+* ``microcred_verifier_verification_duration_seconds``: time to compute one report.
+
+Counted by wrapping the checker's ``verify_document``, which every route and the checker's
+own ``verify_credential_id`` go through; a report served again from the short report cache
+(MICROCRED_REPORT_TTL) is not a new verification and is not counted again. Labels come from
+our own verification rules (services/core/verification.py), never from the credential.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from services.core.metrics import LATENCY_BUCKETS
+
+
+class VerifierMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.verdicts = Counter("microcred_verifier_verifications", "Verifications computed, by verdict.",
+                                ("status",), registry=registry)
+        self.checks = Counter("microcred_verifier_checks", "Checks of computed verifications, by check and outcome.",
+                              ("check", "status"), registry=registry)
+        self.duration = Histogram("microcred_verifier_verification_duration_seconds",
+                                  "Time to compute one verification report.", buckets=LATENCY_BUCKETS,
+                                  registry=registry)
+
+    def count(self, report) -> None:
+        self.verdicts.labels(str(report.status)).inc()
+        for check in report.checks:
+            self.checks.labels(str(check.id), str(check.status)).inc()
+
+
+def instrument(checker, metrics: VerifierMetrics) -> None:
+    """Count every report ``checker.verify_document`` computes (an instance attribute shadows the method,
+    so the checker's own calls to it are counted too)."""
+    original = getattr(checker, "verify_document", None)
+    if original is None:
+        return
+
+    async def verify_document(credential):
+        begun = time.perf_counter()
+        report = await original(credential)
+        metrics.duration.observe(time.perf_counter() - begun)
+        metrics.count(report)
+        return report
+
+    checker.verify_document = verify_document
