@@ -48,6 +48,8 @@ from pyld.canon import URDNA2015
 from pyld.context_resolver import ContextResolver
 from pyld.identifier_issuer import IdentifierIssuer
 
+from services.core import compactrdf
+
 CONTEXTS_PACKAGE = "services.core.contexts"
 # What jsonld.js calls an absolute IRI (a scheme, or "_" for a blank node) — pyld agrees.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*|_):[^\s]*$")
@@ -177,6 +179,8 @@ class StaticDocumentLoader:
         self.context_cache: LRUCache = _LockedLRU(maxsize=100)
         self.processed_contexts: LRUCache = _LockedLRU(maxsize=1000)
         self.compact_terms: LRUCache = _LockedLRU(maxsize=1000)  # context _uuid -> keys it accepts as they are
+        # the fast path's plans per processed context (compactrdf.py)
+        self.compiled = compactrdf.Compiler(_LockedLRU(maxsize=2000), _LockedLRU(maxsize=1000))
 
     def __contains__(self, url: str) -> bool:
         return url in self._documents
@@ -585,7 +589,8 @@ def default_loader() -> StaticDocumentLoader:
     return StaticDocumentLoader()
 
 
-def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | None = None) -> str:
+def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | None = None, *,
+                 fast: bool = True) -> str:
     """RDFC-1.0 canonical N-Quads of ``document``, in strict safe mode, within the limits.
 
     Raises :class:`UnsafeDocumentError` (something would not be signed, or the JSON is not
@@ -593,6 +598,11 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
     :class:`DocumentTooLargeError`, :class:`CanonicalizationBudgetError`, or
     :class:`JsonLdDocumentError` for any other reason the input is not usable JSON-LD —
     never anything else, whatever the input.
+
+    A document in the shape credentials have goes through the fast path (compactrdf.py),
+    which writes exactly what the full pyld path writes; anything else, and every refusal,
+    goes through the full path. ``fast=False`` forces the full path (tests and bench compare
+    the two).
     """
     loader = loader or default_loader()
     options = {
@@ -610,7 +620,19 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
     }
     try:
         check_size(document)
-        dataset = _SafeProcessor(loader.processed_contexts, loader.compact_terms).to_rdf(document, options)
+        processor = _SafeProcessor(loader.processed_contexts, loader.compact_terms)
+        if fast and type(document) is dict:
+            options["isFrame"] = False
+            quads = compactrdf.quads(document, processor, loader.compiled, options,
+                                     processor._get_initial_context(options), MAX_TYPES)
+            if quads is not None:
+                canonical = compactrdf.canonical_nquads(quads)
+                if canonical is not None:
+                    return canonical
+                # blank nodes alike at first degree: RDFC-1.0 in full, under the work budget
+                return _BudgetedRDFC().main(compactrdf.pyld_dataset(quads), _NQUADS)
+            options.pop("isFrame")
+        dataset = processor.to_rdf(document, options)
         return _BudgetedRDFC().main(dataset, _NQUADS)
     except JsonLdDocumentError:
         raise
