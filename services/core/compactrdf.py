@@ -102,6 +102,17 @@ class Compiler:
         self._children = processed_cache  # (parent uuid, term, element shape) -> (active, type-scoped)
         self._plans = plan_cache  # ctx uuid -> (ctx, {term: plan})
 
+    def term_iris(self, ctx: Any) -> frozenset[str]:
+        """The IRIs the terms of ``ctx`` stand for (a type must be written as its term)."""
+        key = ("iris", ctx["_uuid"])
+        hit = self._plans.get(key)
+        if hit is not None and hit[0] is ctx:
+            return hit[1]
+        iris = frozenset(definition["@id"] for term, definition in ctx["mappings"].items()
+                         if definition and type(definition.get("@id")) is str and not term.startswith("@"))
+        self._plans[key] = (ctx, iris)
+        return iris
+
     def plan(self, ctx: Any) -> dict[str, tuple]:
         """How each accepted term of ``ctx`` is written, or absent if the fast path declines it."""
         uuid = ctx["_uuid"]
@@ -194,9 +205,11 @@ class _Walk:
             seen = set()
             mappings = types_ctx["mappings"]
             for type_ in types:
-                if type(type_) is not str or not mappings.get(type_):
-                    raise Declined  # not a term: the full path decides (an IRI may be refused)
+                if type(type_) is not str:
+                    raise Declined
                 iri = _vocab_value(type_, types_ctx)
+                if not mappings.get(type_) and iri in self.compiler.term_iris(types_ctx):
+                    raise Declined  # an IRI written for a term: the full path refuses it
                 if iri not in seen:
                     seen.add(iri)
                     quads.append((subject, _RDF_TYPE, f"<{iri}>", None))
