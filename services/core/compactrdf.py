@@ -170,7 +170,10 @@ class _Walk:
         # (subject, predicate, object) as N-Quads terms, and the object's (text, datatype) if a literal
         self.quads: list[tuple[str, str, str, tuple[str, str] | None]] = []
         self.blank = 0
-        self.ids: set[str] = set()
+        # what each (subject, predicate) already has, by pyld's notion of equal values: its node
+        # map adds a value only once per node and property, across all objects with one IRI
+        self.seen: dict[tuple[str, str], set] = {}
+        self.types: dict[str, set[str]] = {}  # subject -> its types, all its objects together
 
     def node(self, element: dict, active: Any, types_ctx: Any, top: bool) -> str:
         """Write the node ``element`` (its active context and the one for its types already
@@ -192,17 +195,14 @@ class _Walk:
             subject = f"_:b{self.blank}"
             self.blank += 1
         else:
-            if node_id in self.ids:
-                raise Declined  # its objects would merge (pyld's node map): leave it to pyld
-            self.ids.add(node_id)
-            subject = f"<{node_id}>"
+            subject = f"<{node_id}>"  # objects with one IRI are one node: their quads merge
         quads = self.quads
         if types:
             if type(types) is not list:
                 types = [types]
+            seen = self.types.setdefault(subject, set())
             if len(types) > self.max_types:
                 raise Declined
-            seen = set()
             mappings = types_ctx["mappings"]
             for type_ in types:
                 if type(type_) is not str:
@@ -213,6 +213,8 @@ class _Walk:
                 if iri not in seen:
                     seen.add(iri)
                     quads.append((subject, _RDF_TYPE, f"<{iri}>", None))
+            if len(seen) > self.max_types:
+                raise Declined  # (the full path refuses it: pyld's type merge is quadratic)
         for key, value in element.items():
             plan = plans.get(key)
             if plan is None or plan[0] is _ID or plan[0] is _TYPE:
@@ -222,21 +224,24 @@ class _Walk:
             if scoped is not None:
                 term_ctx = self.processor._process_context(active, scoped, self.options, override_protected=True)
             predicate = plan[1]
+            keys = self.seen.setdefault((subject, predicate), set())
             if type(value) is list:
-                if not value:
-                    raise Declined
-                keys: set = set()
-                for item in value:
+                for item in value:  # (an empty array: no value, as in pyld)
                     self.value(subject, predicate, key, item, term_ctx, keys)
             else:
-                self.value(subject, predicate, key, value, term_ctx, None)
+                self.value(subject, predicate, key, value, term_ctx, keys)
         return subject
 
-    def value(self, subject: str, predicate: str, key: str, value: Any, term_ctx: Any, keys: set | None) -> None:
+    def value(self, subject: str, predicate: str, key: str, value: Any, term_ctx: Any, keys: set) -> None:
         kind = type(value)
         if kind is dict:
             child, child_types = self.child_context(term_ctx, key, value)
-            self.quads.append((subject, predicate, self.node(value, child, child_types, False), None))
+            node = self.node(value, child, child_types, False)
+            if node[0] == "<":  # a node reference, added once (a blank node is always new)
+                if ("@id", node[1:-1]) in keys:
+                    return
+                keys.add(("@id", node[1:-1]))
+            self.quads.append((subject, predicate, node, None))
             return
         plan = self.compiler.plan(term_ctx).get(key)
         if plan is None:
@@ -264,11 +269,10 @@ class _Walk:
             token, dedupe, literal = f'"{text}"^^<{datatype}>', ("n", value, datatype), (text, datatype)
         else:
             raise Declined  # null, floats, nested arrays, IRIs that are not strings, …
-        if keys is not None:
-            # pyld drops a value equal (compare_values) to one the property already has
-            if dedupe in keys:
-                return
-            keys.add(dedupe)
+        # pyld drops a value equal (compare_values) to one the node's property already has
+        if dedupe in keys:
+            return
+        keys.add(dedupe)
         self.quads.append((subject, predicate, token, literal))
 
     def child_context(self, term_ctx: Any, key: str, element: dict) -> tuple[Any, Any]:
