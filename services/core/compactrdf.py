@@ -33,6 +33,7 @@ import re
 from typing import Any
 
 from pyld import jsonld as pyld
+from pyld.identifier_issuer import IdentifierIssuer
 
 # pyld's own test for an absolute IRI, and the one jsonld.js uses (safe mode checks both)
 _PYLD_ABSOLUTE = pyld._is_absolute_iri  # noqa: SLF001 - the same test pyld applies
@@ -359,27 +360,62 @@ def quads(document: dict, processor: Any, compiler: Compiler, options: dict, ini
         return None  # pyld's own errors too: the full path raises them with their message
 
 
-def canonical_nquads(quads_: list[tuple]) -> str | None:
-    """RDFC-1.0 of ``quads_`` when every blank node has its own first-degree hash (then no
-    Hash N-Degree Quads step is needed), else None."""
-    mentions: dict[str, list[tuple[str, str, str]]] = {}
+def canonical_nquads(quads_: list[tuple], rdfc: Any) -> str:
+    """RDFC-1.0 canonical N-Quads of ``quads_``: the main loop of the algorithm (RDFC-1.0 §4.4,
+    as pyld's ``URDNA2015.main``), with the first-degree hashes computed here from the quads'
+    N-Quads terms. Blank nodes alike at first degree go to ``rdfc``'s own Hash N-Degree Quads
+    (``jsonld._BudgetedRDFC``: pyld's, under the work budget), exactly as pyld would call it."""
+    mentions: dict[str, list[tuple]] = {}
     for quad in quads_:
         s, _, o, _ = quad
         if s[0] == "_":
             mentions.setdefault(s, []).append(quad)
         if o[0] == "_":  # (twice for a quad from a blank node to itself, as pyld counts it)
             mentions.setdefault(o, []).append(quad)
-    order: dict[str, str] = {}
+    by_hash: dict[str, list[str]] = {}
+    hashes: dict[str, str] = {}
     for label, related in mentions.items():
         lines = sorted(f"{_first_degree(s, label)} {p} {_first_degree(o, label)} .\n" for s, p, o, _ in related)
-        digest = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
-        if digest in order:
-            return None
-        order[digest] = label
-    canonical = {label: f"_:c14n{i}" for i, (_, label) in enumerate(sorted(order.items()))}
+        digest = hashes[label] = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+        by_hash.setdefault(digest, []).append(label)
+    issuer = rdfc.canonical_issuer
+    alike = []
+    for digest, labels in sorted(by_hash.items()):
+        if len(labels) == 1:
+            issuer.get_id(labels[0])  # a hash of its own: its label follows from the hash order
+        else:
+            alike.append(labels)
+    if alike:
+        _hash_n_degree(quads_, hashes, alike, rdfc)
+    canonical = issuer.existing
     lines = [f"{canonical.get(s, s)} {p} {canonical.get(o, o) if o[0] == '_' else o} .\n" for s, p, o, _ in quads_]
     lines.sort()
     return "".join(lines)
+
+
+def _hash_n_degree(quads_: list[tuple], hashes: dict[str, str], alike: list[list[str]], rdfc: Any) -> None:
+    """RDFC-1.0 §4.4 step 6 for the groups of alike blank nodes, in hash order, with pyld's
+    state (its quads, and the first-degree hashes already known) so that its Hash N-Degree
+    Quads runs as within its own main loop, budget included."""
+    info = rdfc.blank_node_info
+    for triple, (s, _, o, _) in zip(pyld_dataset(quads_)["@default"], quads_, strict=True):
+        rdfc.quads.append(triple)
+        for token in (s, o):
+            if token[0] == "_":
+                info.setdefault(token, {"quads": []})["quads"].append(triple)
+    for label, digest in hashes.items():
+        info[label]["hash"] = digest
+    for labels in alike:
+        results = []
+        for label in labels:
+            if rdfc.canonical_issuer.has_id(label):
+                continue
+            temporary = IdentifierIssuer("_:b")
+            temporary.get_id(label)
+            results.append(rdfc.hash_n_degree_quads(label, temporary))
+        for result in sorted(results, key=lambda r: r["hash"]):
+            for existing in result["issuer"].order:
+                rdfc.canonical_issuer.get_id(existing)
 
 
 def _first_degree(token: str, label: str) -> str:

@@ -626,11 +626,8 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
             quads = compactrdf.quads(document, processor, loader.compiled, options,
                                      processor._get_initial_context(options), MAX_TYPES)
             if quads is not None:
-                canonical = compactrdf.canonical_nquads(quads)
-                if canonical is not None:
-                    return canonical
-                # blank nodes alike at first degree: RDFC-1.0 in full, under the work budget
-                return _BudgetedRDFC().main(compactrdf.pyld_dataset(quads), _NQUADS)
+                # (alike blank nodes: pyld's Hash N-Degree Quads, under the work budget)
+                return compactrdf.canonical_nquads(quads, _BudgetedRDFC())
             options.pop("isFrame")
         dataset = processor.to_rdf(document, options)
         return _BudgetedRDFC().main(dataset, _NQUADS)

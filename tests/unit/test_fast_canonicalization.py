@@ -24,7 +24,9 @@ from pyld import jsonld as pyld
 from services.core import compactrdf
 from services.core.jsonld import (
     MAX_TYPES,
+    CanonicalizationBudgetError,
     JsonLdDocumentError,
+    _BudgetedRDFC,
     _SafeProcessor,
     bundled_contexts,
     canonicalize,
@@ -95,8 +97,22 @@ def test_alike_blank_nodes_go_to_the_budgeted_rdfc_and_still_match():
                                                                  for i in range(4)]
     document["evidence"] = [{"type": ["Evidence"], "name": "Essay"}, {"type": ["Evidence"], "name": "Essay"}]
     assert takes_fast_path(document)
-    assert compactrdf.canonical_nquads(_quads(document)) is None  # alike at first degree
+    rdfc = _BudgetedRDFC()
+    assert compactrdf.canonical_nquads(_quads(document), rdfc) == stock(document)
+    assert rdfc.left < rdfc.budget  # alike at first degree: Hash N-Degree Quads ran, and was counted
     assert_same(document)
+
+
+def test_the_budget_still_stops_a_symmetric_tree_on_the_fast_path():
+    document = json.loads(FIXTURE.read_text())
+    document["credentialSubject"]["result"] = [
+        {"type": ["Result"], "alignment": [{"type": ["Alignment"], "targetName": "x", "targetUrl": "https://x.example/"}
+                                           for _ in range(8)]} for _ in range(2)]
+    assert takes_fast_path(document)
+    with pytest.raises(CanonicalizationBudgetError):
+        compactrdf.canonical_nquads(_quads(document), _BudgetedRDFC())
+    assert outcome(document, True) == outcome(document, False)
+    assert outcome(document, True)[0] == "CanonicalizationBudgetError"
 
 
 def _quads(document: dict[str, Any]) -> list[tuple]:
