@@ -95,13 +95,28 @@ def _vocab_value(value: Any, ctx: Any) -> str:
     return _iri_value(value, ctx)
 
 
+class _Bounded(dict):
+    """A dict that empties itself when full: the caches below hold a few entries per credential
+    template and are read on every object, so a plain dict (its get and set are atomic under
+    the GIL, so threads may share it) beats a locked LRU."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if len(self) >= self.limit:
+            self.clear()
+        super().__setitem__(key, value)
+
+
 class Compiler:
     """Plans per processed context, shared across documents (contexts are frozen and keyed by
     their ``_uuid``, as the processor's own memo is). One instance per loader."""
 
-    def __init__(self, processed_cache: Any, plan_cache: Any) -> None:
-        self._children = processed_cache  # (parent uuid, term, element shape) -> (active, type-scoped)
-        self._plans = plan_cache  # ctx uuid -> (ctx, {term: plan})
+    def __init__(self, limit: int = 2000) -> None:
+        self._children: dict = _Bounded(limit)  # (parent uuid, term, element shape) -> (parent, active, type-scoped)
+        self._plans: dict = _Bounded(limit)  # ctx uuid -> (ctx, {term: plan}); ("iris", uuid) -> (ctx, term IRIs)
 
     def term_iris(self, ctx: Any) -> frozenset[str]:
         """The IRIs the terms of ``ctx`` stand for (a type must be written as its term)."""
@@ -222,8 +237,16 @@ class _Walk:
                 continue
             term_ctx = active
             scoped = active["mappings"][key].get("@context")
-            if scoped is not None:
-                term_ctx = self.processor._process_context(active, scoped, self.options, override_protected=True)
+            if scoped is not None:  # a property-scoped context, as pyld's _expand_object applies it
+                cache_key = ("scoped", active["_uuid"], key)
+                hit = self.compiler._children.get(cache_key)
+                if hit is not None and hit[0] is active:
+                    term_ctx = hit[1]
+                else:
+                    term_ctx = self.processor._process_context(active, scoped, self.options, override_protected=True)
+                    if not _frozen(term_ctx):
+                        raise Declined
+                    self.compiler._children[cache_key] = (active, term_ctx)
             predicate = plan[1]
             keys = self.seen.setdefault((subject, predicate), set())
             if type(value) is list:
