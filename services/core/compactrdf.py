@@ -13,17 +13,19 @@ order and with its revert rule), and each value is converted exactly as pyld's
 It **declines** (returns None) whatever it was not written for, and the caller then runs the
 full pyld path with its safe-mode and compact-form checks, which accepts or refuses with the
 exact message: any key that is not an accepted term, a term with a container other than
-``@set``, a language, a reverse or ``@json`` definition, a type that is not a term, an id or
-IRI value that is not a plain absolute IRI, ``null``, an empty or nested array, a float, a
-number or boolean under a coerced type, an IRI used by two objects, more than
-``MAX_TYPES`` types. So it never accepts what the full path refuses, and what it accepts it
-writes as pyld would: ``tests/unit/test_fast_canonicalization.py`` compares both on
-generated credentials and on every rewriting and hostile document the other tests use.
+``@set``, a language, a reverse or ``@json`` definition, a type written as the IRI of a term
+or not absolute, an id or IRI value that is not a plain absolute IRI, a blank-node id,
+``null``, a nested array, a float, an integer pyld would write as a double, more than
+``MAX_TYPES`` types on a node, a context that is not a bundled URL, and any error pyld
+raises while processing a context. So it never accepts what the full path refuses, and what
+it accepts it writes as pyld would (objects with one IRI merge, each value once per node and
+property, by pyld's notion of equal): ``tests/unit/test_fast_canonicalization.py`` compares
+both, and stock pyld, on generated credentials and on every rewriting the other tests use.
 
-RDFC-1.0: when every blank node has its own first-degree hash (a credential's do), the
-canonical labels are issued in hash order and no Hash N-Degree Quads step is needed — that
-much of RDFC-1.0 is done here. Otherwise the quads go to the budgeted pyld canonicaliser
-(``jsonld._BudgetedRDFC``), whose work budget bounds hostile input exactly as before.
+RDFC-1.0 (:func:`canonical_nquads`): its main loop runs here on the quads' N-Quads terms
+(first-degree hashes, labels for the blank nodes whose hash is their own, the output).
+Blank nodes alike at first degree — none in a credential — go to pyld's Hash N-Degree Quads
+in ``jsonld._BudgetedRDFC``, so the work budget bounds hostile input exactly as before.
 """
 
 from __future__ import annotations

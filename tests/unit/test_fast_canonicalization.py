@@ -190,3 +190,30 @@ def test_a_fixed_random_corpus_is_stable():
     """The corpus the jsonld.js cross-check uses is the same on every run."""
     assert corpus(seed=3, count=5) == corpus(seed=3, count=5)
     assert random.Random(3).random() == random.Random(3).random()
+
+
+class _PyldHashNDegree(_BudgetedRDFC):
+    """The budget charged around pyld's own Hash N-Degree Quads (what _BudgetedRDFC ported)."""
+
+    def hash_n_degree_quads(self, id_, issuer):  # type: ignore[no-untyped-def]
+        from pyld.canon import URDNA2015
+
+        from services.core.jsonld import _QUAD_STEPS, _MeteredIssuer
+        self._spend(1 + _QUAD_STEPS * len(self.blank_node_info[id_]["quads"]))
+        if not isinstance(issuer, _MeteredIssuer):
+            issuer = _MeteredIssuer(issuer, self._spend)
+        return URDNA2015.hash_n_degree_quads(self, id_, issuer)
+
+
+@pytest.mark.parametrize("nquads", [
+    "".join(f"_:n{i} <https://x.example/p> _:n{j} .\n" for i in range(3) for j in range(3) if i != j),
+    "".join(f"_:r{r} <https://x.example/a> _:a{r}{a} .\n_:a{r}{a} <https://x.example/n> \"x\" .\n"
+            for r in range(2) for a in range(3)),
+    "".join(f"_:s <https://x.example/e> _:e{i} .\n" for i in range(40)),
+    "".join(f"_:g{i} <https://x.example/p> _:g{(i + 1) % 6} <https://x.example/graph> .\n" for i in range(6)),
+])
+def test_the_ported_hash_n_degree_quads_charges_and_writes_what_pyld_s_does(nquads):
+    ours, theirs = _BudgetedRDFC(budget=10**6), _PyldHashNDegree(budget=10**6)
+    assert ours.main(pyld.JsonLdProcessor.parse_nquads(nquads), {"format": "application/n-quads"}) == \
+        theirs.main(pyld.JsonLdProcessor.parse_nquads(nquads), {"format": "application/n-quads"})
+    assert ours.left == theirs.left < 10**6
