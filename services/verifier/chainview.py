@@ -12,8 +12,10 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpx
+import orjson
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
@@ -26,6 +28,7 @@ ROOT_ANCHORED_TOPIC = "0x" + Web3.keccak(text="RootAnchored(address,bytes32,uint
 
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_JSON = {"Content-Type": "application/json"}
 
 
 class ChainReadError(Exception):
@@ -70,6 +73,12 @@ def _abi_type(param: dict) -> str:
     return param["type"]
 
 
+@lru_cache(maxsize=4096)
+def _checksum(address: str) -> str:
+    """EIP-55 form of an address (a keccak each time otherwise; the same few accounts recur)."""
+    return Web3.to_checksum_address(address)
+
+
 class ChainView:
     """The contract's views over raw JSON-RPC: every read of one verification in one batch.
 
@@ -83,7 +92,13 @@ class ChainView:
         self.address = Web3.to_checksum_address(contract_address)
         self.timeout = timeout
         self.http = http or httpx.AsyncClient(timeout=timeout)
-        self._functions = {e["name"]: e for e in ABI if e.get("type") == "function"}
+        # Per view: its 4-byte selector and ABI types, worked out once rather than per call.
+        self._functions = {}
+        for e in ABI:
+            if e.get("type") == "function":
+                inputs = [_abi_type(i) for i in e["inputs"]]
+                self._functions[e["name"]] = (function_signature_to_4byte_selector(f"{e['name']}({','.join(inputs)})"),
+                                              inputs, [_abi_type(o) for o in e["outputs"]])
         self._chain_id: int | None = None
         self._anchors = _TTLCache(ttl=24 * 3600)  # only non-zero records: they can only vanish in a re-org
         self._issuers = _TTLCache(ttl=fresh_seconds)
@@ -92,19 +107,19 @@ class ChainView:
 
     # -- JSON-RPC ------------------------------------------------------------------
     def _call_request(self, name: str, *args) -> dict:
-        fn = self._functions[name]
-        types = [_abi_type(i) for i in fn["inputs"]]
-        data = function_signature_to_4byte_selector(f"{name}({','.join(types)})") + abi_encode(types, list(args))
+        selector, types, outputs = self._functions[name]
+        data = selector + abi_encode(types, list(args))
         return {"method": "eth_call", "params": [{"to": self.address, "data": "0x" + data.hex()}, "latest"],
-                "decode": [_abi_type(o) for o in fn["outputs"]]}
+                "decode": outputs}
 
     async def _batch(self, requests: list[dict]) -> list:
         payload = [{"jsonrpc": "2.0", "id": i, "method": r["method"], "params": r["params"]}
                    for i, r in enumerate(requests)]
         try:
-            response = await asyncio.wait_for(self.http.post(self.rpc_url, json=payload), self.timeout)
+            response = await asyncio.wait_for(self.http.post(self.rpc_url, content=orjson.dumps(payload),
+                                                             headers=_JSON), self.timeout)
             response.raise_for_status()
-            answers = {a["id"]: a for a in response.json()}
+            answers = {a["id"]: a for a in orjson.loads(response.content)}
         except asyncio.TimeoutError:
             raise ChainReadError(f"the chain did not answer within {self.timeout:.0f}s") from None
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
@@ -199,7 +214,7 @@ class ChainView:
                 plan.append(("value", cached_issuer))
             else:
                 plan.append(("issuer", account))
-                checksum = Web3.to_checksum_address(account)
+                checksum = _checksum(account)
                 requests += [self._call_request("issuer", checksum), self._call_request("issuerKeys", checksum)]
         if tx_hash is not None and root is not None:
             if not _TX_HASH.match(tx_hash):
@@ -211,12 +226,12 @@ class ChainView:
                 requests.append({"method": "eth_getTransactionReceipt", "params": [tx_hash]})
         if account is not None and credential_hash is not None:
             plan.append(("revoked", None))
-            requests.append(self._call_request("revokedAt", Web3.to_checksum_address(account),
+            requests.append(self._call_request("revokedAt", _checksum(account),
                                                bytes.fromhex(credential_hash[2:])))
         if account is not None:
             for list_id in status_lists:
                 plan.append(("list", None))
-                requests.append(self._call_request("statusListOf", Web3.to_checksum_address(account), list_id))
+                requests.append(self._call_request("statusListOf", _checksum(account), list_id))
         results = iter(await self._batch(requests)) if requests else iter(())
         out: list = []
         for kind, arg in plan:
@@ -224,7 +239,7 @@ class ChainView:
                 out.append(arg)
             elif kind == "anchor":
                 by, at, block = next(results)
-                record = AnchorOnChain(Web3.to_checksum_address(by), int(at), int(block))
+                record = AnchorOnChain(_checksum(by), int(at), int(block))
                 if int(by, 16) != 0:
                     self._anchors.put(arg, record)
                 out.append(record)
