@@ -658,19 +658,22 @@ class Checker:
 async def verify_offline(credential: dict, rpc_url: str, contract: str, confirmations: int = 1) -> Report:
     """The same checks with no issuer or registry service: the credential file and the chain only."""
     async with httpx.AsyncClient(timeout=10) as http:
-        chain = ChainView(rpc_url, contract, http=http, timeout=10)
+        chain = ChainView(rpc_url, contract, timeout=10)
         # No issuer or registry to ask; the client only reads what the credential itself names
         # (another platform's DID document and status list, under the hostile-URL rules).
         checker = Checker(chain=chain, http=http, registry_url=None, issuer_url=None, public_base_url="",
                           confirmations=confirmations)
         # Status lists are read from where the credential says (their hash on chain decides).
         checker.status_lists = StatusLists(http, None, timeout=10, any_host=True)
-        return await checker.verify_document(credential)
+        try:
+            return await checker.verify_document(credential)
+        finally:
+            await chain.aclose()
 
 
 def build_checker(settings, http: httpx.AsyncClient) -> Checker:
     """Wire a checker from the verifier's settings; no contract configured means chain checks fail closed."""
-    chain = ChainView(settings.eth_rpc_url, settings.contract_address, http=http) if settings.contract_address else None
+    chain = ChainView(settings.eth_rpc_url, settings.contract_address) if settings.contract_address else None
     return Checker(chain=chain, http=http, registry_url=settings.registry_url, issuer_url=settings.issuer_url,
                    public_base_url=settings.public_base_url, confirmations=settings.confirmations,
                    report_ttl=getattr(settings, "report_ttl", 2.0),
