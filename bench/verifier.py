@@ -5,13 +5,19 @@ issues credentials, then, in one run and against the same server:
 
 * a trivial route (``GET /api/v1/health``) — the floor of the stack;
 * warm ``GET /c/{id}`` with ``Accept: application/json`` — the report an HR system asks for;
-* cold ``POST /api/v1/verify`` with a credential the verifier has never seen;
-* the raw cost of one verification in-process: canonicalise + hash + Ed25519 verify +
-  Merkle path, and one chain read (``eth_call``) on the same anvil.
+* cold ``POST /api/v1/verify`` with a credential the verifier has never seen, one at a time
+  and ``BENCH_CONCURRENCY`` at a time;
+* the limit: one raw verification in-process (canonicalise + hash + Ed25519 verify + Merkle
+  path) followed by one chain read (``eth_call``) on the same anvil, timed per operation at
+  the same concurrency as the verify requests (threads of this one process, as the verifier is
+  one process: the GIL serialises both alike).
+
+The machine is shared, so load drifts: the limit and the cold requests are measured in
+alternating rounds (``BENCH_ROUNDS``), and each ratio is of the medians over all of them.
 
 Bounded: a fixed count of requests, a few at a time, loopback only.
 
-    python -m bench.verifier        (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_CREDENTIALS)
+    python -m bench.verifier        (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_CREDENTIALS, BENCH_ROUNDS)
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -36,7 +43,9 @@ from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
-CREDENTIALS = int(os.environ.get("BENCH_CREDENTIALS", "300"))
+CREDENTIALS = int(os.environ.get("BENCH_CREDENTIALS", "500"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+TARGET = 1.5  # cold verify p50 ≤ 1.5 × (raw verification + one chain read), issue 11
 
 
 async def _load(client: httpx.AsyncClient, make_request, count: int, concurrency: int) -> tuple[float, list[float]]:
@@ -61,28 +70,40 @@ def _row(name: str, elapsed: float, latencies: list[float]) -> tuple:
     return name, len(latencies) / elapsed, statistics.median(latencies) * 1000, q[98] * 1000
 
 
-def _raw_verification_ms(documents: list[dict], w3: Web3, contract: str) -> tuple[float, float]:
-    """In-process: the verdict (canonicalise, hash, Ed25519) + Merkle path, and one eth_call
-    (a raw JSON-RPC request, as the verifier makes them)."""
-    from services.core.contract import ABI
+class Limit:
+    """The floor of a cold verification: the raw verification in process, then one eth_call
+    (a raw JSON-RPC request on a kept-alive connection)."""
 
-    registry = w3.eth.contract(address=contract, abi=ABI)
-    rpc = httpx.Client(timeout=10)
-    start = time.perf_counter()
-    for doc in documents:
+    def __init__(self, w3: Web3, contract: str) -> None:
+        from services.core.contract import ABI
+
+        self.registry = w3.eth.contract(address=contract, abi=ABI)
+        self.url, self.contract = w3.provider.endpoint_uri, contract
+        self.rpc = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=8))
+
+    def raw(self, doc: dict) -> float:
+        start = time.perf_counter()
         verdict = document_verdict(doc)
         receipt = anchorproof.decode(anchorproof.find(doc["proof"]))
         assert verdict.signature_valid
         assert "0x" + process_proof(leaf_hash(bytes.fromhex(verdict.credential_hash[2:])),
                                     [bytes.fromhex(p[2:]) for p in receipt.path]).hex() == receipt.root
-    cpu = (time.perf_counter() - start) / len(documents) * 1000
-    root = anchorproof.decode(anchorproof.find(documents[0]["proof"])).root
-    data = registry.encode_abi("anchorOf", args=[bytes.fromhex(root[2:])])
-    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"to": contract, "data": data}, "latest"]}
-    start = time.perf_counter()
-    for _ in range(200):
-        rpc.post(w3.provider.endpoint_uri, json=body).raise_for_status()
-    return cpu, (time.perf_counter() - start) / 200 * 1000
+        return time.perf_counter() - start
+
+    def read(self, doc: dict) -> float:
+        root = anchorproof.decode(anchorproof.find(doc["proof"])).root
+        data = self.registry.encode_abi("anchorOf", args=[bytes.fromhex(root[2:])])
+        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                "params": [{"to": self.contract, "data": data}, "latest"]}
+        start = time.perf_counter()
+        self.rpc.post(self.url, json=body).raise_for_status()
+        return time.perf_counter() - start
+
+    def measure(self, documents: list[dict], concurrency: int) -> tuple[list[float], list[float], list[float]]:
+        """Per operation at ``concurrency``: raw verification, chain read, and the two in a row."""
+        with ThreadPoolExecutor(concurrency) as pool:
+            pairs = list(pool.map(lambda d: (self.raw(d), self.read(d)), documents))
+        return [r for r, _ in pairs], [c for _, c in pairs], [r + c for r, c in pairs]
 
 
 def main() -> None:
@@ -113,8 +134,10 @@ def main() -> None:
         documents = [httpx.get(f"{issuer_url}/public/credentials/{i}").json() for i in ids]
         documents = [d for d in documents if anchorproof.find(d.get("proof"))]
 
-        cpu_ms, call_ms = _raw_verification_ms(documents[:100], w3, contract)
+        limit = Limit(w3, contract)
+        limit.measure(documents[:10], 1)  # warm: contexts, the connection
         verifier = stack.url("verifier")
+        cold_rows: dict[int, dict[str, list[float]]] = {}
 
         async def run() -> list[tuple]:
             limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
@@ -128,17 +151,30 @@ def main() -> None:
                 elapsed, lat = await _load(client, lambda c, i: c.get(f"/c/{warm_id}", headers={"Accept": "application/json"}),
                                            REQUESTS, CONCURRENCY)
                 rows.append(_row("GET /c/{id} JSON (warm)", elapsed, lat))
-                cold, cold2 = documents[20:150], documents[150:]
-                # Cold: a credential this verifier has never seen, one request at a time (the raw
-                # cost below is sequential too), then under the same concurrency as the rest.
-                elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": cold[i]}),
-                                           len(cold), 1)
-                rows.append(_row("POST /api/v1/verify (cold, 1 at a time)", elapsed, lat))
-                elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": cold2[i]}),
-                                           len(cold2), CONCURRENCY)
-                rows.append(_row(f"POST /api/v1/verify (cold, {CONCURRENCY} at a time)", elapsed, lat))
-                elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": cold[i % len(cold)]}),
-                                           len(cold), 1)
+                # Cold: a credential this verifier has never seen. Each round measures the limit and
+                # then the verify requests at concurrency 1, then both at CONCURRENCY.
+                cold = documents[20:]
+                per = len(cold) // (2 * ROUNDS)
+                seen: list[dict] = []
+                for r in range(ROUNDS):
+                    for j, concurrency in enumerate((1, CONCURRENCY)):
+                        batch = cold[(2 * r + j) * per:(2 * r + j + 1) * per]
+                        seen += batch
+                        acc = cold_rows.setdefault(concurrency, {"raw": [], "read": [], "limit": [], "verify": [],
+                                                                  "elapsed": []})
+                        raw, read, both = await asyncio.to_thread(limit.measure, batch, concurrency)
+                        acc["raw"] += raw
+                        acc["read"] += read
+                        acc["limit"] += both
+                        elapsed, lat = await _load(client, lambda c, i, b=batch: c.post(
+                            "/api/v1/verify", json={"credential": b[i]}), len(batch), concurrency)
+                        acc["verify"] += lat
+                        acc["elapsed"].append(elapsed)
+                for concurrency, acc in cold_rows.items():
+                    rows.append(_row(f"POST /api/v1/verify (cold, {concurrency} at a time)", sum(acc["elapsed"]),
+                                     acc["verify"]))
+                elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": seen[i]}),
+                                           min(len(seen), 200), 1)
                 rows.append(_row("POST /api/v1/verify (cache warm, 1 at a time)", elapsed, lat))
                 return rows
 
@@ -148,11 +184,16 @@ def main() -> None:
         print(f"{'-' * 48}-+-{'-' * 8}-+-{'-' * 7}-+-{'-' * 7}")
         for name, rps, p50, p99 in rows:
             print(f"{name:<48} | {rps:>8.0f} | {p50:>7.2f} | {p99:>7.2f}")
-        print(f"\nraw verification, in process: {cpu_ms:.2f} ms (canonicalise + hash + Ed25519 + Merkle path)")
-        print(f"one chain read (eth_call anchorOf): {call_ms:.2f} ms")
-        trivial, warm, cold = rows[0][2], rows[1][2], rows[2][2]  # p50s
+        trivial, warm = rows[0][2], rows[1][2]  # p50s
         print(f"\nwarm GET /c/{{id}} p50 / trivial p50 = {warm / trivial:.2f}× (target ≤ 2×)")
-        print(f"cold verify p50 / (raw + one chain read) = {cold / (cpu_ms + call_ms):.2f}× (target ≤ 2×)")
+        print(f"\ncold verify against the limit (raw verification in process + one chain read, "
+              f"p50 over {ROUNDS} alternating rounds):")
+        for concurrency, acc in cold_rows.items():
+            raw, read, both = (statistics.median(acc[k]) * 1000 for k in ("raw", "read", "limit"))
+            cold = statistics.median(acc["verify"]) * 1000
+            ratio = cold / both
+            print(f"  {concurrency} at a time: raw {raw:.2f} ms + read {read:.2f} ms = {both:.2f} ms; "
+                  f"cold verify {cold:.2f} ms = {ratio:.2f}× (target ≤ {TARGET}×: {'met' if ratio <= TARGET else 'NOT met'})")
     finally:
         if stack:
             stack.close()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import base58
 import orjson
 
+from services.core.multiformats import b58decode
+
 CRYPTOSUITE = "microcred-anchor-2026"
 RECEIPT_VERSION = 1
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
@@ -75,7 +77,7 @@ def decode(proof: dict) -> AnchorReceipt:
     if not isinstance(value, str) or not value.startswith("z") or len(value) > 8192:
         raise AnchorProofError("proofValue must be a base58btc multibase string ('z…')")
     try:
-        data = orjson.loads(base58.b58decode(value[1:]))
+        data = orjson.loads(b58decode(value[1:]))
         receipt = AnchorReceipt(
             chain_id=int(data["chainId"]), contract=str(data["contract"]), account=str(data["account"]),
             root=str(data["root"]), path=tuple(str(p) for p in data["path"]), tx_hash=str(data["txHash"]),

@@ -20,6 +20,33 @@ class MultiformatError(ValueError):
     """A string is not the multibase / multikey value it claims to be."""
 
 
+_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_DIGIT = {c: i for i, c in enumerate(_ALPHABET)}
+_CHUNK = 10  # 58**10 < 2**64: ten digits at a time keep the big-integer work linear-ish
+
+
+def b58decode(text: str) -> bytes:
+    """base58btc ``text`` as bytes, the same as ``base58.b58decode`` but in near-linear time.
+
+    The library turns its big integer into bytes one ``divmod`` at a time, quadratic in the
+    length: about a millisecond for a 1 kB anchor receipt. Here ``int.to_bytes`` does it. Any
+    character outside the alphabet (whitespace too) raises ``ValueError``.
+    """
+    try:
+        digits = [_DIGIT[c] for c in text]
+    except (KeyError, TypeError):
+        raise ValueError("invalid base58 character") from None
+    number = 0
+    for start in range(0, len(digits), _CHUNK):
+        chunk = digits[start:start + _CHUNK]
+        value = 0
+        for digit in chunk:
+            value = value * 58 + digit
+        number = number * 58 ** len(chunk) + value
+    zeros = len(text) - len(text.lstrip("1"))  # each leading '1' is a zero byte
+    return b"\0" * zeros + number.to_bytes((number.bit_length() + 7) // 8, "big")
+
+
 def multibase_encode(data: bytes) -> str:
     """``data`` as multibase base58btc: ``'z' + base58btc(data)``."""
     return BASE58BTC + base58.b58encode(data).decode("ascii")

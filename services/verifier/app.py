@@ -154,6 +154,9 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
             app.state.images = ImageSource(http, settings.issuer_url)
             app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
             yield
+            chain = getattr(app.state.checker, "chain", None)
+            if chain is not None and hasattr(chain, "aclose"):
+                await chain.aclose()  # the JSON-RPC session (services/verifier/chainview.py)
 
     app = FastAPI(title="microcred verifier", version="0.1.0", lifespan=lifespan,
                   description="Verify Open Badges 3.0 credentials — issuer signature, on-chain issuer registry, "

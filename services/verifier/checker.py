@@ -177,6 +177,17 @@ def _take_list_states(facts: Facts, states: list) -> None:
             facts.suspended_in_list = True
 
 
+def _embedded_receipt(credential: Any) -> tuple[anchorproof.AnchorReceipt | None, str | None] | None:
+    """The credential's own anchor proof, decoded: (receipt, None), (None, why it is malformed), or None if it has none."""
+    proof = anchorproof.find(credential.get("proof")) if isinstance(credential, dict) else None
+    if proof is None:
+        return None
+    try:
+        return anchorproof.decode(proof), None
+    except anchorproof.AnchorProofError as exc:
+        return None, str(exc)
+
+
 def _chain_unavailable(facts: Facts, why: str) -> None:
     for check_id in ("issuer", "anchor", "revocation"):
         facts.unavailable.setdefault(check_id, why)
@@ -225,7 +236,9 @@ class Checker:
         credential = await self.fetch_own_credential(credential_id)
         if credential is None:
             return None, None
-        report = await self.verify_document(credential)
+        # The page is fetched from the issuer anyway: its status service shows a revocation or a
+        # suspension the moment it is recorded, before the next list version reaches the chain.
+        report = await self.verify_document(credential, ask_issuer=True)
         self._reports.put(credential_id, (time.monotonic() + self.report_ttl, report, credential))
         return report, credential
 
@@ -242,11 +255,18 @@ class Checker:
             raise UpstreamUnavailable(f"the issuer service answered {r.status_code}")
         return r.json()
 
-    async def verify_document(self, credential: dict) -> Report:
+    async def verify_document(self, credential: dict, *, ask_issuer: bool = False) -> Report:
+        """The report on ``credential``.
+
+        Our issuers' status lists on chain decide revocation and suspension alone, so the
+        issuer's status service is asked only where it adds something: for a credential from
+        before status lists (per-hash revocation), a list not on chain yet, the reason of a
+        suspension, or when ``ask_issuer`` (the credential page, which reads the issuer anyway).
+        """
         now = datetime.now(UTC)
-        # The I/O that does not need the credential hash (the issuer's status service, the
-        # chain's anchor and issuer records) runs while the hash and signature are computed.
-        early = self._start_early_reads(credential)
+        embedded = _embedded_receipt(credential)  # decoded once: base58 of a 1 kB receipt is not free
+        # The issuer's status service, when it is asked, runs while the hash and signature are computed.
+        early = self._start_early_reads(credential, ask_issuer or embedded is None or embedded[0] is None)
         try:
             verdict = await self._verdict(credential)
         except BaseException:
@@ -272,7 +292,7 @@ class Checker:
             facts.valid_from = _parse_time(valid_from)
             facts.valid_until = _parse_time(valid_until)
             if verdict.credential_hash:
-                anchor_json = await self._gather_chain_facts(credential, facts, early)
+                anchor_json = await self._gather_chain_facts(credential, facts, early, embedded)
             if verdict.signature_valid and facts.key is None:
                 # Not (yet) registered on chain: is it at least the issuer's own key?
                 await self._key_in_did_document(facts)
@@ -284,25 +304,31 @@ class Checker:
             task.cancel()  # no-ops for finished ones; nothing is left running after a malformed document
         return evaluate(facts, now, credential=summary_json, anchor=anchor_json)
 
-    def _start_early_reads(self, credential: dict) -> dict[str, asyncio.Task]:
+    def _start_early_reads(self, credential: dict, ask_issuer: bool) -> dict[str, asyncio.Task]:
+        """The issuer's status service, unless the chain will vouch for the credential's status lists."""
         tasks: dict[str, asyncio.Task] = {}
         if not isinstance(credential, dict):
             return tasks
-        status = Facts()
-        tasks["status"] = asyncio.create_task(self._issuer_status(credential, status))
-        tasks["status"].facts = status  # type: ignore[attr-defined]
-        proof = anchorproof.find(credential.get("proof"))
-        if proof is not None and self.chain is not None:
-            try:
-                receipt = anchorproof.decode(proof)
-            except anchorproof.AnchorProofError:
-                return tasks
-            tasks["chain"] = asyncio.create_task(self.chain.read_for_verification(
-                root=receipt.root, head=True, account=receipt.account, tx_hash=receipt.tx_hash))
-        for task in tasks.values():
-            # An early read that is never awaited (malformed document) must not warn when collected.
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        if ask_issuer or not self._lists_decide(credential):
+            tasks["status"] = self._status_task(credential)
         return tasks
+
+    def _status_task(self, credential: dict) -> asyncio.Task:
+        status = Facts()
+        task = asyncio.create_task(self._issuer_status(credential, status))
+        task.facts = status  # type: ignore[attr-defined]
+        # An early read that is never awaited (malformed document) must not warn when collected.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
+    def _lists_decide(self, credential: dict) -> bool:
+        """Whether the credential's status is all in our issuers' status lists, which the chain vouches for."""
+        try:
+            entries = statuslist.entries(credential.get("credentialStatus"))
+        except statuslist.StatusListError:
+            return False
+        return bool(entries) and all(self.status_lists.is_ours(e) for e in entries) \
+            and not _other_status_types(credential.get("credentialStatus"))
 
     # -- pieces ------------------------------------------------------------------------
     async def _verdict(self, credential: dict) -> Verdict:
@@ -336,14 +362,12 @@ class Checker:
         except didweb.DidResolutionError:
             return {}  # the signature check then says the key is not one the issuer lists
 
-    async def _receipt(self, credential: dict, credential_hash: str, facts: Facts) -> anchorproof.AnchorReceipt | None:
-        proof = anchorproof.find(credential.get("proof"))
-        if proof is not None:
-            try:
-                return anchorproof.decode(proof)
-            except anchorproof.AnchorProofError as exc:
-                facts.receipt_error = str(exc)
-                return None
+    async def _receipt(self, embedded: tuple[anchorproof.AnchorReceipt | None, str | None] | None,
+                       credential_hash: str, facts: Facts) -> anchorproof.AnchorReceipt | None:
+        if embedded is not None:
+            receipt, error = embedded
+            facts.receipt_error = error
+            return receipt
         if self.http is None or self.registry_url is None:
             return None
         try:
@@ -371,9 +395,12 @@ class Checker:
         except (KeyError, TypeError, ValueError):
             return None
 
-    async def _gather_chain_facts(self, credential: dict, facts: Facts, early: dict[str, asyncio.Task]) -> dict | None:
-        receipt = await self._receipt(credential, facts.credential_hash, facts)
+    async def _gather_chain_facts(self, credential: dict, facts: Facts, early: dict[str, asyncio.Task],
+                                  embedded: tuple[anchorproof.AnchorReceipt | None, str | None] | None) -> dict | None:
+        receipt = await self._receipt(embedded, facts.credential_hash, facts)
         if receipt is None:
+            if "status" not in early:  # nothing on chain to read the lists against: the issuer says
+                early["status"] = self._status_task(credential)
             await self._take_status(early, facts)
             return None
         facts.account = receipt.account
@@ -402,20 +429,14 @@ class Checker:
         entries = self._own_status_entries(credential, facts)
         list_ids = tuple(statuslist.list_id(e.list_url) for e in entries)
         try:
-            if "chain" in early:
-                anchor, head, issuer, tx_proven = await early["chain"]
-                revoked_at, *list_hashes = await self.chain.read_for_verification(
-                    account=receipt.account, credential_hash=facts.credential_hash, issuer_record=False,
-                    status_lists=list_ids)
-            else:
-                anchor, head, issuer, tx_proven, revoked_at, *list_hashes = await self.chain.read_for_verification(
-                    root=receipt.root, head=True, account=receipt.account, credential_hash=facts.credential_hash,
-                    tx_hash=receipt.tx_hash, status_lists=list_ids)
+            # Every chain read of the verification in one JSON-RPC batch (what is cached is left out).
+            anchor, head, issuer, tx_proven, revoked_at, *list_hashes = await self.chain.read_for_verification(
+                root=receipt.root, head=True, account=receipt.account, credential_hash=facts.credential_hash,
+                tx_hash=receipt.tx_hash, status_lists=list_ids)
         except Exception as exc:  # fail closed: every chain-backed check says it could not run
             _chain_unavailable(facts, str(exc) or type(exc).__name__)
             await self._take_status(early, facts)
             return anchor_json
-        await self._take_status(early, facts)
         facts.anchored_by = anchor.anchored_by
         if not tx_proven:
             anchor_json["txHash"] = None  # a claim the chain does not back is not shown as evidence
@@ -436,6 +457,11 @@ class Checker:
             states = await self.status_lists.read_own(entries, list_hashes, facts.issuer_did or "",
                                                       lambda raw: "0x" + raw.hex() in chain_keys)
             _take_list_states(facts, states)
+            # The issuer knows what the chain cannot say yet: changes to a list not on chain, and
+            # why a credential is suspended. Asked only then (rare), once the chain has spoken.
+            if "status" not in early and (facts.status_list_pending or facts.suspended_in_list):
+                early["status"] = self._status_task(credential)
+        await self._take_status(early, facts)
         return anchor_json
 
     def _own_status_entries(self, credential: dict, facts: Facts) -> list[statuslist.Entry]:
@@ -638,19 +664,22 @@ class Checker:
 async def verify_offline(credential: dict, rpc_url: str, contract: str, confirmations: int = 1) -> Report:
     """The same checks with no issuer or registry service: the credential file and the chain only."""
     async with httpx.AsyncClient(timeout=10) as http:
-        chain = ChainView(rpc_url, contract, http=http, timeout=10)
+        chain = ChainView(rpc_url, contract, timeout=10)
         # No issuer or registry to ask; the client only reads what the credential itself names
         # (another platform's DID document and status list, under the hostile-URL rules).
         checker = Checker(chain=chain, http=http, registry_url=None, issuer_url=None, public_base_url="",
                           confirmations=confirmations)
         # Status lists are read from where the credential says (their hash on chain decides).
         checker.status_lists = StatusLists(http, None, timeout=10, any_host=True)
-        return await checker.verify_document(credential)
+        try:
+            return await checker.verify_document(credential)
+        finally:
+            await chain.aclose()
 
 
 def build_checker(settings, http: httpx.AsyncClient) -> Checker:
     """Wire a checker from the verifier's settings; no contract configured means chain checks fail closed."""
-    chain = ChainView(settings.eth_rpc_url, settings.contract_address, http=http) if settings.contract_address else None
+    chain = ChainView(settings.eth_rpc_url, settings.contract_address) if settings.contract_address else None
     return Checker(chain=chain, http=http, registry_url=settings.registry_url, issuer_url=settings.issuer_url,
                    public_base_url=settings.public_base_url, confirmations=settings.confirmations,
                    report_ttl=getattr(settings, "report_ttl", 2.0),

@@ -45,15 +45,17 @@ class TooManyRequests(RateLimited):
         self.headers = {"Retry-After": str(retry_after)}
 
 
-def get_checker(request: Request) -> Any:
+# Async on purpose: FastAPI runs a plain ``def`` dependency in its threadpool, two thread hops
+# per request to read an attribute (docs/verifier.md, "Where a cold verification's time goes").
+async def get_checker(request: Request) -> Any:
     return request.app.state.checker
 
 
-def get_settings(request: Request) -> VerifierSettings:
+async def get_settings(request: Request) -> VerifierSettings:
     return request.app.state.settings
 
 
-def get_images(request: Request) -> badge.ImageSource:
+async def get_images(request: Request) -> badge.ImageSource:
     return request.app.state.images
 
 

@@ -1,10 +1,14 @@
-"""Settings, sealed secrets and the anchor-proof encoding."""
+"""Settings, sealed secrets, the anchor-proof encoding and its base58 decoding."""
 
 from __future__ import annotations
 
+import base58
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.core import anchorproof
+from services.core.multiformats import b58decode
 from services.core.secretbox import SecretBoxError, open_sealed, seal
 from services.core.settings import ServiceSettings, SettingsError
 
@@ -65,3 +69,18 @@ def test_anchor_proof_refuses_tampering_and_junk():
     with pytest.raises(anchorproof.AnchorProofError):
         anchorproof.encode(_receipt(root="0x1234"), "2026-11-22T23:00:00Z")
     assert anchorproof.find({"cryptosuite": "eddsa-rdfc-2022"}) is None
+
+
+@settings(max_examples=300)
+@given(st.integers(min_value=0, max_value=4), st.binary(max_size=1200))
+def test_base58_decoding_matches_the_base58_library(zeros, data):
+    # Leading zero bytes are the '1' digits the library and the fast decoder must both keep.
+    data = b"\0" * zeros + data
+    encoded = base58.b58encode(data).decode()
+    assert b58decode(encoded) == base58.b58decode(encoded) == data
+
+
+@pytest.mark.parametrize("text", ["0", "O", "I", "l", "abc ", " abc", "ab\ncd", "é", "+/"])
+def test_base58_decoding_refuses_characters_outside_the_alphabet(text):
+    with pytest.raises(ValueError):
+        b58decode(text)
