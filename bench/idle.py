@@ -47,28 +47,28 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SERVICES = ["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"]
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes and all their descendants, alive now."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process and all its descendants alive now."""
     total = 0.0
-    for pid in pids:
-        try:
-            top = psutil.Process(pid)
-            for p in [top, *top.children(recursive=True)]:
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass
-        except psutil.NoSuchProcess:
-            pass
+    try:
+        top = psutil.Process(pid)
+        for p in [top, *top.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+    except psutil.NoSuchProcess:
+        pass
     return total
 
 
-def _idle_cpu(pids: list[int], seconds: float) -> float:
-    """% of one core the processes used over ``seconds`` of wall time."""
-    start_cpu, start = _cpu_seconds(pids), time.monotonic()
+def _idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """% of one core each process (with its children) used over ``seconds`` of wall time."""
+    before, start = {n: _cpu_seconds(p) for n, p in pids.items()}, time.monotonic()
     time.sleep(seconds)
-    return 100.0 * (_cpu_seconds(pids) - start_cpu) / (time.monotonic() - start)
+    wall = time.monotonic() - start
+    return {n: 100.0 * (_cpu_seconds(p) - before[n]) / wall for n, p in pids.items()}
 
 
 class Db:
@@ -142,7 +142,7 @@ def main(sizes: tuple[int, ...] | None = None) -> None:
                            MICROCRED_RESEND_AFTER="20", MICROCRED_LEASE_SECONDS="30",
                            MICROCRED_LOG_LEVEL="warning")
         db = Db(root / "microcred.db")
-        pids = [anvil.pid, *(p.popen.pid for p in stack.procs.values())]
+        pids = {"anvil": anvil.pid, **{n: p.popen.pid for n, p in stack.procs.items()}}
         client = httpx.Client(base_url=stack.url("issuer"), timeout=60)
         first = client.post("/api/v1/issuers", headers=ADMIN, json={
             "name": "Idle College 0", "slug": "idle-0", "url": "https://idle-0.example.edu",
@@ -166,12 +166,14 @@ def main(sizes: tuple[int, ...] | None = None) -> None:
             print(f"{registered:,} of {created:,} issuers registered on chain "
                   f"({time.monotonic() - t0:.0f} s more)", flush=True)
             time.sleep(SETTLE)
-            cpu = _idle_cpu(pids, IDLE_WINDOW)
+            by_process = _idle_cpu(pids, IDLE_WINDOW)
+            cpu = sum(by_process.values())
             latency = statistics.median(_issue_to_anchored(client, api_key, achievement_id, n)
                                         for _ in range(LATENCY_SAMPLES))
             rows.append((n, registered, cpu, latency))
-            print(f"  {registered:,} issuers: idle {cpu:.2f} % of a core, issue → anchored {latency:.2f} s",
-                  flush=True)
+            print(f"  {registered:,} issuers: idle {cpu:.2f} % of a core "
+                  f"({', '.join(f'{n} {c:.2f}' for n, c in by_process.items())}), "
+                  f"issue → anchored {latency:.2f} s", flush=True)
     finally:
         if stack is not None:
             stack.close()

@@ -24,6 +24,9 @@ class RegistrySettings(ServiceSettings):
     # PostgreSQL the API's NOTIFY wakes it at once; on SQLite new work waits at most this long
     # (anchors wait MICROCRED_ANCHOR_INTERVAL for their batch anyway).
     idle_interval: float = 1.0
+    # While idle, how often it still asks the chain whether it moved (new blocks confirm mined
+    # jobs; a re-org may drop recent ones). Any queued or unsent work makes it ask at once.
+    chain_check_interval: float = 5.0
     reorg_window: int = 12
     # A broadcast transaction seen neither mined nor pending for this long is sent again.
     resend_after: float = 20.0

@@ -76,19 +76,24 @@ class Worker:
         self._held: set[str] = set()
         self._warned: dict[tuple[str, str, str], float] = {}  # (account, key, why) -> when last logged
         self._seen_head: tuple[int, str] | None = None  # the head block at the end of the last whole pass
+        self._chain_seen_at = 0.0  # time.monotonic() of the last look at the head block
 
     # -- the loop ----------------------------------------------------------------
     def run(self, stop: threading.Event, wakeup: Wakeup | None = None) -> None:
         """Pass after pass until ``stop``: every ``poll_interval`` while there is work, every
         ``idle_interval`` when there is none, or at once when the API signals new work (NOTIFY on
-        PostgreSQL). The wake-up only shortens a wait; the poll alone never loses work."""
+        PostgreSQL). The wake-up only shortens a wait; the poll alone never loses work. An idle
+        pass is one query; the chain is asked whether it moved only every
+        ``chain_check_interval`` until there is work again."""
         own = wakeup is None
         wakeup = wakeup or Wakeup(self.settings.database_url)
         backoff = self.settings.poll_interval
+        busy = True
         try:
             while not stop.is_set():
                 try:
-                    busy = self.tick()
+                    look = time.monotonic() - self._chain_seen_at >= self.settings.chain_check_interval
+                    busy = self.tick(look_at_chain=busy or look)
                     backoff = self.settings.poll_interval
                     delay = self.settings.poll_interval if busy else self.settings.idle_interval
                 except ChainUnavailable as exc:
@@ -110,15 +115,22 @@ class Worker:
                 repo.release_lease(session, name, self.holder)
         self._held.clear()
 
-    def tick(self, force_cut: bool = False) -> bool:
+    def tick(self, force_cut: bool = False, look_at_chain: bool = True) -> bool:
         """One pass over the accounts that have work; True if any had. ``force_cut`` cuts batches
         without waiting.
 
-        One query finds them (``repo.due_work``); an idle pass costs that query and one chain
-        call, whatever the number of issuers. Mined jobs and confirmed ones inside the re-org
-        window are looked at again only when the head block changed (its number or its hash):
-        their confirmations and a re-org both show there first."""
+        One query finds them (``repo.due_work``), whatever the number of issuers. Mined jobs and
+        confirmed ones inside the re-org window are looked at again only when the head block
+        changed (its number or its hash): their confirmations and a re-org both show there first.
+        ``look_at_chain`` False (an idle loop between two looks at the chain): if nothing is
+        queued or waiting to be sent, the pass ends after that one query, without a chain call.
+        """
+        if not look_at_chain and self._seen_head is not None:
+            with transaction(self.sessions) as session:
+                if not repo.due_work(session, None):
+                    return False
         head, head_hash = self.chain.head_block()
+        self._chain_seen_at = time.monotonic()
         watch_from = max(0, head - self.settings.reorg_window) if (head, head_hash) != self._seen_head else None
         with transaction(self.sessions) as session:
             due = repo.due_work(session, watch_from)
