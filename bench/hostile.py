@@ -95,7 +95,7 @@ def _fill(document: dict[str, Any], arrays: list[list], limit: int) -> dict[str,
 
 def issuer_maximum(evidence: int = 20) -> dict[str, Any]:
     """What our issuer builds at its API's maxima (services/issuer/schemas.py)."""
-    from services.issuer import credentials as cred
+    from services.issuer.credentials import document as cred
 
     profile = cred.profile_document(cred.ProfileData(did="did:web:issuer.example:issuers:max", name="Max College",
                                                      url="https://max.example", email="a@max.example"))

@@ -43,7 +43,7 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     from services.core.jsonld import canonicalize
-    from services.issuer import credentials as cred
+    from services.issuer.credentials import document as cred
     from services.issuer.app import create_app
     from services.issuer.settings import IssuerSettings
     from services.issuer.signing import sign_documents
@@ -108,8 +108,9 @@ def main() -> None:
             single = _rate(n_single, time.perf_counter() - start)
 
             from services.core.db import transaction
-            from services.issuer import repository as repo, service
-            from services.issuer.schemas import CredentialCreate
+            from services.issuer.credentials import service
+            from services.issuer.credentials.schemas import CredentialCreate
+            from services.issuer.issuers import repository as repo
 
             sessions = client.app.state.sessions
             start = time.perf_counter()

@@ -6,16 +6,33 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.core.db import make_engine, make_sessionmaker
 from services.core.web import install_error_handlers, install_request_guards
-from services.issuer.endpoints import api, public
+from services.issuer import statuslists_endpoints
+from services.issuer.achievements import endpoints as achievements
+from services.issuer.apikeys import endpoints as apikeys
+from services.issuer.batches import endpoints as batches
+from services.issuer.credentials import endpoints as credentials
+from services.issuer.issuers import endpoints as issuers
 from services.issuer.vcapi import router as vcapi_router
 from services.issuer.registry_client import HttpRegistry, Registry
 from services.issuer.settings import IssuerSettings, get_settings
 
 log = logging.getLogger("microcred.issuer")
+
+liveness = APIRouter(prefix="/api/v1")
+
+
+@liveness.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+
+
+# The domains' routers (docs/architecture.md): the issuer API under /api/v1, then the public reads.
+ROUTERS = (issuers.api, apikeys.api, achievements.api, credentials.api, batches.api, liveness,
+           issuers.public, credentials.public, statuslists_endpoints.public, achievements.public)
 
 
 def create_app(settings: IssuerSettings | None = None, registry: Registry | None = None) -> FastAPI:
@@ -24,7 +41,7 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from services.issuer.batches import BatchRunner
+        from services.issuer.batches.runner import BatchRunner
         from services.issuer.outbox import Relay
         from services.issuer.signing import SigningPool
 
@@ -70,8 +87,8 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
                   description="Issuers, API keys, achievements, and Open Badges 3.0 credentials signed with "
                               "eddsa-rdfc-2022 and anchored through the registry.")
     install_error_handlers(app)
-    app.include_router(api)
-    app.include_router(public)
+    for router in ROUTERS:
+        app.include_router(router)
     app.include_router(vcapi_router)  # the W3C VC-API routes (docs/vc-api.md)
     install_request_guards(app, max_bytes=settings.max_body_bytes)  # 413, then safe JSON (422)
     return app

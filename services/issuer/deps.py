@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
@@ -12,12 +13,22 @@ from sqlalchemy.orm import Session
 from services.core.db import transaction, utcnow
 from services.core.errors import Forbidden, InvalidInput, Unauthorized
 from services.core.web import bearer_token, require_token
-from services.issuer import apikeys, repository as repo
+from services.issuer.apikeys import repository as apikeys_repo, tokens as apikeys
+from services.issuer.issuers import repository as issuers_repo
+from services.issuer.models import Issuer
 from services.issuer.registry_client import Registry
-from services.issuer.service import Principal
 from services.issuer.settings import IssuerSettings
 
 TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an issuer, through one of its API keys."""
+
+    issuer: Issuer
+    api_key_id: str
+    scopes: frozenset[str]
 
 
 def get_settings(request: Request) -> IssuerSettings:
@@ -57,15 +68,15 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
         raise Unauthorized("missing API key: send 'Authorization: Bearer mc_live_…'")
     if not apikeys.looks_like_key(token):
         raise Unauthorized("not an API key of this service (they start with 'mc_live_')")
-    key = repo.api_key_by_hash(session, apikeys.hash_key(token))
+    key = apikeys_repo.api_key_by_hash(session, apikeys.hash_key(token))
     if key is None:
         raise Unauthorized("unknown API key")
     if key.revoked_at is not None:
         raise Unauthorized("this API key was revoked")
-    issuer = repo.issuer(session, key.issuer_id)
+    issuer = issuers_repo.issuer(session, key.issuer_id)
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
-        repo.touch_api_key(session, key.id, now)
+        apikeys_repo.touch_api_key(session, key.id, now)
     return Principal(issuer=issuer, api_key_id=key.id, scopes=frozenset(key.scopes))
 
 

@@ -38,13 +38,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
-from services.issuer import repository as repo, service, statuslists
-from services.issuer.models import (AnchorState, Credential, Issuer, OutboxKind, OutboxMessage, OutboxState,
-                                    RegistryState, SigningKey)
+from services.issuer import statuslists
+from services.issuer.anchoring import repository as repo
+from services.issuer.anchoring.service import attach_anchor
+from services.issuer.issuers import repository as issuers_repo
+from services.issuer.issuers.service import record_account
+from services.issuer.models import AnchorState, OutboxKind
 from services.issuer.registry_client import Registry, RegistryRefused, RegistryUnavailable
 from services.issuer.settings import IssuerSettings
 
@@ -183,32 +185,19 @@ class Relay:
                                                 int(payload["version"]))
         with transaction(self.sessions) as session:
             now = utcnow()
-            for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-                message.state, message.done_at, message.last_error = OutboxState.done, now, None
+            repo.mark_done(session, ids, now)
             if account is not None:
-                issuer = session.get(Issuer, issuer_id)
+                issuer = issuers_repo.issuer(session, issuer_id)
                 if issuer is not None:
-                    service.record_account(issuer, account)
+                    record_account(issuer, account)
             if kind == OutboxKind.anchor:
-                hashes = payload["hashes"]
-                for start in range(0, len(hashes), 500):
-                    session.execute(
-                        Credential.__table__.update()
-                        .where(Credential.credential_hash.in_(hashes[start:start + 500]),
-                               Credential.anchor_state == AnchorState.pending)
-                        .values(anchor_state=AnchorState.queued, anchor_next_poll_at=now))
+                repo.mark_anchors_queued(session, payload["hashes"], now)
         log.info("delivered %s for %s (%d message(s))", kind.value, issuer_id, len(ids))
 
     def _by_signing_key(self, hashes: list[str]) -> list[tuple[str | None, list[str]]]:
         """The hashes grouped by the public key that signed each credential, in order of first appearance."""
-        key_of: dict[str, str] = {}
         with self.sessions() as session:
-            for start in range(0, len(hashes), 500):
-                rows = session.execute(
-                    select(Credential.credential_hash, SigningKey.public_key)
-                    .join(SigningKey, SigningKey.id == Credential.signing_key_id)
-                    .where(Credential.credential_hash.in_(hashes[start:start + 500]))).all()
-                key_of.update((h, key) for h, key in rows)
+            key_of = repo.signing_key_of(session, hashes)
         groups: dict[str | None, list[str]] = {}
         for h in hashes:
             groups.setdefault(key_of.get(h), []).append(h)
@@ -216,17 +205,11 @@ class Relay:
 
     def _retry(self, ids: list[int], error: str) -> None:
         with transaction(self.sessions) as session:
-            now = utcnow()
-            for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-                message.attempts += 1
-                message.last_error = error[:2000]
-                message.next_attempt_at = now + _backoff(message.attempts)
+            repo.retry_later(session, ids, error, _backoff)
 
     def _fail(self, ids: list[int], error: str) -> None:
         with transaction(self.sessions) as session:
-            for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-                message.state, message.last_error = OutboxState.failed, error[:2000]
-                message.attempts += 1
+            repo.mark_failed(session, ids, error)
 
     # -- 2. registrations ---------------------------------------------------------------------
     def follow_registrations(self, every: float = 2.0) -> None:
@@ -234,15 +217,13 @@ class Relay:
             return
         self._last_registration_poll = time.monotonic()
         with transaction(self.sessions) as session:
-            waiting = [i.id for i in session.scalars(select(Issuer).where(
-                (Issuer.registry_state == RegistryState.registering)
-                | ((Issuer.registry_state == RegistryState.active) & Issuer.chain_id.is_(None))))]
+            waiting = issuers_repo.issuers_awaiting_registration(session)
         for issuer_id in waiting:
             account = self.registry.get_issuer(issuer_id)
             chain_id = self._chain()
             with transaction(self.sessions) as session:
-                issuer = session.get(Issuer, issuer_id)
-                service.record_account(issuer, account)
+                issuer = issuers_repo.issuer(session, issuer_id)
+                record_account(issuer, account)
                 if chain_id is not None:
                     issuer.chain_id = chain_id
 
@@ -300,9 +281,9 @@ class Relay:
         with transaction(self.sessions) as session:
             now = utcnow()
             for cid, receipt in confirmed:
-                c = session.get(Credential, cid)
+                c = repo.credential(session, cid)
                 if c is not None and c.anchor_state != AnchorState.anchored:
-                    service.attach_anchor(c, receipt, now)
+                    attach_anchor(c, receipt, now)
         log.info("anchor proofs attached to %d credential(s)", len(confirmed))
 
     def _poll_later(self, when: dict[str, datetime]) -> None:
@@ -311,17 +292,13 @@ class Relay:
             by_time.setdefault(at, []).append(cid)
         with transaction(self.sessions) as session:
             for at, ids in by_time.items():
-                for start in range(0, len(ids), 500):
-                    session.execute(Credential.__table__.update()
-                                    .where(Credential.id.in_(ids[start:start + 500]),
-                                           Credential.anchor_state == AnchorState.queued)
-                                    .values(anchor_next_poll_at=at))
+                repo.poll_later(session, ids, at)
 
     def _requeue(self, issuer_id: str, credential_id: str, credential_hash: str) -> None:
         """The registry has no record of a hash it accepted (its database was reset?): send it again."""
         log.warning("registry has no anchor for %s; queueing it again", credential_hash)
         with transaction(self.sessions) as session:
-            c = session.get(Credential, credential_id)
+            c = repo.credential(session, credential_id)
             if c is not None and c.anchor_state == AnchorState.queued:
                 c.anchor_state = AnchorState.pending
                 repo.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [credential_hash]})
@@ -349,7 +326,7 @@ def build_relay(settings: IssuerSettings, sessions: sessionmaker[Session] | None
 
 def main() -> None:
     from services.core.db import make_engine, make_sessionmaker
-    from services.issuer.batches import BatchRunner
+    from services.issuer.batches.runner import BatchRunner
     from services.issuer.settings import get_settings
     from services.issuer.signing import SigningPool
 

@@ -70,7 +70,7 @@ def _warm_up(_: int) -> int:
     import time
 
     from services.core.jsonld import canonicalize
-    from services.issuer import credentials as cred
+    from services.issuer.credentials import document as cred
 
     achievement = cred.achievement_document(cred.AchievementData(id_url="https://x.example/a", name="n",
                                                                   description="d", criteria_narrative="c"))

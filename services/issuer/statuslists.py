@@ -38,8 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core import dataintegrity, statuslist
 from services.core.db import transaction, utcnow
 from services.core.errors import Conflict, NotFound
-from services.issuer import keys, repository as repo
-from services.issuer.credentials import xsd_datetime
+from services.issuer import keys, statuslists_repository as repo
+from services.issuer.anchoring import repository as outbox
+from services.issuer.credentials.document import xsd_datetime
+from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import Issuer, OutboxKind, StatusList, StatusListVersion
 from services.issuer.settings import IssuerSettings
 
@@ -243,8 +245,8 @@ def publish(session: Session, settings: IssuerSettings, status_list_id: int, now
     if status_list is None or status_list.changes <= status_list.published_changes:
         return None
     changes = status_list.changes
-    issuer = repo.issuer(session, status_list.issuer_id)
-    key = repo.active_signing_key(session, issuer.id)
+    issuer = issuers_repo.issuer(session, status_list.issuer_id)
+    key = issuers_repo.active_signing_key(session, issuer.id)
     bits = statuslist.empty(status_list.capacity)
     statuslist.set_bits(bits, on=repo.set_indices(session, status_list.id))
     created = xsd_datetime(now)
@@ -258,7 +260,7 @@ def publish(session: Session, settings: IssuerSettings, status_list_id: int, now
                                 document=orjson.dumps(signed.document).decode(), created_at=now)
     if not repo.record_status_list_version(session, status_list, version, changes):
         return None
-    repo.add_outbox(session, issuer.id, OutboxKind.status_list,
+    outbox.add_outbox(session, issuer.id, OutboxKind.status_list,
                     {"list_id": status_list.list_id, "hash": list_hash, "version": version.version,
                      "url": status_list.url})
     log.info("issuer %s: %s list %d version %d (%s)", issuer.id, status_list.purpose, status_list.number,

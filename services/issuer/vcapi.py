@@ -9,7 +9,7 @@
   one transaction — so it is anchored, revocable, suspendable and listed like any other.
 * ``GET /credentials/{id}`` (scope ``read``): the verifiable credential itself, as stored.
 * ``POST /credentials/status`` (scope ``revoke``): revoke, suspend or lift a suspension through
-  the existing use cases (``service.revoke_credential``, ``suspend_credential``,
+  the existing use cases (``credentials.service.revoke_credential``, ``suspend_credential``,
   ``unsuspend_credential``).
 
 Refusals are 400 with ``{"error": {"code", "message"}}`` (the VC-API's "Bad Request"), and
@@ -35,10 +35,15 @@ from services.core.credential import (CONTEXTS, CREDENTIAL_TYPES, MAX_DEPTH, MAX
 from services.core.errors import AppError, Conflict, NotFound
 from services.core.jsonld import MAX_ARRAY_ITEMS, MAX_VALUES, DocumentTooLargeError, check_size
 from services.core.safejson import describe_char, unsafe_char
-from services.issuer import credentials as cred, repository as repo, service, signing, statuslists
+from services.issuer import idempotency, signing, statuslists
+from services.issuer.achievements import repository as achievements_repo
+from services.issuer.anchoring import repository as outbox
+from services.issuer.credentials import builder, document as cred, repository as repo, service
+from services.issuer.issuers import repository as issuers_repo
 from services.issuer.deps import Issuing, Reading, Revoking, SessionDep, SettingsDep
 from services.issuer.models import Achievement, Credential, Issuer, OutboxKind
-from services.issuer.schemas import EARLIEST, LATEST, EvidenceIn, RevokeIn, SuspendIn
+from services.issuer.credentials.schemas import EvidenceIn, RevokeIn, SuspendIn
+from services.issuer.schemas import EARLIEST, LATEST
 from services.issuer.settings import IssuerSettings
 
 router = APIRouter(tags=["vc-api"])
@@ -194,7 +199,7 @@ def find_credential(session: Session, settings: IssuerSettings, issuer: Issuer, 
         if found is not None:
             return found
     if len(ref) <= _HANDLE_MAX:
-        record = repo.idempotency_record(session, issuer.id, _handle_key(ref))
+        record = idempotency.idempotency_record(session, issuer.id, _handle_key(ref))
         if record is not None and record.resource_kind == _HANDLE_KIND:
             return repo.credential(session, issuer.id, record.resource_id)
     return None
@@ -205,9 +210,10 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
           options: dict[str, Any]) -> tuple[dict, str]:
     """Check, complete, sign and store a caller-built credential; (the signed document, our credential id).
 
-    The pieces are our own issuance's (``service.issue_credential``): the active key through
-    ``service.signer``, ``signing.sign_documents``, ``service.credential_row``,
-    ``repo.insert_credentials`` and the anchor outbox message, in the request's transaction.
+    The pieces are our own issuance's (``credentials.service.issue_credential``): the document from
+    ``credentials.builder.build`` (the caller's parts kept), the active key through ``service.signer``,
+    ``signing.sign_documents``, ``repository.credential_row`` and ``insert_credentials`` and the anchor
+    outbox message, in the request's transaction.
     """
     created, credential_handle = _issue_options(options)
     _check_limits(credential)
@@ -234,12 +240,12 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     _one_line(subject.get("name"), "credentialSubject.name")
     _check_identifiers(subject)
     _check_evidence(credential.get("evidence"))
-    profile = cred.profile_document(service._profile_data(issuer))
+    profile = builder.profile_document(issuer)
     _check_issuer(credential.get("issuer"), issuer, profile)
     achievement, achievement_doc = _achievement(session, settings, issuer, subject.get("achievement"))
     handles = _handles(settings, credential.get("id"), credential_handle)
     for handle in handles:
-        record = repo.idempotency_record(session, issuer.id, _handle_key(handle))
+        record = idempotency.idempotency_record(session, issuer.id, _handle_key(handle))
         if record is not None:
             raise Conflict(f"a credential with id {handle!r} was already issued (ours: {record.resource_id}); "
                            "each credential is issued once", code="already_issued")
@@ -248,16 +254,15 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     valid_from = _datetime(credential.get("validFrom"), "validFrom") if "validFrom" in credential else now
     valid_until, until_text = _valid_until(credential, achievement, valid_from)
     credential_id = cred.new_credential_id()
-    url = cred.credential_url(settings.public_base_url, credential_id)
-    fixed = {"@context": list(CONTEXTS), "id": credential.get("id", url), "type": types,
-             "name": _one_line(credential.get("name"), "name") or achievement.name, "issuer": profile,
-             "validFrom": credential.get("validFrom", cred.xsd_datetime(valid_from))}
-    if until_text is not None:
-        fixed["validUntil"] = until_text
-    unsigned = {**fixed, **{k: v for k, v in credential.items() if k not in fixed and k != "validUntil"},
-                "credentialSubject": {**subject, "achievement": achievement_doc}}
+    template = builder.Template(profile=profile, achievement=achievement_doc, validity_days=achievement.validity_days)
+    caller = builder.CallerParts(id=credential.get("id"), types=types, name=_one_line(credential.get("name"), "name"),
+                                 valid_from=credential.get("validFrom"), valid_until=until_text, members=credential)
 
-    key = repo.active_signing_key(session, issuer.id)
+    def unsigned(status: list[dict]) -> dict[str, Any]:
+        return builder.build(settings, template, credential_id=credential_id, subject=subject, valid_from=valid_from,
+                             valid_until=valid_until, status=status, caller=caller)
+
+    key = issuers_repo.active_signing_key(session, issuer.id)
     if key is None:  # pragma: no cover - every issuer has one
         raise Conflict("this issuer has no active signing key")
     if created is not None and created < key.created_at.replace(microsecond=0):
@@ -267,18 +272,18 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     proof_created = cred.xsd_datetime(created or now)
     # Signed first with status entries shaped like real ones (nothing allocated), so a credential
     # refused here leaves no status list index behind (a savepoint can outlive a rollback on SQLite).
-    _signed(signer, proof_created, {**unsigned, "credentialStatus": statuslists.probe_status(settings, issuer)})
+    _signed(signer, proof_created, unsigned(statuslists.probe_status(settings, issuer)))
     # Its indices in the current revocation and suspension lists, written in this transaction (as ours).
     status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
-    outcome = _signed(signer, proof_created, {**unsigned, "credentialStatus": status})
-    repo.insert_credentials(session, [service.credential_row(
+    outcome = _signed(signer, proof_created, unsigned(status))
+    repo.insert_credentials(session, [repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
         valid_until=valid_until, now=now)])
-    repo.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
+    outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
     fingerprint = hashlib.sha256(orjson.dumps(credential, option=orjson.OPT_SORT_KEYS)).hexdigest()
     for handle in handles:
-        if not repo.add_idempotency_record(session, issuer.id, _handle_key(handle), fingerprint, _HANDLE_KIND,
+        if not idempotency.add_idempotency_record(session, issuer.id, _handle_key(handle), fingerprint, _HANDLE_KIND,
                                            credential_id):
             raise Conflict(f"a credential with id {handle!r} is being issued by another request",
                            code="already_issued")
@@ -408,16 +413,16 @@ def _check_issuer(value: Any, issuer: Issuer, profile: dict[str, Any]) -> None:
 def _achievement(session: Session, settings: IssuerSettings, issuer: Issuer,
                  given: Any) -> tuple[Achievement, dict[str, Any]]:
     """One of the caller's achievements, named by its id; the stored document is what is signed."""
-    prefix = service.achievement_url(settings, "")
+    prefix = builder.achievement_url(settings, "")
     hint = (f"credentialSubject.achievement must name one of your achievements by its id ({prefix}<id>, as "
             "GET /api/v1/achievements shows; create one with POST /api/v1/achievements)")
     achievement_url = given.get("id") if isinstance(given, dict) else None
     if not isinstance(achievement_url, str) or not achievement_url.startswith(prefix):
         raise _refuse(hint, code="unknown_achievement")
-    row = repo.achievement(session, issuer.id, achievement_url[len(prefix):])
+    row = achievements_repo.achievement(session, issuer.id, achievement_url[len(prefix):])
     if row is None:
         raise _refuse(f"{hint}: {achievement_url!r} is not one of them", code="unknown_achievement")
-    document = cred.achievement_document(service.achievement_data(settings, row))
+    document = builder.achievement_document(settings, row)
     for key, item in given.items():
         if not _same(document.get(key), item):
             raise _refuse(f"credentialSubject.achievement.{key}: differs from the stored achievement; send only its "

@@ -13,7 +13,7 @@ import copy
 import httpx
 import pytest
 
-from services.issuer.credentials import identity_object
+from services.issuer.credentials.document import identity_object
 from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
 from tests.unit.test_vcapi_verifier import Holder
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from services.core import dataintegrity
 from services.core.multiformats import decode_public_key
-from services.issuer.batches import BatchRunner
+from services.issuer.batches.runner import BatchRunner
 from services.issuer.models import Batch, Credential, OutboxKind, OutboxMessage
 from services.issuer.signing import SigningPool
 from tests.integration.issuer_support import auth, count, create_achievement, create_issuer, issuer_client

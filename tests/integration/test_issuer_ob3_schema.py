@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import pytest
 
-from services.issuer.batches import BatchRunner
+from services.issuer.batches.runner import BatchRunner
 from services.issuer.signing import SigningPool
 from tests.integration.issuer_support import (SCHEMA, anchor_everything, auth, create_achievement, create_issuer, data_uri, issue,
                                               issuer_client, tiny_png)

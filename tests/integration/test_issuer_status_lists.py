@@ -22,8 +22,11 @@ from services.core import dataintegrity, statuslist
 from services.core.db import utcnow
 from services.core.jsonld import credential_hash
 from services.core.multiformats import decode_public_key
-from services.issuer import credentials as cred, repository as repo, service, signing, statuslists
-from services.issuer.batches import BatchRunner
+from services.issuer import signing, statuslists, statuslists_repository as repo
+from services.issuer.achievements import repository as achievements_repo
+from services.issuer.credentials import builder, document as cred, repository as credentials_repo, service
+from services.issuer.issuers import repository as issuers_repo
+from services.issuer.batches.runner import BatchRunner
 from services.issuer.models import (Issuer, OutboxKind, OutboxMessage, OutboxState, SigningKey,
                                     StatusEntry, StatusList, StatusListVersion)
 from services.issuer.outbox import Relay
@@ -474,20 +477,17 @@ def _legacy_credential(client, key: str, achievement_id: str) -> dict:
     """A credential as issued before status lists: the old single entry, no status list index."""
     with client.sessions.begin() as s:
         issuer = s.scalar(select(Issuer))
-        achievement = repo.achievement(s, issuer.id, achievement_id)
-        signing_key = repo.active_signing_key(s, issuer.id)
+        achievement = achievements_repo.achievement(s, issuer.id, achievement_id)
+        signing_key = issuers_repo.active_signing_key(s, issuer.id)
         context = service.signer(client.settings, issuer, signing_key)
         now = utcnow()
         cid = cred.new_credential_id()
-        unsigned = cred.build_credential(
-            credential_id=cid, public_base_url=client.settings.public_base_url,
-            profile=cred.profile_document(service._profile_data(issuer)),
-            achievement=cred.achievement_document(service.achievement_data(client.settings, achievement)),
-            recipient_name="Old Timer", recipient_email="old@example.org", salt=cred.new_salt(), valid_from=now,
-            valid_until=None)
+        unsigned = builder.build(client.settings, builder.template(client.settings, issuer, achievement),
+                                 credential_id=cid, subject=builder.recipient_subject("Old Timer", "old@example.org"),
+                                 valid_from=now, valid_until=None, status=None)
         outcome = signing.sign_documents(context.seed, context.verification_method, cred.xsd_datetime(now),
                                          [unsigned])[0]
-        repo.insert_credentials(s, [service.credential_row(
+        credentials_repo.insert_credentials(s, [credentials_repo.credential_row(
             credential_id=cid, issuer_id=issuer.id, achievement_id=achievement.id, key_id=signing_key.id,
             document=outcome.document, credential_hash=outcome.credential_hash, valid_from=now, valid_until=None,
             now=now)])

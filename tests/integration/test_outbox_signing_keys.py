@@ -55,7 +55,7 @@ def test_hashes_of_two_keys_in_one_merged_delivery_go_as_one_call_per_key(databa
             relay.tick()  # everything so far delivered
             after = issue(client, key, achievement["id"], email="b@example.org")
             with client.sessions.begin() as s:  # the registry lost the first one: queued again behind the new one
-                from services.issuer import repository as repo
+                from services.issuer.anchoring import repository as repo
                 issuer_id = s.scalar(select(OutboxMessage.issuer_id).limit(1))
                 repo.add_outbox(s, issuer_id, OutboxKind.anchor, {"hashes": [before["credential_hash"]]})
             calls = len([c for c in client.registry.calls if c == "queue_anchors"])

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from services.core import dataintegrity
 from services.core.credential import check_shape
 from services.core.multiformats import decode_public_key
-from services.issuer.credentials import identity_object
+from services.issuer.credentials.document import identity_object
 from services.issuer.models import Credential, IdempotencyRecord, OutboxKind, OutboxMessage, StatusEntry, StatusList
 from tests.integration.issuer_support import (anchor_everything, auth, count, create_achievement, create_issuer,
                                               issue, issuer_client)

@@ -402,7 +402,9 @@ def _refused_by(model, body: dict, type_: str) -> None:
                                   "1899-12-31T23:59:59Z", "1900-01-01T00:30:00+01:00", "9999-12-31T23:59:59Z",
                                   "9999-12-31T23:00:00-01:00", "9900-01-01T00:00:00Z", -2.3e9])
 def test_dates_outside_1900_to_9899_are_refused(when):
-    from services.issuer.schemas import BatchCreate, CredentialCreate, KeyRotate
+    from services.issuer.batches.schemas import BatchCreate
+    from services.issuer.credentials.schemas import CredentialCreate
+    from services.issuer.issuers.schemas import KeyRotate
 
     recipient = {"name": "Ada", "email": "ada@example.org"}
     _refused_by(CredentialCreate, {"achievement_id": "a", "recipient": recipient, "valid_from": when}, "date_out_of_range")
@@ -411,7 +413,7 @@ def test_dates_outside_1900_to_9899_are_refused(when):
 
 
 def test_dates_inside_the_range_are_kept():
-    from services.issuer.schemas import CredentialCreate
+    from services.issuer.credentials.schemas import CredentialCreate
 
     for when in ("1900-01-01T00:00:00Z", "2026-03-05T10:00:00+05:30", "9899-12-31T23:59:59Z"):
         body = CredentialCreate.model_validate({"achievement_id": "a", "recipient": {"name": "A", "email": "a@b.org"},

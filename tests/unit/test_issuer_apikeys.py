@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.issuer import apikeys
+from services.issuer.apikeys import tokens as apikeys
 
 
 def test_keys_have_the_prefix_and_enough_entropy_and_are_stored_hashed():

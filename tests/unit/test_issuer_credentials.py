@@ -9,7 +9,7 @@ import pytest
 
 from services.core.credential import CONTEXTS, check_shape
 from services.core.jsonld import UnsafeDocumentError, canonicalize
-from services.issuer import credentials as cred
+from services.issuer.credentials import document as cred
 from services.issuer import keys
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

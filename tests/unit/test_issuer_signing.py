@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.core import dataintegrity
 from services.core.jsonld import credential_hash
-from services.issuer import credentials as cred
+from services.issuer.credentials import document as cred
 from services.issuer.signing import SigningPool, sign_documents
 
 SEED = bytes(range(32))

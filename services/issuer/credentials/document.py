@@ -136,32 +136,41 @@ def valid_until_for(valid_from: datetime, validity_days: int | None) -> datetime
 
 
 def build_credential(*, credential_id: str, public_base_url: str, profile: dict, achievement: dict,
-                     recipient_name: str, recipient_email: str, salt: str, valid_from: datetime,
-                     valid_until: datetime | None, evidence: list[dict] | None = None,
-                     status: list[dict] | None = None) -> dict:
+                     valid_from: datetime, valid_until: datetime | None, recipient_name: str | None = None,
+                     recipient_email: str | None = None, salt: str | None = None, subject: dict | None = None,
+                     evidence: list[dict] | None = None, status: list[dict] | None = None, id_: str | None = None,
+                     types: list[str] | None = None, name: str | None = None, valid_from_text: str | None = None,
+                     valid_until_text: str | None = None, members: dict | None = None) -> dict:
     """The unsigned OpenBadgeCredential. ``profile`` and ``achievement`` are documents.
 
-    ``status``: the credential's status list entries (``statuslist.entry``), revocation first,
-    then suspension — what every credential the service issues carries. Without them, the
-    single entry of credentials issued before status lists (tests, benchmarks).
+    The subject is ``subject`` (an AchievementSubject without its achievement), or our own
+    from ``recipient_name``, ``recipient_email`` and ``salt``. ``status``: the credential's
+    status list entries (``statuslist.entry``), revocation first, then suspension — what every
+    credential the service issues carries. Without them, the single entry of credentials
+    issued before status lists (tests, benchmarks).
+
+    A VC-API caller's credential keeps its ``id_``, ``types``, ``name``, its dates as written
+    (``valid_from_text``, ``valid_until_text``) and its other ``members``, placed after ours.
     """
     url = credential_url(public_base_url, credential_id)
     credential: dict[str, Any] = {
         "@context": list(CONTEXTS),
-        "id": url,
-        "type": list(CREDENTIAL_TYPES),
-        "name": achievement["name"],
+        "id": id_ or url,
+        "type": list(types or CREDENTIAL_TYPES),
+        "name": name or achievement["name"],
         "issuer": profile,
-        "validFrom": xsd_datetime(valid_from),
+        "validFrom": valid_from_text or xsd_datetime(valid_from),
     }
     if valid_until is not None:
-        credential["validUntil"] = xsd_datetime(valid_until)
-    credential["credentialSubject"] = {
-        "type": ["AchievementSubject"],
-        "name": recipient_name,
-        "identifier": [identity_object(recipient_email, salt)],
-        "achievement": achievement,
-    }
+        credential["validUntil"] = valid_until_text or xsd_datetime(valid_until)
+    if subject is None:
+        subject = {"type": ["AchievementSubject"], "name": recipient_name,
+                   "identifier": [identity_object(recipient_email, salt)]}
+    # The caller's members in its order (its credentialSubject where it wrote it), after ours.
+    for key, value in (members or {}).items():
+        if key == "credentialSubject" or (key not in credential and key != "validUntil"):
+            credential[key] = value
+    credential["credentialSubject"] = {**subject, "achievement": achievement}
     if evidence:
         credential["evidence"] = [evidence_document(e) for e in evidence]
     if status:

@@ -19,7 +19,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
-from services.issuer import credentials as cred, repository as repo, service, statuslists
+from services.issuer import statuslists, statuslists_repository
+from services.issuer.achievements import repository as achievements_repo
+from services.issuer.anchoring import repository as outbox
+from services.issuer.batches import repository as repo
+from services.issuer.credentials import builder, document as cred, repository as credentials_repo
+from services.issuer.credentials import service as credentials
+from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
 from services.issuer.settings import IssuerSettings
 from services.issuer.signing import SigningPool
@@ -70,18 +76,17 @@ class BatchRunner:
             if not repo.claim_batch(session, batch_id, self.holder, LEASE_TTL):
                 return False
             batch = session.get(Batch, batch_id)
-            issuer = repo.issuer(session, batch.issuer_id)
-            achievement = repo.achievement(session, batch.issuer_id, batch.achievement_id)
-            key = repo.active_signing_key(session, batch.issuer_id)
+            issuer = issuers_repo.issuer(session, batch.issuer_id)
+            achievement = achievements_repo.achievement(session, batch.issuer_id, batch.achievement_id)
+            key = issuers_repo.active_signing_key(session, batch.issuer_id)
             if batch.state == BatchState.queued:
                 batch.state, batch.started_at = BatchState.running, utcnow()
             rows: list[dict] = list(batch.rows or [])
             start = batch.next_index
             options = dict(batch.options or {})
-            context = service.signer(self.settings, issuer, key)
-            profile = cred.profile_document(service._profile_data(issuer))
-            achievement_doc = cred.achievement_document(service.achievement_data(self.settings, achievement))
-            validity_days = achievement.validity_days
+            context = credentials.signer(self.settings, issuer, key)
+            template = builder.template(self.settings, issuer, achievement)
+            validity_days = template.validity_days
             issuer_id, achievement_id = issuer.id, achievement.id
         fixed_from = datetime.fromisoformat(options["valid_from"]) if options.get("valid_from") else None
         chunk = self.settings.batch_chunk
@@ -99,11 +104,10 @@ class BatchRunner:
                 status = statuslists.allocate(session, self.settings, issuer, cids)
             items = []
             for row, cid in zip(part, cids, strict=True):
-                doc = cred.build_credential(
-                    credential_id=cid, public_base_url=self.settings.public_base_url, profile=profile,
-                    achievement=achievement_doc, recipient_name=row["name"], recipient_email=row["email"],
-                    salt=cred.new_salt(), valid_from=valid_from, valid_until=valid_until,
-                    evidence=row.get("evidence"), status=status[cid])
+                doc = builder.build(self.settings, template, credential_id=cid,
+                                    subject=builder.recipient_subject(row["name"], row["email"]),
+                                    valid_from=valid_from, valid_until=valid_until, status=status[cid],
+                                    evidence=row.get("evidence"))
                 items.append((row["row"], cid, doc))
             futures = self.pool.submit(context.seed, context.verification_method, cred.xsd_datetime(now),
                                        [doc for _, _, doc in items])
@@ -134,7 +138,7 @@ class BatchRunner:
         with transaction(self.sessions) as session:
             if not repo.claim_batch(session, batch_id, self.holder, LEASE_TTL):
                 raise RuntimeError(f"lost the lease on batch {batch_id}")
-            key = repo.signing_key(session, key_id)
+            key = issuers_repo.signing_key(session, key_id)
             if key is None or key.state != KeyState.active:
                 raise _KeyChanged()
             batch = session.get(Batch, batch_id)
@@ -144,14 +148,14 @@ class BatchRunner:
                     errors.append({"row": row_index, "reason": outcome.error})
                     not_issued.append(cid)
                     continue
-                rows.append(service.credential_row(
+                rows.append(credentials_repo.credential_row(
                     credential_id=cid, issuer_id=issuer_id, achievement_id=achievement_id, key_id=key_id,
                     document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
                     valid_until=valid_until, now=now, batch_id=batch_id, batch_row=row_index))
-            repo.insert_credentials(session, rows)
-            repo.delete_status_entries(session, not_issued)
+            credentials_repo.insert_credentials(session, rows)
+            statuslists_repository.delete_status_entries(session, not_issued)
             if rows:
-                repo.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [r["credential_hash"] for r in rows]})
+                outbox.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [r["credential_hash"] for r in rows]})
             batch.next_index = end
             batch.processed += len(items)
             batch.issued += len(rows)

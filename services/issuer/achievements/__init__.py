@@ -1,0 +1,1 @@
+"""Images and achievements (the definitions credentials are issued for)."""

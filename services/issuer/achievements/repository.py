@@ -1,0 +1,35 @@
+"""Images and achievements in the database. Every tenant lookup takes the issuer id.
+
+Functions flush, never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.issuer.models import Achievement, Image
+
+
+def image(session: Session, issuer_id: str, sha256: str) -> Image | None:
+    return session.scalar(select(Image).where(Image.issuer_id == issuer_id, Image.sha256 == sha256))
+
+
+def public_image(session: Session, sha256: str) -> Image | None:
+    return session.scalar(select(Image).where(Image.sha256 == sha256).limit(1))
+
+
+def achievement(session: Session, issuer_id: str, achievement_id: str) -> Achievement | None:
+    return session.scalar(select(Achievement).where(Achievement.issuer_id == issuer_id,
+                                                    Achievement.id == achievement_id))
+
+
+def public_achievement(session: Session, achievement_id: str) -> Achievement | None:
+    return session.get(Achievement, achievement_id)
+
+
+def achievements(session: Session, issuer_id: str) -> Sequence[Achievement]:
+    return session.scalars(select(Achievement).where(Achievement.issuer_id == issuer_id)
+                           .order_by(Achievement.created_at, Achievement.id)).all()

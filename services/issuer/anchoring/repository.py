@@ -1,0 +1,100 @@
+"""The outbox (what the registry must hear) and the anchor state of credentials, in the database.
+
+Functions flush, never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.core import leases
+from services.core.db import utcnow
+from services.issuer.models import AnchorState, Credential, Lease, OutboxKind, OutboxMessage, OutboxState, SigningKey
+
+
+def add_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict) -> OutboxMessage:
+    message = OutboxMessage(issuer_id=issuer_id, kind=kind, payload=payload, state=OutboxState.pending,
+                            attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
+    session.add(message)
+    session.flush()
+    return message
+
+
+def pending_outbox(session: Session, limit: int) -> Sequence[OutboxMessage]:
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.pending)
+                           .order_by(OutboxMessage.id).limit(limit)).all()
+
+
+def awaiting_anchor(session: Session, issuer_id: str, now: datetime, limit: int) -> Sequence[Credential]:
+    """Credentials the registry holds whose anchor is not attached yet, oldest first."""
+    return session.scalars(
+        select(Credential).where(Credential.issuer_id == issuer_id, Credential.anchor_state == AnchorState.queued,
+                                 (Credential.anchor_next_poll_at.is_(None)) | (Credential.anchor_next_poll_at <= now))
+        .order_by(Credential.created_at, Credential.id).limit(limit)).all()
+
+
+def issuers_awaiting_anchor(session: Session) -> list[str]:
+    return list(session.scalars(select(Credential.issuer_id)
+                                .where(Credential.anchor_state == AnchorState.queued).distinct()))
+
+
+def acquire_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
+    return leases.acquire_lease(session, Lease, name, holder, ttl)
+
+
+def mark_done(session: Session, ids: Sequence[int], now: datetime) -> None:
+    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+        message.state, message.done_at, message.last_error = OutboxState.done, now, None
+
+
+def retry_later(session: Session, ids: Sequence[int], error: str, backoff) -> None:
+    """Count a failed attempt; ``backoff(attempts)`` says how long until the next one."""
+    now = utcnow()
+    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+        message.attempts += 1
+        message.last_error = error[:2000]
+        message.next_attempt_at = now + backoff(message.attempts)
+
+
+def mark_failed(session: Session, ids: Sequence[int], error: str) -> None:
+    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+        message.state, message.last_error = OutboxState.failed, error[:2000]
+        message.attempts += 1
+
+
+def mark_anchors_queued(session: Session, hashes: Sequence[str], now: datetime) -> None:
+    """The registry holds these hashes now: ask for their receipts from ``now`` on."""
+    for start in range(0, len(hashes), 500):
+        session.execute(
+            Credential.__table__.update()
+            .where(Credential.credential_hash.in_(hashes[start:start + 500]),
+                   Credential.anchor_state == AnchorState.pending)
+            .values(anchor_state=AnchorState.queued, anchor_next_poll_at=now))
+
+
+def signing_key_of(session: Session, hashes: Sequence[str]) -> dict[str, str]:
+    """Credential hash → the public key of the signing key that signed it."""
+    key_of: dict[str, str] = {}
+    for start in range(0, len(hashes), 500):
+        rows = session.execute(
+            select(Credential.credential_hash, SigningKey.public_key)
+            .join(SigningKey, SigningKey.id == Credential.signing_key_id)
+            .where(Credential.credential_hash.in_(hashes[start:start + 500]))).all()
+        key_of.update((h, key) for h, key in rows)
+    return key_of
+
+
+def credential(session: Session, credential_id: str) -> Credential | None:
+    return session.get(Credential, credential_id)
+
+
+def poll_later(session: Session, credential_ids: Sequence[str], at: datetime) -> None:
+    for start in range(0, len(credential_ids), 500):
+        session.execute(Credential.__table__.update()
+                        .where(Credential.id.in_(credential_ids[start:start + 500]),
+                               Credential.anchor_state == AnchorState.queued)
+                        .values(anchor_next_poll_at=at))

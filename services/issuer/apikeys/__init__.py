@@ -1,0 +1,1 @@
+"""An issuer's API keys."""

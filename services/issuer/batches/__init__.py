@@ -1,0 +1,1 @@
+"""Batches: many recipients in one request, issued in the background by the runner."""

@@ -1,0 +1,41 @@
+"""Batches in the database, and the lease a runner holds on one.
+
+Functions flush, never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.core.db import utcnow
+from services.issuer.models import Batch, BatchState, Credential
+
+
+def batch(session: Session, issuer_id: str, batch_id: str) -> Batch | None:
+    return session.scalar(select(Batch).where(Batch.issuer_id == issuer_id, Batch.id == batch_id))
+
+
+def claimable_batches(session: Session, now: datetime) -> list[str]:
+    return list(session.scalars(
+        select(Batch.id).where(Batch.state != BatchState.done,
+                               (Batch.lease_until.is_(None)) | (Batch.lease_until < now))
+        .order_by(Batch.created_at)))
+
+
+def claim_batch(session: Session, batch_id: str, holder: str, ttl: timedelta) -> bool:
+    """Take or renew the batch's lease in one atomic UPDATE; True when ``holder`` holds it."""
+    now = utcnow()
+    result = session.execute(
+        update(Batch).where(Batch.id == batch_id, Batch.state != BatchState.done,
+                            (Batch.lease_holder == holder) | Batch.lease_until.is_(None) | (Batch.lease_until < now))
+        .values(lease_holder=holder, lease_until=now + ttl))
+    return result.rowcount == 1
+
+
+def batch_credentials(session: Session, batch_id: str, offset: int, limit: int) -> list[tuple[int, str]]:
+    return [(r, i) for r, i in session.execute(
+        select(Credential.batch_row, Credential.id).where(Credential.batch_id == batch_id)
+        .order_by(Credential.batch_row).offset(offset).limit(limit))]

@@ -1,0 +1,1 @@
+"""Credentials: the one builder of the document, issuing, reading, revoking, suspending."""

@@ -1,0 +1,87 @@
+"""Routes of credentials: issue one, list, read, revoke, suspend; and the public reads verifiers make
+(docs/issuer.md, "Routes")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.issuer.deps import IdempotencyKey, Issuing, Reading, Revoking, SessionDep, SettingsDep
+from services.issuer.routing import CredentialId, wake
+from services.issuer.credentials import service
+from services.issuer.credentials.schemas import (CredentialCreate, CredentialList, CredentialRead, CredentialStatusRead,
+                                                 RevokeIn, SuspendIn)
+
+api = APIRouter(prefix="/api/v1")
+public = APIRouter()
+
+
+@api.post("/credentials", status_code=201, response_model=CredentialRead)
+def issue_credential(body: CredentialCreate, principal: Issuing, session: SessionDep, settings: SettingsDep,
+                     idempotency_key: IdempotencyKey, response: Response, request: Request,
+                     tasks: BackgroundTasks) -> CredentialRead:
+    """Issue one credential. With ``Idempotency-Key``, a retry returns the same credential (200)."""
+    credential, created = service.issue_credential(session, settings, principal.issuer, body, idempotency_key)
+    if created:
+        tasks.add_task(wake, request, "wake_relay")
+    else:
+        response.status_code = 200
+    return credential
+
+
+@api.get("/credentials", response_model=CredentialList)
+def list_credentials(principal: Reading, session: SessionDep,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     cursor: Annotated[str | None, Query(max_length=200)] = None,
+                     achievement_id: Annotated[str | None, Query(max_length=40)] = None) -> CredentialList:
+    return service.list_credentials(session, principal.issuer, limit, cursor, achievement_id)
+
+
+@api.get("/credentials/{credential_id}", response_model=CredentialRead)
+def get_credential(credential_id: CredentialId, principal: Reading, session: SessionDep) -> CredentialRead:
+    return service.get_credential(session, principal.issuer, credential_id)
+
+
+@api.post("/credentials/{credential_id}/revoke", response_model=CredentialRead)
+def revoke_credential(credential_id: CredentialId, body: RevokeIn, principal: Revoking, session: SessionDep,
+                      request: Request, tasks: BackgroundTasks) -> CredentialRead:
+    """Revoke: marked at once; revocation on chain follows through the registry."""
+    credential = service.revoke_credential(session, principal.issuer, credential_id, body.reason)
+    tasks.add_task(wake, request, "wake_relay")
+    return credential
+
+
+@api.post("/credentials/{credential_id}/suspend", response_model=CredentialRead)
+def suspend_credential(credential_id: CredentialId, body: SuspendIn, principal: Revoking, session: SessionDep,
+                       request: Request, tasks: BackgroundTasks) -> CredentialRead:
+    """Suspend: the suspension bit is set at once and published with the list's next version.
+
+    The first suspension wins; 409 for a revoked credential, or one issued before status lists.
+    """
+    credential = service.suspend_credential(session, principal.issuer, credential_id, body.reason)
+    tasks.add_task(wake, request, "wake_relay")
+    return credential
+
+
+@api.post("/credentials/{credential_id}/unsuspend", response_model=CredentialRead)
+def unsuspend_credential(credential_id: CredentialId, principal: Revoking, session: SessionDep,
+                         request: Request, tasks: BackgroundTasks) -> CredentialRead:
+    """Lift a suspension (idempotent: a credential that is not suspended is answered as it is)."""
+    credential = service.unsuspend_credential(session, principal.issuer, credential_id)
+    tasks.add_task(wake, request, "wake_relay")
+    return credential
+
+
+@public.get("/public/credentials/{credential_id}", tags=["public"])
+def public_credential(credential_id: CredentialId, session: SessionDep) -> JSONResponse:
+    """The credential document (with its anchor proof once anchored)."""
+    return JSONResponse(service.public_credential(session, credential_id))
+
+
+@public.get("/public/credentials/{credential_id}/status", tags=["public"], response_model=CredentialStatusRead)
+def public_status(credential_id: CredentialId, session: SessionDep, response: Response) -> CredentialStatusRead:
+    """Revocation as the issuer knows it now (before the chain may have caught up)."""
+    response.headers["Cache-Control"] = "no-store"
+    return service.public_status(session, credential_id)
