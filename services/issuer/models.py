@@ -81,6 +81,9 @@ class Issuer(Base):
     extra: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # The relay's due-work query: issuers whose registration it still follows.
+    __table_args__ = (Index("ix_issuer_issuers_registry_state", "registry_state", "chain_id"),)
+
 
 class SigningKey(Base):
     """An Ed25519 key that signs credentials; the private half is sealed with the key-encryption key."""
@@ -282,7 +285,11 @@ class StatusList(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("issuer_id", "purpose", "number"),
-                      Index("ix_issuer_status_lists_pending", "issuer_id", "purpose", "full"))
+                      Index("ix_issuer_status_lists_pending", "issuer_id", "purpose", "full"),
+                      # Only the lists with unpublished changes: what the relay's due-work query reads.
+                      Index("ix_issuer_status_lists_unpublished", "published_at",
+                            sqlite_where=text("changes > published_changes"),
+                            postgresql_where=text("changes > published_changes")))
 
 
 class StatusEntry(Base):

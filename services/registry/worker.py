@@ -150,15 +150,29 @@ class Worker:
             self._cut_anchor_batch(sender, account_id, force_cut)
             self._cut_revocation_batch(sender, account_id, force_cut)
             self._cut_status_list_batch(sender, account_id)
+        budget = self.SENDS_PER_PASS
         for _ in range(self.SEND_ROUNDS):
-            if not self._send_pending(sender):
+            sent = self._send_pending(sender, budget)
+            if not sent:
                 break
+            budget -= len(sent)
             # With instant or fast blocks the receipt is often there already: record it now
-            # rather than a pass later, which may let the next key job of an account go.
-            self._reconcile(sender, self.chain.head(), watch_from)
+            # rather than a pass later, which may let the next key job of an account go. Only
+            # the jobs just sent: the others were looked at when the pass began.
+            head = self.chain.head()
+            for job_id in sent:
+                with transaction(self.sessions) as session:
+                    job = session.get(ChainJob, job_id)
+                    if job.state in (JobState.sent, JobState.mined):
+                        self._reconcile_job(session, job, head)
+            if budget <= 0:
+                break
 
     # Rounds of send → reconcile per account and pass (key jobs of one issuer go one per round).
     SEND_ROUNDS = 8
+    # Most transactions one account sends in a pass, so that a burst (a thousand new issuers,
+    # all registered by the owner's account) cannot hold the other accounts' anchors for minutes.
+    SENDS_PER_PASS = 100
 
     # -- 1. reconcile ------------------------------------------------------------
     def _reconcile(self, sender: str, head: int, watch_from: int | None) -> None:
@@ -380,12 +394,15 @@ class Worker:
             job.payload = {**job.payload, "lists": payload}
 
     # -- 3. send -----------------------------------------------------------------------
-    def _send_pending(self, sender: str) -> int:
-        """Sign and broadcast the sender's pending jobs in order; returns how many were sent."""
+    def _send_pending(self, sender: str, limit: int | None = None) -> list[int]:
+        """Sign and broadcast the sender's pending jobs in order, at most ``limit``; returns the
+        ids of those sent."""
         with transaction(self.sessions) as session:
             job_ids = [j.id for j in repo.pending_jobs(session, sender)]
-        sent = 0
+        sent: list[int] = []
         for job_id in job_ids:
+            if limit is not None and len(sent) >= limit:
+                break
             with transaction(self.sessions) as session:
                 job = session.get(ChainJob, job_id)
                 if job.state != JobState.pending:
@@ -416,7 +433,7 @@ class Worker:
                     raise RuntimeError(f"lost the lease on {sender}; not sending")
             _crash_point("after_sign")
             self._broadcast(job)
-            sent += 1
+            sent.append(job.id)
             _crash_point("after_send")
         return sent
 
