@@ -83,6 +83,9 @@ class Issuer(Base):
     extra: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # The relay's due-work query: issuers whose registration it still follows.
+    __table_args__ = (Index("ix_issuer_issuers_registry_state", "registry_state", "chain_id"),)
+
 
 class Learner(Base):
     """One person as an issuer knows them: an HMAC of their email (never the address), and a DID."""
@@ -314,7 +317,11 @@ class StatusList(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("issuer_id", "purpose", "number"),
-                      Index("ix_issuer_status_lists_pending", "issuer_id", "purpose", "full"))
+                      Index("ix_issuer_status_lists_pending", "issuer_id", "purpose", "full"),
+                      # Only the lists with unpublished changes: what the relay's due-work query reads.
+                      Index("ix_issuer_status_lists_unpublished", "published_at",
+                            sqlite_where=text("changes > published_changes"),
+                            postgresql_where=text("changes > published_changes")))
 
 
 class StatusEntry(Base):

@@ -95,8 +95,12 @@ class Relay:
                     stop.wait(self.settings.outbox_interval)
 
     def tick(self) -> bool:
-        """One pass; True when there may be more to do at once."""
+        """One pass; True when there may be more to do at once. With nothing due (one query) the
+        pass ends there: no lease taken, no registry asked, whatever the number of issuers."""
+        now = utcnow()
         with transaction(self.sessions) as session:
+            if not repo.work_due(session, now, now - timedelta(seconds=self.settings.status_list_interval)):
+                return False
             if not repo.acquire_lease(session, LEASE_NAME, self.holder, LEASE_TTL):
                 return False
         try:

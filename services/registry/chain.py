@@ -64,6 +64,7 @@ class RegistryChain(Protocol):
     contract_address: str
 
     def head(self) -> int: ...
+    def head_block(self) -> tuple[int, str]: ...
     def block_hash(self, number: int) -> str | None: ...
     def block_timestamp(self, number: int) -> int: ...
     def pending_nonce(self, address: str) -> int: ...
@@ -135,6 +136,12 @@ class Web3Chain:
 
     def head(self) -> int:
         return int(self._rpc(lambda: self.w3.eth.block_number))
+
+    def head_block(self) -> tuple[int, str]:
+        """The latest block's number and hash: one call tells whether the chain moved (a re-org
+        changes the hash even at the same height)."""
+        block = self._rpc(lambda: self.w3.eth.get_block("latest"))
+        return int(block["number"]), _hex(block["hash"])
 
     def block_hash(self, number: int) -> str | None:
         try:

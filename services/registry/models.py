@@ -111,7 +111,9 @@ class ChainJob(Base):
 
     __table_args__ = (Index("ix_registry_jobs_sender_state", "sender", "state"),
                       Index("ix_registry_jobs_subject", "subject"),
-                      Index("ix_registry_jobs_state_failed_at", "state", "failed_at"))
+                      Index("ix_registry_jobs_state_failed_at", "state", "failed_at"),
+                      # The worker's due-work query: unsettled jobs, and confirmed ones in the re-org window.
+                      Index("ix_registry_jobs_state_block", "state", "block_number"))
 
 
 class Anchor(Base):
@@ -132,7 +134,9 @@ class Anchor(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_registry_anchors_account_state", "account_id", "state"),
-                      Index("ix_registry_anchors_job", "job_id"), _waiting_index("ix_registry_anchors_waiting"))
+                      Index("ix_registry_anchors_job", "job_id"),
+                      Index("ix_registry_anchors_state_account", "state", "account_id"),
+                      _waiting_index("ix_registry_anchors_waiting"))
 
 
 class Revocation(Base):
@@ -150,6 +154,7 @@ class Revocation(Base):
     __table_args__ = (UniqueConstraint("account_id", "hash"),
                       Index("ix_registry_revocations_account_state", "account_id", "state"),
                       Index("ix_registry_revocations_job", "job_id"),
+                      Index("ix_registry_revocations_state_account", "state", "account_id"),
                       _waiting_index("ix_registry_revocations_waiting"))
 
 
@@ -172,6 +177,7 @@ class StatusListUpdate(Base):
     __table_args__ = (UniqueConstraint("account_id", "list_id", "version"),
                       Index("ix_registry_status_lists_account_state", "account_id", "state"),
                       Index("ix_registry_status_lists_job", "job_id"),
+                      Index("ix_registry_status_lists_state_account", "state", "account_id"),
                       _waiting_index("ix_registry_status_lists_waiting"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Integer, bindparam, cast, func, insert, null, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from services.core import leases
@@ -243,14 +243,15 @@ def add_job(session: Session, sender: str, kind: JobKind, payload: dict, root: s
     return job
 
 
-def jobs_in_flight(session: Session, sender: str, watch_from_block: int) -> Sequence[ChainJob]:
-    """Jobs broadcast but not settled, and confirmed ones still inside the re-org window."""
-    return session.scalars(
-        select(ChainJob).where(
-            ChainJob.sender == sender,
-            (ChainJob.state.in_([JobState.sent, JobState.mined]))
-            | ((ChainJob.state == JobState.confirmed) & (ChainJob.block_number >= watch_from_block)))
-        .order_by(ChainJob.id)).all()
+def jobs_in_flight(session: Session, sender: str, watch_from_block: int | None) -> Sequence[ChainJob]:
+    """Jobs broadcast but not settled, and confirmed ones still inside the re-org window. With
+    ``watch_from_block`` None (the chain has not moved), only those broadcast and not yet mined."""
+    if watch_from_block is None:
+        where = ChainJob.state == JobState.sent
+    else:
+        where = (ChainJob.state.in_([JobState.sent, JobState.mined])
+                 | ((ChainJob.state == JobState.confirmed) & (ChainJob.block_number >= watch_from_block)))
+    return session.scalars(select(ChainJob).where(ChainJob.sender == sender, where).order_by(ChainJob.id)).all()
 
 
 def pending_jobs(session: Session, sender: str) -> Sequence[ChainJob]:
@@ -284,11 +285,55 @@ def accounts_by_address(session: Session, addresses: Collection[str]) -> dict[st
     return {a.address: a for a in session.scalars(select(ChainAccount).where(ChainAccount.address.in_(sorted(addresses))))}
 
 
-def senders_with_work(session: Session, watch_from_block: int) -> list[str]:
-    busy = select(ChainJob.sender).where(
-        ChainJob.state.in_([JobState.pending, JobState.sent, JobState.mined])
-        | ((ChainJob.state == JobState.confirmed) & (ChainJob.block_number >= watch_from_block))).distinct()
-    return list(session.scalars(busy))
+def _due_work_query(watch: bool):
+    no_account = cast(null(), Integer).label("account_id")
+    parts = [select(ChainJob.sender.label("address"), no_account)
+             .where(ChainJob.state.in_([JobState.pending, JobState.sent]))]
+    if watch:  # what only a new head block can change
+        parts += [select(ChainJob.sender, no_account).where(ChainJob.state == JobState.mined),
+                  select(ChainJob.sender, no_account)
+                  .where(ChainJob.state == JobState.confirmed, ChainJob.block_number >= bindparam("watch_from"))]
+    queued = union_all(*(select(m.account_id).where(m.state == ItemState.queued, m.job_id.is_(None))
+                         for m in (Anchor, Revocation)),
+                       select(StatusListUpdate.account_id).where(StatusListUpdate.state == StatusListState.queued,
+                                                                 StatusListUpdate.job_id.is_(None)))
+    parts.append(select(ChainAccount.address, ChainAccount.id).where(
+        ChainAccount.state == AccountState.active, ChainAccount.id.in_(queued.scalar_subquery())))
+    return union_all(*parts)
+
+
+# Built once: an idle pass runs one of these and nothing else, so it must not rebuild it each time.
+_DUE_WORK = {False: _due_work_query(False), True: _due_work_query(True)}
+
+
+def due_work(session: Session, watch_from_block: int | None) -> dict[str, int | None]:
+    """Every sender with something to do, in one query: ``{address: account id}``.
+
+    A sender is due when it has a job to send or broadcast and not yet mined, a mined job or a
+    confirmed one inside the re-org window (from ``watch_from_block``; None when the chain has
+    not moved since the last look: then nothing there can have changed), or, for an active
+    issuer account, queued anchors, revocations or status-list versions that no job carries yet.
+    The account id is set for an active issuer account with queued items (batches may be cut),
+    None otherwise. Each part reads an index that leads with ``state``: the cost is the work
+    waiting, not the number of issuers or of rows already settled.
+    """
+    watch = watch_from_block is not None
+    rows = session.execute(_DUE_WORK[watch], {"watch_from": watch_from_block} if watch else {})
+    due: dict[str, int | None] = {}
+    for address, account_id in rows:
+        due[address] = due.get(address) or account_id
+    return due
+
+
+# The channel the API signals on PostgreSQL when it queues work; the worker LISTENs on it.
+WORK_CHANNEL = "microcred_registry_work"
+
+
+def notify_work(session: Session) -> None:
+    """Wake the worker (PostgreSQL: NOTIFY, delivered when this transaction commits; elsewhere a
+    no-op, the worker's short idle poll finds the work). A lost wake-up costs latency, never work."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {WORK_CHANNEL}"))
 
 
 def queue_stats(session: Session) -> dict:

@@ -102,6 +102,7 @@ def create_issuer(session: Session, settings: RegistrySettings, owner: str, body
         repo.add_job(session, owner, JobKind.fund, {"to": address, "value": settings.fund_wei}, subject=address)
     repo.add_job(session, owner, JobKind.register_issuer,
                  {"account": address, "did": body.did, "publicKey": body.public_key}, subject=address)
+    repo.notify_work(session)
     return _issuer_read(session, account), True
 
 
@@ -136,6 +137,7 @@ def rotate_key(session: Session, owner: str, issuer_id: str, body: KeyRotate) ->
                          {"account": account.address, "publicKey": body.retire, "validUntil": until,
                           "compromised": body.compromised}, subject=account.address)
     session.flush()
+    repo.notify_work(session)
     return _issuer_read(session, account)
 
 
@@ -160,6 +162,8 @@ def queue_anchors(session: Session, body: AnchorsIn | HashesIn) -> QueuedOut:
         raise Conflict(f"{len(foreign)} hash(es) are already queued by another issuer, e.g. {foreign[0]}")
     new = [h for h in hashes if h not in existing]
     repo.insert_anchors(session, account.id, new, getattr(body, "public_key", None))
+    if new:
+        repo.notify_work(session)
     return QueuedOut(issuer_id=body.issuer_id, queued=len(new), already_queued=len(hashes) - len(new))
 
 
@@ -169,6 +173,8 @@ def queue_revocations(session: Session, body: HashesIn) -> QueuedOut:
     existing = repo.existing_revocations(session, account.id, hashes)
     new = [h for h in hashes if h not in existing]
     repo.insert_revocations(session, account.id, new)
+    if new:
+        repo.notify_work(session)
     return QueuedOut(issuer_id=body.issuer_id, queued=len(new), already_queued=len(hashes) - len(new))
 
 
@@ -238,6 +244,7 @@ def queue_status_list(session: Session, body: StatusListIn) -> StatusListQueued:
         return answer(existing)
     if not newer:
         repo.supersede_queued_below(session, account.id, body.list_id, body.version)
+        repo.notify_work(session)
     return answer(row)
 
 
@@ -382,4 +389,5 @@ def retry_job(session: Session, job_id: int) -> JobRead:
     job.tx_hash = job.raw_tx = job.block_number = job.block_hash = job.block_time = None
     job.nonce = None
     session.flush()
+    repo.notify_work(session)
     return _job_read(session, job)

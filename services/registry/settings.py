@@ -18,8 +18,15 @@ class RegistrySettings(ServiceSettings):
     anchor_max_leaves: int = 10_000
     # revokeBatch writes one storage slot per hash, so batches must stay under the block gas limit.
     revoke_max_per_tx: int = 200
-    # How often the worker looks for work, and how deep a re-org it watches for.
+    # How often the worker passes while there is work, and how deep a re-org it watches for.
     poll_interval: float = 0.5
+    # How long it waits after a pass that found nothing (one query, one chain call). On
+    # PostgreSQL the API's NOTIFY wakes it at once; on SQLite new work waits at most this long
+    # (anchors wait MICROCRED_ANCHOR_INTERVAL for their batch anyway).
+    idle_interval: float = 1.0
+    # While idle, how often it still asks the chain whether it moved (new blocks confirm mined
+    # jobs; a re-org may drop recent ones). Any queued or unsent work makes it ask at once.
+    chain_check_interval: float = 5.0
     reorg_window: int = 12
     # A broadcast transaction seen neither mined nor pending for this long is sent again.
     resend_after: float = 20.0

@@ -43,6 +43,7 @@ from services.registry.chain import ChainError, ChainUnavailable, ContractRevert
 from services.registry.models import (Anchor, AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
                                       Revocation, StatusListState, StatusListUpdate)
 from services.registry.settings import RegistrySettings
+from services.registry.wakeup import Wakeup
 
 log = logging.getLogger("microcred.registry.worker")
 
@@ -74,22 +75,38 @@ class Worker:
         self.lease_ttl = timedelta(seconds=settings.lease_seconds)
         self._held: set[str] = set()
         self._warned: dict[tuple[str, str, str], float] = {}  # (account, key, why) -> when last logged
+        self._seen_head: tuple[int, str] | None = None  # the head block at the end of the last whole pass
+        self._chain_seen_at = 0.0  # time.monotonic() of the last look at the head block
 
     # -- the loop ----------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, wakeup: Wakeup | None = None) -> None:
+        """Pass after pass until ``stop``: every ``poll_interval`` while there is work, every
+        ``idle_interval`` when there is none, or at once when the API signals new work (NOTIFY on
+        PostgreSQL). The wake-up only shortens a wait; the poll alone never loses work. An idle
+        pass is one query; the chain is asked whether it moved only every
+        ``chain_check_interval`` until there is work again."""
+        own = wakeup is None
+        wakeup = wakeup or Wakeup(self.settings.database_url)
         backoff = self.settings.poll_interval
-        while not stop.is_set():
-            try:
-                self.tick()
-                backoff = self.settings.poll_interval
-            except ChainUnavailable as exc:
-                backoff = min(max(backoff * 2, 1.0), 5.0)
-                log.warning("chain unavailable, retrying in %.1fs: %s", backoff, exc)
-            except Exception:
-                backoff = min(max(backoff * 2, 1.0), 5.0)
-                log.exception("worker pass failed, retrying in %.1fs", backoff)
-            stop.wait(backoff)
-        self.release_leases()
+        busy = True
+        try:
+            while not stop.is_set():
+                try:
+                    look = time.monotonic() - self._chain_seen_at >= self.settings.chain_check_interval
+                    busy = self.tick(look_at_chain=busy or look)
+                    backoff = self.settings.poll_interval
+                    delay = self.settings.poll_interval if busy else self.settings.idle_interval
+                except ChainUnavailable as exc:
+                    backoff = delay = min(max(backoff * 2, 1.0), 5.0)
+                    log.warning("chain unavailable, retrying in %.1fs: %s", backoff, exc)
+                except Exception:
+                    backoff = delay = min(max(backoff * 2, 1.0), 5.0)
+                    log.exception("worker pass failed, retrying in %.1fs", backoff)
+                wakeup.wait(stop, delay)
+        finally:
+            if own:
+                wakeup.close()
+            self.release_leases()
 
     def release_leases(self) -> None:
         """On a clean stop, let another worker take over at once instead of after the TTL."""
@@ -98,17 +115,31 @@ class Worker:
                 repo.release_lease(session, name, self.holder)
         self._held.clear()
 
-    def tick(self, force_cut: bool = False) -> None:
-        """One pass over every account with work. ``force_cut`` cuts batches without waiting."""
-        head = self.chain.head()
-        watch_from = max(0, head - self.settings.reorg_window)
-        with transaction(self.sessions) as session:
-            senders = set(repo.senders_with_work(session, watch_from))
-            issuers = {a.address: a.id for a in repo.active_accounts(session)}
-        for sender in sorted(senders | set(issuers)):
-            self._process_sender(sender, issuers.get(sender), head, watch_from, force_cut)
+    def tick(self, force_cut: bool = False, look_at_chain: bool = True) -> bool:
+        """One pass over the accounts that have work; True if any had. ``force_cut`` cuts batches
+        without waiting.
 
-    def _process_sender(self, sender: str, account_id: int | None, head: int, watch_from: int,
+        One query finds them (``repo.due_work``), whatever the number of issuers. Mined jobs and
+        confirmed ones inside the re-org window are looked at again only when the head block
+        changed (its number or its hash): their confirmations and a re-org both show there first.
+        ``look_at_chain`` False (an idle loop between two looks at the chain): if nothing is
+        queued or waiting to be sent, the pass ends after that one query, without a chain call.
+        """
+        if not look_at_chain and self._seen_head is not None:
+            with transaction(self.sessions) as session:
+                if not repo.due_work(session, None):
+                    return False
+        head, head_hash = self.chain.head_block()
+        self._chain_seen_at = time.monotonic()
+        watch_from = max(0, head - self.settings.reorg_window) if (head, head_hash) != self._seen_head else None
+        with transaction(self.sessions) as session:
+            due = repo.due_work(session, watch_from)
+        for sender in sorted(due):
+            self._process_sender(sender, due[sender], head, watch_from, force_cut)
+        self._seen_head = (head, head_hash)  # only after a whole pass: one cut short looks again
+        return bool(due)
+
+    def _process_sender(self, sender: str, account_id: int | None, head: int, watch_from: int | None,
                         force_cut: bool) -> None:
         with transaction(self.sessions) as session:
             if not repo.acquire_lease(session, sender, self.holder, self.lease_ttl):
@@ -119,18 +150,33 @@ class Worker:
             self._cut_anchor_batch(sender, account_id, force_cut)
             self._cut_revocation_batch(sender, account_id, force_cut)
             self._cut_status_list_batch(sender, account_id)
+        budget = self.SENDS_PER_PASS
         for _ in range(self.SEND_ROUNDS):
-            if not self._send_pending(sender):
+            sent = self._send_pending(sender, budget)
+            if not sent:
                 break
+            budget -= len(sent)
             # With instant or fast blocks the receipt is often there already: record it now
-            # rather than a pass later, which may let the next key job of an account go.
-            self._reconcile(sender, self.chain.head(), watch_from)
+            # rather than a pass later, which may let the next key job of an account go. Only
+            # the jobs just sent: the others were looked at when the pass began.
+            head = self.chain.head()
+            for job_id in sent:
+                with transaction(self.sessions) as session:
+                    job = session.get(ChainJob, job_id)
+                    if job.state in (JobState.sent, JobState.mined):
+                        self._reconcile_job(session, job, head)
+            if budget <= 0:
+                break
 
     # Rounds of send → reconcile per account and pass (key jobs of one issuer go one per round).
     SEND_ROUNDS = 8
+    # Most transactions one account sends in a pass, so that a burst (a thousand new issuers,
+    # all registered by the owner's account) cannot hold the other accounts' anchors for minutes.
+    SENDS_PER_PASS = 100
 
     # -- 1. reconcile ------------------------------------------------------------
-    def _reconcile(self, sender: str, head: int, watch_from: int) -> None:
+    def _reconcile(self, sender: str, head: int, watch_from: int | None) -> None:
+        """``watch_from`` None: the chain has not moved, only broadcast jobs can have news."""
         with transaction(self.sessions) as session:
             job_ids = [j.id for j in repo.jobs_in_flight(session, sender, watch_from)]
         for job_id in job_ids:
@@ -348,12 +394,15 @@ class Worker:
             job.payload = {**job.payload, "lists": payload}
 
     # -- 3. send -----------------------------------------------------------------------
-    def _send_pending(self, sender: str) -> int:
-        """Sign and broadcast the sender's pending jobs in order; returns how many were sent."""
+    def _send_pending(self, sender: str, limit: int | None = None) -> list[int]:
+        """Sign and broadcast the sender's pending jobs in order, at most ``limit``; returns the
+        ids of those sent."""
         with transaction(self.sessions) as session:
             job_ids = [j.id for j in repo.pending_jobs(session, sender)]
-        sent = 0
+        sent: list[int] = []
         for job_id in job_ids:
+            if limit is not None and len(sent) >= limit:
+                break
             with transaction(self.sessions) as session:
                 job = session.get(ChainJob, job_id)
                 if job.state != JobState.pending:
@@ -384,7 +433,7 @@ class Worker:
                     raise RuntimeError(f"lost the lease on {sender}; not sending")
             _crash_point("after_sign")
             self._broadcast(job)
-            sent += 1
+            sent.append(job.id)
             _crash_point("after_send")
         return sent
 

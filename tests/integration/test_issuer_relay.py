@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from services.core import anchorproof, dataintegrity
 from services.core.db import utcnow
 from services.core.multiformats import decode_public_key
-from services.issuer.models import Credential, Issuer, OutboxKind, OutboxMessage, OutboxState
+from services.issuer.anchoring import repository as anchoring_repo
+from services.issuer.models import Credential, Issuer, Lease, OutboxKind, OutboxMessage, OutboxState, StatusList
 from services.issuer.outbox import Relay
 from tests.integration.issuer_support import (FakeRegistry, auth, create_achievement, create_issuer, issue,
                                               issuer_client, registry_bit)
@@ -208,3 +209,55 @@ def _two_seconds_pass(client) -> None:
     with client.sessions.begin() as s:
         s.execute(update(Credential).where(Credential.anchor_next_poll_at <= utcnow() + timedelta(seconds=2))
                   .values(anchor_next_poll_at=None))
+
+
+def _settle(client, passes: int = 10) -> None:
+    """Passes until the relay has nothing left to do: issuers active, lists published, anchors attached."""
+    for _ in range(passes):
+        for account in client.registry.accounts.values():
+            account["state"] = "active"
+        client.registry.confirm_all()
+        _due_now(client)
+        _poll_now(client)
+        client.relay._last_registration_poll = 0.0  # follow registrations now, not in 2 s
+        with client.sessions.begin() as s:  # status lists: as if their interval had passed
+            s.execute(update(StatusList).values(published_at=utcnow() - timedelta(hours=1)))
+        client.relay.tick()
+        with client.sessions() as s:
+            if not anchoring_repo.work_due(s, utcnow(), utcnow()):
+                return
+    raise AssertionError("the relay never ran out of work")
+
+
+def test_an_idle_relay_pass_takes_no_lease_and_asks_the_registry_nothing(client):
+    """Work, not tenants, sets the relay's cost: with every issuer registered and every anchor
+    attached, a pass is one query, whatever the number of issuers."""
+    keys = [create_issuer(client, slug=f"idle-{i}")["api_key"] for i in range(5)]
+    achievement = create_achievement(client, keys[0])
+    issue(client, keys[0], achievement["id"])
+    _settle(client)
+    client.registry.calls.clear()
+    with client.sessions() as s:
+        lease_before = s.scalar(select(Lease.expires_at).where(Lease.name == "issuer-outbox"))
+    assert client.relay.tick() is False
+    assert client.registry.calls == []
+    with client.sessions() as s:
+        assert s.scalar(select(Lease.expires_at).where(Lease.name == "issuer-outbox")) == lease_before
+    # New work is seen by that one query: the next pass delivers it.
+    credential = issue(client, keys[3], create_achievement(client, keys[3])["id"])
+    client.relay.tick()
+    assert "queue_anchors" in client.registry.calls
+    assert credential["credential_hash"] in client.registry.anchored
+
+
+def test_a_message_waiting_for_its_retry_time_is_not_due(client):
+    client.registry.up = False
+    create_issuer(client)
+    client.relay.tick()  # the registry is down: the registration waits for its backoff
+    client.registry.up = True
+    with client.sessions() as s:
+        assert [m.state for m in s.scalars(select(OutboxMessage))] == [OutboxState.pending]
+        assert not anchoring_repo.work_due(s, utcnow(), utcnow() - timedelta(hours=1))
+    _due_now(client)
+    with client.sessions() as s:
+        assert anchoring_repo.work_due(s, utcnow(), utcnow() - timedelta(hours=1))

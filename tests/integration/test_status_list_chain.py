@@ -206,7 +206,7 @@ def test_an_unregistered_issuers_update_waits_for_the_registration(lists2):
 class CrashAfterCutWorker(Worker):
     """Cuts its jobs, then "dies" before it signs anything."""
 
-    def _send_pending(self, sender):
+    def _send_pending(self, sender, limit=None):
         return 0
 
 

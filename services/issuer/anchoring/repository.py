@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from services.core import leases
 from services.core.db import utcnow
-from services.issuer.models import AnchorState, Credential, Lease, OutboxKind, OutboxMessage, OutboxState, SigningKey
+from services.issuer.models import (AnchorState, Credential, Issuer, Lease, OutboxKind, OutboxMessage, OutboxState,
+                                    RegistryState, SigningKey, StatusList)
 
 
 def add_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict) -> OutboxMessage:
@@ -40,6 +41,27 @@ def awaiting_anchor(session: Session, issuer_id: str, now: datetime, limit: int)
 def issuers_awaiting_anchor(session: Session) -> list[str]:
     return list(session.scalars(select(Credential.issuer_id)
                                 .where(Credential.anchor_state == AnchorState.queued).distinct()))
+
+
+# Built once: an idle relay pass runs this and nothing else. Each part reads an index that holds
+# only rows with work (pending messages, queued anchors, issuers being registered, lists with
+# unpublished changes), so its cost does not grow with the number of issuers or credentials.
+_NOW, _LISTS_BEFORE = bindparam("now"), bindparam("lists_before")
+_WORK_DUE = select(or_(
+    exists().where(OutboxMessage.state == OutboxState.pending, OutboxMessage.next_attempt_at <= _NOW),
+    exists().where(Credential.anchor_state == AnchorState.queued,
+                   Credential.anchor_next_poll_at.is_(None) | (Credential.anchor_next_poll_at <= _NOW)),
+    exists().where((Issuer.registry_state == RegistryState.registering)
+                   | ((Issuer.registry_state == RegistryState.active) & Issuer.chain_id.is_(None))),
+    exists().where(StatusList.changes > StatusList.published_changes,
+                   StatusList.published_at.is_(None) | (StatusList.published_at <= _LISTS_BEFORE))))
+
+
+def work_due(session: Session, now: datetime, lists_published_before: datetime) -> bool:
+    """Whether a relay pass has anything to do, in one query: a message due for delivery, an anchor
+    receipt due to be asked for, an issuer whose registration is being followed, or a status list
+    with changes whose last version is older than ``lists_published_before``."""
+    return bool(session.scalar(_WORK_DUE, {"now": now, "lists_before": lists_published_before}))
 
 
 def acquire_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
