@@ -42,6 +42,7 @@ from services.issuer.credentials import builder, document as cred, repository as
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.deps import Issuing, Reading, Revoking, SessionDep, SettingsDep
 from services.issuer.models import Achievement, Credential, Issuer, OutboxKind
+from services.issuer.pathways import definitions as pathways
 from services.issuer.credentials.schemas import EvidenceIn, RevokeIn, SuspendIn
 from services.issuer.schemas import EARLIEST, LATEST
 from services.issuer.settings import IssuerSettings
@@ -132,6 +133,7 @@ def issue_credential(body: IssueRequest, principal: Issuing, session: SessionDep
                       "{\"credential\", \"options\"}", code="unknown_data")
     document, credential_id = issue(session, settings, principal.issuer, body.credential, body.options or {})
     tasks.add_task(_wake, request, "wake_relay")
+    tasks.add_task(_wake, request, "wake_awards")
     response.headers["Location"] = f"/credentials/{credential_id}"
     return IssueResponse(verifiableCredential=document)
 
@@ -422,6 +424,7 @@ def _achievement(session: Session, settings: IssuerSettings, issuer: Issuer,
     row = achievements_repo.achievement(session, issuer.id, achievement_url[len(prefix):])
     if row is None:
         raise _refuse(f"{hint}: {achievement_url!r} is not one of them", code="unknown_achievement")
+    pathways.refuse_by_hand(row)
     document = builder.achievement_document(settings, row)
     for key, item in given.items():
         if not _same(document.get(key), item):

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.issuer.pathways.schemas import RequiresIn
 from services.issuer.schemas import HttpUrl, Prose, Strict, Text, line_text
 
 
@@ -74,6 +75,8 @@ class AchievementCreate(Strict):
     tags: list[Text(100)] = Field(default_factory=list, max_length=30)
     validity_days: int | None = Field(None, ge=1, le=36_500,
                                       description="shelf life: each credential's validUntil = validFrom + this")
+    requires: RequiresIn | None = Field(None, description="makes this a pathway, awarded automatically when a "
+                                                          "learner holds its components (docs/pathways.md)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -88,5 +91,8 @@ class AchievementRead(BaseModel):
     alignment: list[dict]
     tags: list[str]
     validity_days: int | None
+    requires: dict | None = Field(None, description="a pathway's requirement: {k, of: [achievement id, or "
+                                                    "'ext:<DID> <URL>' for another issuer's]}")
+    pathway: bool = False
     created_at: datetime
     achievement: dict = Field(description="the OB 3.0 Achievement as it goes into credentials")

@@ -63,7 +63,7 @@ def issue_credential(session: Session, settings: IssuerSettings, issuer: Issuer,
         replay = idempotency.replay(session, issuer, idempotency_key, fingerprint, "credential")
         if replay is not None:
             return get_credential(session, issuer, replay), False
-    achievement = achievements.achievement(session, issuer, body.achievement_id)
+    achievement = achievements.issuable(session, issuer, body.achievement_id)
     key = active_key(session, issuer)
     context = signer(settings, issuer, key)
     now = utcnow()
