@@ -39,7 +39,7 @@ from services.core.multiformats import MultiformatError, decode_public_key
 from services.core.verification import Facts, KeyOnChain, Report, evaluate
 from services.verifier.chainview import ChainReadError, ChainView
 from services.verifier.lru import LRU
-from services.verifier import didweb
+from services.verifier import components as stack, didweb
 from services.verifier.fetch import FetchRefused, fetch_json
 from services.verifier.statuscheck import StatusLists, verified_bits
 
@@ -242,7 +242,42 @@ class Checker:
             raise UpstreamUnavailable(f"the issuer service answered {r.status_code}")
         return r.json()
 
-    async def verify_document(self, credential: dict) -> Report:
+    async def verify_document(self, credential: dict, depth: int = 0,
+                              budget: stack.Budget | None = None) -> Report:
+        """The report; a pathway credential's components are checked too (``depth`` levels down so far)."""
+        report = await self._verify_one(credential)
+        if isinstance(credential, dict) and report.check("format").status != "failed":
+            shared = budget or stack.Budget()
+
+            async def component(url: str, level: int):
+                return await self._component(url, level, shared)
+
+            report.components = await stack.check(credential, component, depth, shared)
+        return report
+
+    async def _component(self, url: str, depth: int, budget: stack.Budget):
+        """(report, document, its credential hash, why not) for a component named by URL."""
+        own = self.public_base_url + "/c/"
+        if self.http is None:
+            return None, None, None, "components cannot be fetched here"
+        try:
+            if url.startswith(own):
+                document = await self.fetch_own_credential(url[len(own):].split("/", 1)[0].split("#", 1)[0])
+                if document is None:
+                    return None, None, None, "there is no credential at this address"
+            else:
+                document = await fetch_json(self.http, url, **self.fetch_rules)
+                if isinstance(document.get("checks"), list) and isinstance(document.get("credential"), dict):
+                    # another microcred deployment's page answers with its report: take the file
+                    document = await fetch_json(self.http, url.split("#", 1)[0].rstrip("/") + "/credential.json",
+                                                **self.fetch_rules)
+        except (FetchRefused, UpstreamUnavailable) as exc:
+            return None, None, None, f"the component could not be fetched: {exc}"
+        verdict = await self._verdict(document)
+        report = await self.verify_document(document, depth, budget)
+        return report, document, verdict.credential_hash, None
+
+    async def _verify_one(self, credential: dict) -> Report:
         now = datetime.now(UTC)
         # The I/O that does not need the credential hash (the issuer's status service, the
         # chain's anchor and issuer records) runs while the hash and signature are computed.
