@@ -125,7 +125,7 @@ def achievement_document(a: AchievementData) -> dict:
 
 def evidence_document(e: dict) -> dict:
     out: dict[str, Any] = {"type": ["Evidence"]}
-    for key in ("id", "name", "description", "narrative", "genre", "audience"):
+    for key in ("id", "name", "description", "narrative", "genre", "audience", "digestMultibase"):
         if e.get(key):
             out[key] = e[key]
     return out
