@@ -7,7 +7,7 @@
 * ``issuer_external_credentials``: credentials of other issuers submitted for a learner.
 
 Revision ID: 0008_issuer_pathways
-Revises: 0006_issuer_status_lists
+Revises: 0007_issuer_learners_split
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0008_issuer_pathways'
-down_revision = '0006_issuer_status_lists'
+down_revision = '0007_issuer_learners_split'
 branch_labels = None
 depends_on = None
 

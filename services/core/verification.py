@@ -99,6 +99,7 @@ class Facts:
     suspended_in_list: bool = False
     suspended_at_issuer: bool = False  # suspended at the issuer, maybe not yet in a list on chain
     suspension_reason: str | None = None
+    renewed_by: str | None = None  # our issuer's word: the URL of the credential that renewed this one
     status_list_error: str | None = None  # a list that is wrong: the check fails
     status_list_pending: bool = False  # a list with no version on chain yet
     revocation_error: str | None = None
@@ -118,6 +119,7 @@ class Report:
     # A pathway credential's components, each checked like this one (services/verifier/components.py);
     # None for a credential that names none.
     components: list[dict] | None = None
+    renewed_by: str | None = None  # the successor's URL, when our issuer renewed this credential
 
     @property
     def verified(self) -> bool:
@@ -136,6 +138,8 @@ class Report:
             broken = component_problems(self.components)
             body["componentsValid"] = not broken
             body["componentProblems"] = broken
+        if self.renewed_by is not None:
+            body["renewedBy"] = self.renewed_by
         return body
 
 
@@ -387,4 +391,4 @@ def evaluate(facts: Facts, now: datetime, credential: dict | None = None, anchor
     ]
     status = decide(checks, facts)
     return Report(status=status, checks=checks, credential=credential or {}, anchor=anchor,
-                  assurance=assurance(facts, status))
+                  assurance=assurance(facts, status), renewed_by=facts.renewed_by)

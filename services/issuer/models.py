@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text,
+from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -78,8 +78,25 @@ class Issuer(Base):
                                                           default=RegistryState.pending)
     chain_address: Mapped[str | None] = mapped_column(String(42))
     chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The key of its learners' email hashes (docs/learners.md), sealed like signing keys; made on first use.
+    sealed_learner_secret: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Learner(Base):
+    """One person as an issuer knows them: an HMAC of their email (never the address), and a DID."""
+
+    __tablename__ = "issuer_learners"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    email_key: Mapped[str | None] = mapped_column(String(64))
+    did: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer_id", "email_key", name="uq_issuer_learners_email_key"),
+                      UniqueConstraint("issuer_id", "did", name="uq_issuer_learners_did"))
 
 
 class SigningKey(Base):
@@ -158,6 +175,10 @@ class Achievement(Base):
     # A pathway's requirement in normal form {"k", "of": [element…]} (pathways.requirements);
     # null for an achievement issued by hand. Migration 0008.
     requires: Mapped[dict | None] = mapped_column(JSON)
+    level: Mapped[str | None] = mapped_column(String(20))  # foundational, intermediate, advanced
+    category: Mapped[str | None] = mapped_column(String(64))  # the skill category: soft, technical, industry …
+    hours: Mapped[float | None] = mapped_column(Float)
+    credits: Mapped[float | None] = mapped_column(Float)
     extra: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -185,11 +206,17 @@ class Credential(Base):
     # Suspension (credentials with status list entries only): lifted by clearing both.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspension_reason: Mapped[str | None] = mapped_column(Text)
+    # Null for credentials issued before learners (docs/learners.md).
+    learner_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_learners.id"))
+    replaces: Mapped[str | None] = mapped_column(String(64))  # renewal: the credential this one succeeds
+    replaced_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_issuer_credentials_issuer_created", "issuer_id", "created_at"),
                       Index("ix_issuer_credentials_anchor", "anchor_state", "issuer_id"),
-                      Index("ix_issuer_credentials_batch", "batch_id", "batch_row"))
+                      Index("ix_issuer_credentials_batch", "batch_id", "batch_row"),
+                      Index("ix_issuer_credentials_learner", "learner_id"),
+                      Index("ix_issuer_credentials_expiry", "issuer_id", "valid_until"))
 
 
 class Batch(Base):

@@ -629,6 +629,7 @@ class Checker:
         facts.revocation_pending_at_issuer = found.revocation_pending_at_issuer
         facts.suspended_at_issuer = found.suspended_at_issuer
         facts.suspension_reason = found.suspension_reason
+        facts.renewed_by = found.renewed_by
         facts.revocation_checked_at = found.revocation_checked_at
         facts.revocation_error = facts.revocation_error or found.revocation_error
         # With status lists on chain the issuer's status service only shows changes not yet
@@ -659,6 +660,9 @@ class Checker:
             facts.suspended_at_issuer = bool(body.get("suspended"))
             reason = body.get("suspensionReason")
             facts.suspension_reason = reason[:500] if isinstance(reason, str) and facts.suspended_at_issuer else None
+            renewed = body.get("renewedBy")  # only ever a credential page of ours
+            if isinstance(renewed, str) and renewed.startswith(prefix) and len(renewed) <= len(prefix) + 64:
+                facts.renewed_by = renewed
             facts.revocation_checked_at = datetime.now(UTC)
         except (httpx.HTTPError, ValueError) as exc:
             facts.unavailable["revocation"] = f"the issuer's status service did not answer ({type(exc).__name__})"

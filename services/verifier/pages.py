@@ -107,6 +107,17 @@ def _issuer(credential: dict) -> dict:
     return issuer if isinstance(issuer, dict) else {}
 
 
+def competency_level(achievement: dict) -> str | None:
+    """The name of the level an OB 3.0 ``resultDescription`` of type RubricCriterionLevel requires, if any."""
+    for described in achievement.get("resultDescription") or []:
+        if not isinstance(described, dict) or described.get("resultType") != "RubricCriterionLevel":
+            continue
+        for level in described.get("rubricCriterionLevel") or []:
+            if isinstance(level, dict) and level.get("id") == described.get("requiredLevel"):
+                return text(level.get("name"), 40)
+    return None
+
+
 def _achievement(credential: dict) -> dict:
     subject = credential.get("credentialSubject")
     subject = subject if isinstance(subject, dict) else {}
@@ -217,6 +228,11 @@ def view(report: Report, credential: dict | None, links: Links) -> dict:
         "criteria": text(criteria.get("narrative")),
         "criteria_url": safe_url(criteria.get("id")),
         "achievement_type": text(achievement.get("achievementType"), 100),
+        "level": competency_level(achievement),
+        "category": text(achievement.get("fieldOfStudy"), 64),
+        "credits": achievement.get("creditsAvailable") if isinstance(achievement.get("creditsAvailable"),
+                                                                     (int, float)) else None,
+        "renewed_by": safe_url(report.renewed_by) if report.renewed_by else None,
         "alignment": alignment,
         "tags": [t[:60] for t in (achievement.get("tag") or [])[:30] if isinstance(t, str)],
         "evidence": [e for e in evidence if e["name"] or e["url"] or e["description"] or e["narrative"]],

@@ -184,7 +184,7 @@ def test_bad_or_oversized_uploads_are_refused_and_nothing_is_stored(client, lake
     {"achievementType": "Nonsense"},
     {"alignment": [{"targetName": "x"}]},
     {"validity_days": 0},
-    {"level": "advanced"},
+    {"level": "expert"},
     {"name": "x" * 201},
 ])
 def test_bad_achievements_are_refused_and_nothing_is_stored(client, lakeside, change):

@@ -45,7 +45,8 @@ def test_every_kind_of_issued_credential_validates(validator, sqlite_url, tmp_pa
         issuer = create_issuer(client, logo=data_uri(tiny_png()), linkedin_organization_id="42")
         key = issuer["api_key"]
         image = client.post("/api/v1/images", files={"file": ("b.png", tiny_png(), "image/png")}, headers=auth(key))
-        full = create_achievement(client, key, image=image.json()["id"], image_caption="badge")
+        full = create_achievement(client, key, image=image.json()["id"], image_caption="badge", level="advanced",
+                                  category="technical", credits=3, hours=40)
         minimal = client.post("/api/v1/achievements", headers=auth(key), json={
             "name": "Initiative", "description": "Starts things.", "criteria": {"narrative": "Did."}}).json()
         documents = [

@@ -135,3 +135,33 @@ def test_an_uploaded_document_gets_a_report_without_the_learners_tools():
     v = view(report("invalid"), CREDENTIAL, Links(CREDENTIAL["id"], None))
     html = render("page.html", v=v, qr_svg=None, oembed_url=None, uploaded=True)
     assert "Not valid" in html and "Add to LinkedIn" not in html and "og:image" not in html and "noindex" in html
+
+
+def test_the_level_category_and_credits_show_beside_the_kind_and_the_renewal_links_the_successor():
+    credential = copy.deepcopy(CREDENTIAL)
+    achievement = credential["credentialSubject"]["achievement"]
+    url = achievement.get("id", "https://issuer.example/public/achievements/a")
+    achievement.update({"fieldOfStudy": "soft", "creditsAvailable": 0.5, "resultDescription": [{
+        "id": f"{url}#level", "type": ["ResultDescription"], "name": "Competency level",
+        "resultType": "RubricCriterionLevel", "requiredLevel": f"{url}#level-advanced",
+        "rubricCriterionLevel": [{"id": f"{url}#level-{n}", "type": ["RubricCriterionLevel"], "name": n.capitalize(),
+                                  "level": n} for n in ("foundational", "intermediate", "advanced")]}]})
+    successor = f"{BASE}/c/{'N' * 22}"
+    renewed = report("valid", credential)
+    renewed.renewed_by = successor
+    v = view(renewed, credential, LINKS)
+    assert (v["level"], v["category"], v["credits"], v["renewed_by"]) == ("Advanced", "soft", 0.5, successor)
+    html = render("page.html", v=v, qr_svg=endpoints.qr_svg(LINKS.page_url),
+                  oembed_url=pages.oembed_link(BASE, LINKS.page_url))
+    assert '<span class="level" id="level">Advanced</span>' in html and "0.5 credits" in html
+    assert f'Renewed: <a href="{successor}">see the new credential</a>' in html
+    assert renewed.to_json()["renewedBy"] == successor
+    plain = _page(CREDENTIAL)
+    assert 'id="level"' not in plain and 'id="renewed"' not in plain
+    assert "renewedBy" not in report("valid").to_json()
+
+
+def test_a_renewal_link_that_is_not_a_web_address_is_not_shown():
+    hostile = report("valid")
+    hostile.renewed_by = "javascript:alert(1)"
+    assert view(hostile, CREDENTIAL, LINKS)["renewed_by"] is None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Response, UploadFile
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from services.core.errors import PayloadTooLarge
 from services.issuer.deps import Issuing, Reading, SessionDep, SettingsDep
 from services.issuer.routing import ResourceId
 from services.issuer.achievements import service
-from services.issuer.achievements.schemas import AchievementCreate, AchievementRead, ImageRead
+from services.issuer.achievements.schemas import AchievementCreate, AchievementRead, ImageRead, Level
 from services.issuer.pathways.schemas import RequiresIn
 
 api = APIRouter(prefix="/api/v1")
@@ -41,8 +41,12 @@ def replace_requires(achievement_id: ResourceId, body: RequiresIn, principal: Is
 
 
 @api.get("/achievements", response_model=list[AchievementRead])
-def list_achievements(principal: Reading, session: SessionDep, settings: SettingsDep) -> list[AchievementRead]:
-    return service.list_achievements(session, settings, principal.issuer)
+def list_achievements(principal: Reading, session: SessionDep, settings: SettingsDep,
+                      level: Annotated[Level | None, Query()] = None,
+                      category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+                      ) -> list[AchievementRead]:
+    """The issuer's achievements; ``level`` and ``category`` filter them (the category ignoring case)."""
+    return service.list_achievements(session, settings, principal.issuer, level, category)
 
 
 @api.get("/achievements/{achievement_id}", response_model=AchievementRead)

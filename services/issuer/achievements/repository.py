@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.issuer.models import Achievement, Image
@@ -30,6 +30,11 @@ def public_achievement(session: Session, achievement_id: str) -> Achievement | N
     return session.get(Achievement, achievement_id)
 
 
-def achievements(session: Session, issuer_id: str) -> Sequence[Achievement]:
-    return session.scalars(select(Achievement).where(Achievement.issuer_id == issuer_id)
-                           .order_by(Achievement.created_at, Achievement.id)).all()
+def achievements(session: Session, issuer_id: str, level: str | None = None,
+                 category: str | None = None) -> Sequence[Achievement]:
+    query = select(Achievement).where(Achievement.issuer_id == issuer_id)
+    if level is not None:
+        query = query.where(Achievement.level == level)
+    if category is not None:
+        query = query.where(func.lower(Achievement.category) == category.lower())
+    return session.scalars(query.order_by(Achievement.created_at, Achievement.id)).all()

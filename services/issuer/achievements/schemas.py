@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -43,6 +43,9 @@ class ImageRead(BaseModel):
     size: int
 
 
+Level = Literal["foundational", "intermediate", "advanced"]  # credentials.document.LEVELS
+
+
 class AlignmentIn(Strict):
     targetName: Text(500)
     targetUrl: HttpUrl
@@ -77,6 +80,14 @@ class AchievementCreate(Strict):
                                       description="shelf life: each credential's validUntil = validFrom + this")
     requires: RequiresIn | None = Field(None, description="makes this a pathway, awarded automatically when a "
                                                           "learner holds its components (docs/pathways.md)")
+    level: Level | None = Field(None, description="the competency level (OB 3.0 resultDescription, "
+                                                  "a RubricCriterionLevel)")
+    category: Text(64) | None = Field(None, description="the skill category, e.g. soft, technical, industry "
+                                                        "(OB 3.0 fieldOfStudy)")
+    hours: float | None = Field(None, gt=0, le=100_000, description="the learning time in hours (kept by the "
+                                                                     "issuer; OB 3.0 has no term for it)")
+    credits: float | None = Field(None, gt=0, le=1_000, description="the credits it is worth (OB 3.0 "
+                                                                    "creditsAvailable)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -94,5 +105,9 @@ class AchievementRead(BaseModel):
     requires: dict | None = Field(None, description="a pathway's requirement: {k, of: [achievement id, or "
                                                     "'ext:<DID> <URL>' for another issuer's]}")
     pathway: bool = False
+    level: Level | None = None
+    category: str | None = None
+    hours: float | None = None
+    credits: float | None = None
     created_at: datetime
     achievement: dict = Field(description="the OB 3.0 Achievement as it goes into credentials")

@@ -92,7 +92,8 @@ def _achievement_read(settings: IssuerSettings, a: Achievement) -> AchievementRe
     document = builder.achievement_document(settings, a)
     return AchievementRead(id=a.id, name=a.name, description=a.description, criteria=document["criteria"],
                            image=a.image_url, achievement_type=a.achievement_type, alignment=list(a.alignment or []),
-                           tags=list(a.tags or []), validity_days=a.validity_days, requires=a.requires,
+                           tags=list(a.tags or []), validity_days=a.validity_days, level=a.level,
+                           category=a.category, hours=a.hours, credits=a.credits, requires=a.requires,
                            pathway=a.requires is not None, created_at=a.created_at,
                            achievement=document)
 
@@ -104,7 +105,8 @@ def create_achievement(session: Session, settings: IssuerSettings, issuer: Issue
                       criteria_narrative=body.criteria.narrative, criteria_url=body.criteria.id, image_url=image,
                       image_caption=body.image_caption, achievement_type=body.achievement_type,
                       alignment=[a.model_dump(exclude_none=True) for a in body.alignment], tags=list(body.tags),
-                      validity_days=body.validity_days, created_at=utcnow())
+                      validity_days=body.validity_days, level=body.level, category=body.category,
+                      hours=body.hours, credits=body.credits, created_at=utcnow())
     # Refuse now what could not be signed later: the achievement must canonicalise safely.
     _check_signable(settings, issuer, row)
     requirement = pathways.normalise(session, settings, issuer.id, body.requires, row.id) if body.requires else None
@@ -132,8 +134,10 @@ def _check_signable(settings: IssuerSettings, issuer: Issuer, a: Achievement) ->
         raise InvalidInput(f"this achievement could not be signed safely: {exc}", code="unsafe_document") from None
 
 
-def list_achievements(session: Session, settings: IssuerSettings, issuer: Issuer) -> list[AchievementRead]:
-    return [_achievement_read(settings, a) for a in repo.achievements(session, issuer.id)]
+def list_achievements(session: Session, settings: IssuerSettings, issuer: Issuer, level: str | None = None,
+                      category: str | None = None) -> list[AchievementRead]:
+    """The issuer's achievements, oldest first; ``category`` matches without regard to case."""
+    return [_achievement_read(settings, a) for a in repo.achievements(session, issuer.id, level, category)]
 
 
 def get_achievement(session: Session, settings: IssuerSettings, issuer: Issuer, achievement_id: str) -> AchievementRead:

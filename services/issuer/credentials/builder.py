@@ -44,7 +44,8 @@ def achievement_data(settings: IssuerSettings, a: Achievement) -> cred.Achieveme
         id_url=achievement_url(settings, a.id), name=a.name, description=a.description,
         criteria_narrative=a.criteria_narrative, criteria_url=a.criteria_url, image_url=a.image_url,
         image_caption=a.image_caption, achievement_type=a.achievement_type, alignment=list(a.alignment or []),
-        tags=list(a.tags or []), validity_days=a.validity_days)
+        tags=list(a.tags or []), validity_days=a.validity_days, level=a.level, category=a.category,
+        credits=a.credits)
 
 
 def achievement_document(settings: IssuerSettings, a: Achievement) -> dict[str, Any]:

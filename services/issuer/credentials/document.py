@@ -81,6 +81,9 @@ class AchievementData:
     alignment: list[dict] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     validity_days: int | None = None
+    level: str | None = None
+    category: str | None = None
+    credits: float | None = None
 
 
 def profile_document(p: ProfileData) -> dict:
@@ -120,7 +123,28 @@ def achievement_document(a: AchievementData) -> dict:
         doc["alignment"] = [alignment_document(x) for x in a.alignment]
     if a.tags:
         doc["tag"] = list(a.tags)
+    if a.category:
+        doc["fieldOfStudy"] = a.category
+    if a.credits is not None:
+        doc["creditsAvailable"] = a.credits
+    if a.level:
+        doc["resultDescription"] = [level_description(a.id_url, a.level)]
     return doc
+
+
+LEVELS = ("foundational", "intermediate", "advanced")
+
+
+def level_description(achievement_url: str, level: str) -> dict:
+    """The competency level as OB 3.0 says it: a ResultDescription of type RubricCriterionLevel
+    listing the three levels, whose ``requiredLevel`` is this achievement's."""
+    def level_id(name: str) -> str:
+        return f"{achievement_url}#level-{name}"
+    return {"id": f"{achievement_url}#level", "type": ["ResultDescription"], "name": "Competency level",
+            "resultType": "RubricCriterionLevel",
+            "rubricCriterionLevel": [{"id": level_id(name), "type": ["RubricCriterionLevel"],
+                                      "name": name.capitalize(), "level": name} for name in LEVELS],
+            "requiredLevel": level_id(level)}
 
 
 def evidence_document(e: dict) -> dict:
