@@ -42,7 +42,7 @@ from services.issuer.credentials import builder, document as cred, repository as
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.deps import Issuing, Reading, Revoking, SessionDep, SettingsDep
 from services.issuer.models import Achievement, Credential, Issuer, OutboxKind
-from services.issuer.pathways import definitions as pathways
+from services.issuer.pathways import awards, definitions as pathways
 from services.issuer.credentials.schemas import EvidenceIn, RevokeIn, SuspendIn
 from services.issuer.schemas import EARLIEST, LATEST
 from services.issuer.settings import IssuerSettings
@@ -278,11 +278,13 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     # Its indices in the current revocation and suspension lists, written in this transaction (as ours).
     status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
     outcome = _signed(signer, proof_created, unsigned(status))
-    repo.insert_credentials(session, [repo.credential_row(
+    row = repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-        valid_until=valid_until, now=now)])
+        valid_until=valid_until, now=now)
+    repo.insert_credentials(session, [row])
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
+    awards.queue(session, issuer.id, [(row.get("learner_id"), achievement.id)], now)
     fingerprint = hashlib.sha256(orjson.dumps(credential, option=orjson.OPT_SORT_KEYS)).hexdigest()
     for handle in handles:
         if not idempotency.add_idempotency_record(session, issuer.id, _handle_key(handle), fingerprint, _HANDLE_KIND,

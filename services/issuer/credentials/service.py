@@ -24,6 +24,7 @@ from services.issuer.credentials import builder, document as cred, repository as
 from services.issuer.credentials.schemas import CredentialCreate, CredentialList, CredentialRead, CredentialStatusRead
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import AnchorState, Credential, Issuer, OutboxKind, SigningKey
+from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
 
 log = logging.getLogger("microcred.issuer")
@@ -80,11 +81,14 @@ def issue_credential(session: Session, settings: IssuerSettings, issuer: Issuer,
     outcome = signing.sign_documents(context.seed, context.verification_method, cred.xsd_datetime(now), [unsigned])[0]
     if outcome.error:
         raise InvalidInput(outcome.error, code="unsafe_document")
-    repo.insert_credentials(session, [repo.credential_row(
+    row = repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-        valid_until=valid_until, now=now)])
+        valid_until=valid_until, now=now)
+    repo.insert_credentials(session, [row])
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
+    # A component of a pathway: the learner's award job, in this transaction (docs/pathways.md).
+    awards.queue(session, issuer.id, [(row.get("learner_id"), achievement.id)], now)
     if idempotency_key:
         idempotency.remember(session, issuer, idempotency_key, fingerprint, "credential", credential_id)
     session.flush()
