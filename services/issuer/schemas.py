@@ -96,6 +96,10 @@ HttpUrl = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_htt
 When = Annotated[AwareDatetime, AfterValidator(_when)]  # every datetime a request carries
 Slug = Annotated[str, StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])$")]
 Scope = Literal["issue", "revoke", "read", "manage"]
+# A learner's DID (W3C DID syntax: method, then the method-specific id; no spaces, no controls).
+Did = Annotated[str, StringConstraints(max_length=512,
+                                       pattern=r"^did:[a-z0-9]+:(?:[A-Za-z0-9._:-]|%[0-9A-Fa-f]{2})*"
+                                               r"(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})$")]
 
 
 class Strict(BaseModel):

@@ -40,6 +40,7 @@ from services.issuer.achievements import repository as achievements_repo
 from services.issuer.anchoring import repository as outbox
 from services.issuer.credentials import builder, document as cred, repository as repo, service
 from services.issuer.issuers import repository as issuers_repo
+from services.issuer.learners import service as learners
 from services.issuer.deps import Issuing, Reading, Revoking, SessionDep, SettingsDep
 from services.issuer.models import Achievement, Credential, Issuer, OutboxKind
 from services.issuer.pathways import awards, definitions as pathways
@@ -278,13 +279,15 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     # Its indices in the current revocation and suspension lists, written in this transaction (as ours).
     status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
     outcome = _signed(signer, proof_created, unsigned(status))
-    row = repo.credential_row(
+    # Linked to its learner by the DID it names (its email is only a salted hash: docs/learners.md).
+    did = subject.get("id") if isinstance(subject.get("id"), str) and subject["id"].startswith("did:") else None
+    learner_id = learners.link(session, settings, issuer, did=did)
+    repo.insert_credentials(session, [repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-        valid_until=valid_until, now=now)
-    repo.insert_credentials(session, [row])
+        valid_until=valid_until, now=now, learner_id=learner_id)])
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
-    awards.queue(session, issuer.id, [(row.get("learner_id"), achievement.id)], now)
+    awards.queue(session, issuer.id, [(learner_id, achievement.id)], now)
     fingerprint = hashlib.sha256(orjson.dumps(credential, option=orjson.OPT_SORT_KEYS)).hexdigest()
     for handle in handles:
         if not idempotency.add_idempotency_record(session, issuer.id, _handle_key(handle), fingerprint, _HANDLE_KIND,

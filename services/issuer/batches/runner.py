@@ -26,6 +26,7 @@ from services.issuer.batches import repository as repo
 from services.issuer.credentials import builder, document as cred, repository as credentials_repo
 from services.issuer.credentials import service as credentials
 from services.issuer.issuers import repository as issuers_repo
+from services.issuer.learners import service as learners
 from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
 from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
@@ -87,6 +88,7 @@ class BatchRunner:
             options = dict(batch.options or {})
             context = credentials.signer(self.settings, issuer, key)
             template = builder.template(self.settings, issuer, achievement)
+            learner_secret = learners.secret(session, self.settings, issuer)
             validity_days = template.validity_days
             issuer_id, achievement_id = issuer.id, achievement.id
         fixed_from = datetime.fromisoformat(options["valid_from"]) if options.get("valid_from") else None
@@ -106,12 +108,12 @@ class BatchRunner:
             items = []
             for row, cid in zip(part, cids, strict=True):
                 doc = builder.build(self.settings, template, credential_id=cid,
-                                    subject=builder.recipient_subject(row["name"], row["email"]),
+                                    subject=builder.recipient_subject(row["name"], row["email"], did=row.get("did")),
                                     valid_from=valid_from, valid_until=valid_until, status=status[cid],
                                     evidence=row.get("evidence"))
-                items.append((row["row"], cid, doc))
+                items.append((row["row"], cid, doc, (row["email"], row.get("did"))))
             futures = self.pool.submit(context.seed, context.verification_method, cred.xsd_datetime(now),
-                                       [doc for _, _, doc in items])
+                                       [item[2] for item in items])
             return begin, now, valid_from, valid_until, items, futures
 
         pending = prepare(start) if start < len(rows) else None
@@ -123,8 +125,8 @@ class BatchRunner:
                 # database then work at the same time.
                 pending = prepare(end) if end < len(rows) and not (stop and stop.is_set()) else None
                 outcomes = self.pool.gather(futures)
-                self._write(batch_id, issuer_id, achievement_id, context.key_id, items, outcomes, now, valid_from,
-                            valid_until, end, done=end >= len(rows))
+                self._write(batch_id, issuer_id, achievement_id, context.key_id, learner_secret, items, outcomes, now,
+                            valid_from, valid_until, end, done=end >= len(rows))
                 if stop is not None and stop.is_set():
                     break
         except _KeyChanged:
@@ -134,8 +136,9 @@ class BatchRunner:
             return True
         return True
 
-    def _write(self, batch_id: str, issuer_id: str, achievement_id: str, key_id: int, items, outcomes, now: datetime,
-               valid_from: datetime, valid_until: datetime | None, end: int, done: bool) -> None:
+    def _write(self, batch_id: str, issuer_id: str, achievement_id: str, key_id: int, learner_secret: bytes, items,
+               outcomes, now: datetime, valid_from: datetime, valid_until: datetime | None, end: int,
+               done: bool) -> None:
         with transaction(self.sessions) as session:
             if not repo.claim_batch(session, batch_id, self.holder, LEASE_TTL):
                 raise RuntimeError(f"lost the lease on batch {batch_id}")
@@ -144,15 +147,20 @@ class BatchRunner:
                 raise _KeyChanged()
             batch = session.get(Batch, batch_id)
             rows, errors, not_issued = [], [], []
-            for (row_index, cid, _), outcome in zip(items, outcomes, strict=True):
+            signed = []
+            for (row_index, cid, _, recipient), outcome in zip(items, outcomes, strict=True):
                 if outcome.error:
                     errors.append({"row": row_index, "reason": outcome.error})
                     not_issued.append(cid)
                     continue
+                signed.append((row_index, cid, recipient, outcome))
+            # Each issued row's learner, found or created in this chunk's transaction.
+            learner_ids = learners.link_many(session, issuer_id, learner_secret, [r for _, _, r, _ in signed])
+            for (row_index, cid, _, outcome), learner_id in zip(signed, learner_ids, strict=True):
                 rows.append(credentials_repo.credential_row(
                     credential_id=cid, issuer_id=issuer_id, achievement_id=achievement_id, key_id=key_id,
                     document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-                    valid_until=valid_until, now=now, batch_id=batch_id, batch_row=row_index))
+                    valid_until=valid_until, now=now, batch_id=batch_id, batch_row=row_index, learner_id=learner_id))
             credentials_repo.insert_credentials(session, rows)
             # Pathway components: their learners' award jobs, in this chunk's transaction.
             awards.queue(session, issuer_id, [(r.get("learner_id"), achievement_id) for r in rows], now)

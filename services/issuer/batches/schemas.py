@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from services.core.safejson import BIDI_CONTROLS
-from services.issuer.schemas import UNSAFE_TEXT, Email, Strict, Text, When
+from services.issuer.schemas import UNSAFE_TEXT, Did, Email, Strict, Text, When
 from services.issuer.credentials.schemas import EvidenceIn
 
 
@@ -19,6 +19,7 @@ class BatchRow(Strict):
 
     name: Text(200)
     email: Email
+    did: Did | None = None
     evidence: list[EvidenceIn] | None = Field(None, max_length=10)
 
 

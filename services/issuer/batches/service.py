@@ -68,6 +68,8 @@ def validate_rows(recipients: list) -> tuple[list[dict], list[dict]]:
             continue
         seen[email] = index
         item = {"row": index, "name": row.name, "email": row.email}
+        if row.did:
+            item["did"] = row.did
         if row.evidence:
             item["evidence"] = [e.model_dump(exclude_none=True) for e in row.evidence]
         good.append(item)

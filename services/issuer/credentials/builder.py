@@ -57,9 +57,11 @@ def template(settings: IssuerSettings, issuer: Issuer, achievement: Achievement)
                     validity_days=achievement.validity_days)
 
 
-def recipient_subject(name: str, email: str, salt: str | None = None) -> dict[str, Any]:
-    """Our AchievementSubject: the name, and the email only as a salted OB 3.0 identity hash."""
-    return {"type": ["AchievementSubject"], "name": name,
+def recipient_subject(name: str, email: str, salt: str | None = None, did: str | None = None) -> dict[str, Any]:
+    """Our AchievementSubject: the learner's DID as its id if given, the name, and the email only as
+    a salted OB 3.0 identity hash."""
+    subject: dict[str, Any] = {"id": did} if did else {}
+    return {**subject, "type": ["AchievementSubject"], "name": name,
             "identifier": [cred.identity_object(email, salt or cred.new_salt())]}
 
 

@@ -12,7 +12,7 @@ from services.issuer.deps import IdempotencyKey, Issuing, Reading, Revoking, Ses
 from services.issuer.routing import CredentialId, wake
 from services.issuer.credentials import service
 from services.issuer.credentials.schemas import (CredentialCreate, CredentialList, CredentialRead, CredentialStatusRead,
-                                                 RevokeIn, SuspendIn)
+                                                 RenewIn, RevokeIn, SuspendIn)
 
 api = APIRouter(prefix="/api/v1")
 public = APIRouter()
@@ -36,8 +36,11 @@ def issue_credential(body: CredentialCreate, principal: Issuing, session: Sessio
 def list_credentials(principal: Reading, session: SessionDep,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
                      cursor: Annotated[str | None, Query(max_length=200)] = None,
-                     achievement_id: Annotated[str | None, Query(max_length=40)] = None) -> CredentialList:
-    return service.list_credentials(session, principal.issuer, limit, cursor, achievement_id)
+                     achievement_id: Annotated[str | None, Query(max_length=40)] = None,
+                     expiring_within: Annotated[str | None, Query(max_length=12, description=(
+                         "only credentials in force that lapse within this time: 30d, 12h"))] = None,
+                     ) -> CredentialList:
+    return service.list_credentials(session, principal.issuer, limit, cursor, achievement_id, expiring_within)
 
 
 @api.get("/credentials/{credential_id}", response_model=CredentialRead)
@@ -50,6 +53,15 @@ def revoke_credential(credential_id: CredentialId, body: RevokeIn, principal: Re
                       request: Request, tasks: BackgroundTasks) -> CredentialRead:
     """Revoke: marked at once; revocation on chain follows through the registry."""
     credential = service.revoke_credential(session, principal.issuer, credential_id, body.reason)
+    tasks.add_task(wake, request, "wake_relay")
+    return credential
+
+
+@api.post("/credentials/{credential_id}/renew", status_code=201, response_model=CredentialRead)
+def renew_credential(credential_id: CredentialId, body: RenewIn, principal: Issuing, session: SessionDep,
+                     settings: SettingsDep, request: Request, tasks: BackgroundTasks) -> CredentialRead:
+    """Issue the successor, valid from now; the old one's public status names it (first renewal wins)."""
+    credential = service.renew_credential(session, settings, principal.issuer, credential_id, body)
     tasks.add_task(wake, request, "wake_relay")
     return credential
 
@@ -82,7 +94,8 @@ def public_credential(credential_id: CredentialId, session: SessionDep) -> JSONR
 
 
 @public.get("/public/credentials/{credential_id}/status", tags=["public"], response_model=CredentialStatusRead)
-def public_status(credential_id: CredentialId, session: SessionDep, response: Response) -> CredentialStatusRead:
+def public_status(credential_id: CredentialId, session: SessionDep, settings: SettingsDep,
+                  response: Response) -> CredentialStatusRead:
     """Revocation as the issuer knows it now (before the chain may have caught up)."""
     response.headers["Cache-Control"] = "no-store"
-    return service.public_status(session, credential_id)
+    return service.public_status(session, settings, credential_id)

@@ -62,10 +62,17 @@ def unsuspend_credential(session: Session, issuer_id: str, credential_id: str) -
 
 
 def credentials_page(session: Session, issuer_id: str, limit: int, after: tuple[datetime, str] | None,
-                     achievement_id: str | None) -> Sequence[Credential]:
+                     achievement_id: str | None,
+                     lapsing: tuple[datetime, datetime] | None = None) -> Sequence[Credential]:
+    """A page in issuance order; ``lapsing=(now, until)``: only those still in force that expire by
+    ``until`` (not revoked, not renewed already)."""
     query = select(Credential).where(Credential.issuer_id == issuer_id)
     if achievement_id:
         query = query.where(Credential.achievement_id == achievement_id)
+    if lapsing is not None:
+        now, until = lapsing
+        query = query.where(Credential.valid_until > now, Credential.valid_until <= until,
+                            Credential.revoked_at.is_(None), Credential.replaced_by.is_(None))
     if after is not None:
         created, cid = after
         query = query.where((Credential.created_at > created)
@@ -87,8 +94,19 @@ def credentials_invalidated_by_compromise(session: Session, key_id: int, until: 
 
 def credential_row(*, credential_id: str, issuer_id: str, achievement_id: str, key_id: int, document: dict,
                    credential_hash: str, valid_from: datetime, valid_until: datetime | None, now: datetime,
-                   batch_id: str | None = None, batch_row: int | None = None) -> dict:
+                   batch_id: str | None = None, batch_row: int | None = None, learner_id: str | None = None,
+                   replaces: str | None = None) -> dict:
     return dict(id=credential_id, issuer_id=issuer_id, achievement_id=achievement_id, signing_key_id=key_id,
                 batch_id=batch_id, batch_row=batch_row, document=orjson.dumps(document).decode(),
                 credential_hash=credential_hash, valid_from=valid_from, valid_until=valid_until,
-                anchor_state=AnchorState.pending, created_at=now)
+                anchor_state=AnchorState.pending, created_at=now, learner_id=learner_id, replaces=replaces)
+
+
+def mark_replaced(session: Session, issuer_id: str, credential_id: str, successor_id: str) -> bool:
+    """First renewal wins, and never of a revoked credential: ``UPDATE … WHERE replaced_by IS NULL``."""
+    result = session.execute(update(Credential)
+                             .where(Credential.issuer_id == issuer_id, Credential.id == credential_id,
+                                    Credential.replaced_by.is_(None), Credential.revoked_at.is_(None))
+                             .values(replaced_by=successor_id)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1

@@ -7,12 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from services.issuer.schemas import Email, HttpUrl, Prose, Strict, Text, When
+from services.issuer.schemas import Did, Email, HttpUrl, Prose, Strict, Text, When
 
 
 class RecipientIn(Strict):
     name: Text(200)
     email: Email
+    did: Did | None = Field(None, description="the learner's DID: the credential's credentialSubject.id")
 
 
 class EvidenceIn(Strict):
@@ -52,6 +53,10 @@ class CredentialRead(BaseModel):
     suspended_at: datetime | None = None
     suspension_reason: str | None = None
     created_at: datetime
+    learner_id: str | None = Field(None, description="the learner it was issued to (docs/learners.md); null for "
+                                                     "credentials issued before learners")
+    replaces: str | None = Field(None, description="renewal: the id of the credential this one succeeds")
+    replaced_by: str | None = Field(None, description="renewal: the id of the credential that succeeds this one")
 
 
 class CredentialList(BaseModel):
@@ -67,6 +72,11 @@ class SuspendIn(Strict):
     reason: Text(500)
 
 
+class RenewIn(Strict):
+    valid_until: When | None = Field(None, description="the successor's validUntil (default: the achievement's "
+                                                       "validity_days from now)")
+
+
 class CredentialStatusRead(BaseModel):
     revoked: bool
     revokedAt: str | None
@@ -74,3 +84,4 @@ class CredentialStatusRead(BaseModel):
     suspended: bool = False
     suspendedAt: str | None = None
     suspensionReason: str | None = None
+    renewedBy: str | None = Field(None, description="the URL of the credential that renewed this one")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy.orm import Session
@@ -21,9 +22,11 @@ from services.issuer import idempotency, keys, signing, statuslists
 from services.issuer.achievements import service as achievements
 from services.issuer.anchoring import repository as outbox
 from services.issuer.credentials import builder, document as cred, repository as repo
-from services.issuer.credentials.schemas import CredentialCreate, CredentialList, CredentialRead, CredentialStatusRead
+from services.issuer.credentials.schemas import (CredentialCreate, CredentialList, CredentialRead,
+                                                 CredentialStatusRead, RenewIn)
+from services.issuer.learners import service as learners
 from services.issuer.issuers import repository as issuers_repo
-from services.issuer.models import AnchorState, Credential, Issuer, OutboxKind, SigningKey
+from services.issuer.models import Achievement, AnchorState, Credential, Issuer, OutboxKind, SigningKey
 from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
 
@@ -65,34 +68,84 @@ def issue_credential(session: Session, settings: IssuerSettings, issuer: Issuer,
         if replay is not None:
             return get_credential(session, issuer, replay), False
     achievement = achievements.issuable(session, issuer, body.achievement_id)
-    key = active_key(session, issuer)
-    context = signer(settings, issuer, key)
     now = utcnow()
     valid_from = body.valid_from.astimezone(UTC) if body.valid_from else now
-    valid_until = cred.valid_until_for(valid_from, achievement.validity_days)
-    credential_id = cred.new_credential_id()
-    # Its indices in the current revocation and suspension lists, written in this transaction.
-    status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
-    unsigned = builder.build(
-        settings, builder.template(settings, issuer, achievement), credential_id=credential_id,
-        subject=builder.recipient_subject(body.recipient.name, body.recipient.email),
-        valid_from=valid_from, valid_until=valid_until, status=status,
-        evidence=[e.model_dump(exclude_none=True) for e in body.evidence] if body.evidence else None)
-    outcome = signing.sign_documents(context.seed, context.verification_method, cred.xsd_datetime(now), [unsigned])[0]
-    if outcome.error:
-        raise InvalidInput(outcome.error, code="unsafe_document")
-    row = repo.credential_row(
-        credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
-        document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-        valid_until=valid_until, now=now)
-    repo.insert_credentials(session, [row])
-    outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
-    # A component of a pathway: the learner's award job, in this transaction (docs/pathways.md).
-    awards.queue(session, issuer.id, [(row.get("learner_id"), achievement.id)], now)
+    learner_id = learners.link(session, settings, issuer, email=body.recipient.email, did=body.recipient.did)
+    credential_id = _issue(
+        session, settings, issuer, achievement, now=now, credential_id=cred.new_credential_id(),
+        subject=builder.recipient_subject(body.recipient.name, body.recipient.email, did=body.recipient.did),
+        valid_from=valid_from, valid_until=cred.valid_until_for(valid_from, achievement.validity_days),
+        evidence=[e.model_dump(exclude_none=True) for e in body.evidence] if body.evidence else None,
+        learner_id=learner_id)
     if idempotency_key:
         idempotency.remember(session, issuer, idempotency_key, fingerprint, "credential", credential_id)
     session.flush()
     return get_credential(session, issuer, credential_id), True
+
+
+def _issue(session: Session, settings: IssuerSettings, issuer: Issuer, achievement: Achievement, *, now: datetime,
+           credential_id: str, subject: dict, valid_from: datetime, valid_until: datetime | None,
+           evidence: list[dict] | None, learner_id: str | None, replaces: str | None = None) -> str:
+    """Build, sign and store one credential with its hash in the outbox, in the caller's transaction."""
+    key = active_key(session, issuer)
+    context = signer(settings, issuer, key)
+    # Its indices in the current revocation and suspension lists, written in this transaction.
+    status = statuslists.allocate(session, settings, issuer, [credential_id])[credential_id]
+    unsigned = builder.build(settings, builder.template(settings, issuer, achievement), credential_id=credential_id,
+                             subject=subject, valid_from=valid_from, valid_until=valid_until, status=status,
+                             evidence=evidence)
+    outcome = signing.sign_documents(context.seed, context.verification_method, cred.xsd_datetime(now), [unsigned])[0]
+    if outcome.error:
+        raise InvalidInput(outcome.error, code="unsafe_document")
+    repo.insert_credentials(session, [repo.credential_row(
+        credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
+        document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
+        valid_until=valid_until, now=now, learner_id=learner_id, replaces=replaces)])
+    outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
+    # A component of a pathway: the learner's award job, in this transaction (docs/pathways.md).
+    awards.queue(session, issuer.id, [(learner_id, achievement.id)], now)
+    return credential_id
+
+
+def renew_credential(session: Session, settings: IssuerSettings, issuer: Issuer, credential_id: str,
+                     body: RenewIn) -> CredentialRead:
+    """Issue the successor of a credential, valid from now, linked both ways (docs/issuer.md, "Renewal").
+
+    The successor is the same achievement for the same recipient (its subject — DID, name and
+    identity hash — and its evidence are carried over) and learner, valid until ``valid_until``
+    or for the achievement's validity from now. The first renewal wins (a conditional update);
+    a second is 409 ``already_renewed`` naming the successor, a revoked credential 409
+    ``credential_revoked``. The old credential is not revoked: it stays valid until it lapses,
+    and its public status names its successor.
+    """
+    old = _credential(session, issuer, credential_id)
+    if old.revoked_at is not None:
+        raise Conflict("this credential is revoked; issue a new one instead of renewing it", code="credential_revoked")
+    if old.replaced_by is not None:
+        raise Conflict(f"this credential was already renewed by {old.replaced_by}", code="already_renewed")
+    achievement = achievements.achievement(session, issuer, old.achievement_id)
+    now = utcnow()
+    longest = cred.valid_until_for(now, achievement.validity_days)
+    valid_until = body.valid_until.astimezone(UTC) if body.valid_until else longest
+    if valid_until is None:
+        raise InvalidInput("valid_until: required, as the achievement has no validity_days", code="no_validity")
+    if valid_until <= now:
+        raise InvalidInput("valid_until: must be in the future")
+    if longest is not None and valid_until > longest:
+        raise InvalidInput(f"valid_until: the achievement is valid for {achievement.validity_days} days, so at "
+                           f"most {cred.xsd_datetime(longest)}")
+    successor = cred.new_credential_id()
+    if not repo.mark_replaced(session, issuer.id, old.id, successor):
+        session.refresh(old)
+        raise Conflict(f"this credential was renewed (or revoked) by a concurrent call"
+                       f"{': ' + old.replaced_by if old.replaced_by else ''}", code="already_renewed")
+    document = orjson.loads(old.document)
+    subject = {k: v for k, v in document["credentialSubject"].items() if k != "achievement"}
+    _issue(session, settings, issuer, achievement, now=now, credential_id=successor, subject=subject,
+           valid_from=now, valid_until=valid_until, evidence=document.get("evidence"), learner_id=old.learner_id,
+           replaces=old.id)
+    session.flush()
+    return get_credential(session, issuer, successor)
 
 
 def read(c: Credential, key: SigningKey | None, now: datetime) -> CredentialRead:
@@ -107,7 +160,14 @@ def read(c: Credential, key: SigningKey | None, now: datetime) -> CredentialRead
                           anchored_at=c.anchored_at, revoked=c.revoked_at is not None, revoked_at=c.revoked_at,
                           revocation_reason=c.revocation_reason, suspended=c.suspended_at is not None,
                           suspended_at=c.suspended_at, suspension_reason=c.suspension_reason,
-                          created_at=c.created_at)
+                          created_at=c.created_at, learner_id=c.learner_id, replaces=c.replaces,
+                          replaced_by=c.replaced_by)
+
+
+def read_many(session: Session, issuer: Issuer, rows) -> list[CredentialRead]:
+    keys_by_id = {k.id: k for k in issuers_repo.signing_keys(session, issuer.id)}
+    now = utcnow()
+    return [read(c, keys_by_id.get(c.signing_key_id), now) for c in rows]
 
 
 def get_credential(session: Session, issuer: Issuer, credential_id: str) -> CredentialRead:
@@ -118,7 +178,12 @@ def get_credential(session: Session, issuer: Issuer, credential_id: str) -> Cred
 
 
 def list_credentials(session: Session, issuer: Issuer, limit: int, cursor: str | None,
-                     achievement_id: str | None) -> CredentialList:
+                     achievement_id: str | None, expiring_within: str | None = None) -> CredentialList:
+    """A page in issuance order; ``expiring_within`` (``30d``, ``12h``): only those that lapse by then."""
+    lapsing = None
+    if expiring_within is not None:
+        now = utcnow()
+        lapsing = (now, now + _duration(expiring_within))
     after = None
     if cursor:
         try:
@@ -126,10 +191,8 @@ def list_credentials(session: Session, issuer: Issuer, limit: int, cursor: str |
             after = (datetime.fromisoformat(created), str(cid))
         except (ValueError, TypeError):
             raise InvalidInput("cursor: not a cursor this API returned") from None
-    rows = repo.credentials_page(session, issuer.id, limit, after, achievement_id)
-    keys_by_id = {k.id: k for k in issuers_repo.signing_keys(session, issuer.id)}
-    now = utcnow()
-    items = [read(c, keys_by_id.get(c.signing_key_id), now) for c in rows]
+    rows = repo.credentials_page(session, issuer.id, limit, after, achievement_id, lapsing)
+    items = read_many(session, issuer, rows)
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1]
@@ -209,7 +272,7 @@ def public_credential(session: Session, credential_id: str) -> dict:
     return orjson.loads(c.document)
 
 
-def public_status(session: Session, credential_id: str) -> CredentialStatusRead:
+def public_status(session: Session, settings: IssuerSettings, credential_id: str) -> CredentialStatusRead:
     c = repo.public_credential(session, credential_id) if len(credential_id) <= 64 else None
     if c is None:
         raise NotFound("no such credential")
@@ -218,4 +281,18 @@ def public_status(session: Session, credential_id: str) -> CredentialStatusRead:
         reason=c.revocation_reason if c.revoked_at else None,
         suspended=c.suspended_at is not None,
         suspendedAt=cred.xsd_datetime(c.suspended_at) if c.suspended_at else None,
-        suspensionReason=c.suspension_reason if c.suspended_at else None)
+        suspensionReason=c.suspension_reason if c.suspended_at else None,
+        renewedBy=cred.credential_url(settings.public_base_url, c.replaced_by) if c.replaced_by else None)
+
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([dh])$")
+
+
+def _duration(text: str) -> timedelta:
+    """``30d`` or ``12h``: a whole number of days (at most 36,500) or hours."""
+    match = _DURATION.match(text)
+    days = int(match.group(1)) / (24 if match.group(2) == "h" else 1) if match else None
+    if days is None or days > 36_500:
+        raise InvalidInput("expiring_within: a whole number of days or hours, e.g. 30d or 12h (at most 36500d)",
+                           code="invalid_duration")
+    return timedelta(days=days)

@@ -112,7 +112,7 @@ def learner_credentials(session: Session, issuer_id: str, learner_id: str) -> Se
 
 def learners_holding(session: Session, issuer_id: str, achievement_ids: Iterable[str]) -> list[str]:
     wanted = sorted(set(achievement_ids))
-    if not wanted or not hasattr(Credential, "learner_id"):  # TODO(merge): learners come from branch split
+    if not wanted:
         return []
     return list(session.scalars(select(Credential.learner_id).where(
         Credential.issuer_id == issuer_id, Credential.achievement_id.in_(wanted),

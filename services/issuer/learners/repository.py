@@ -1,0 +1,63 @@
+"""Learners in the database. Every lookup takes the issuer id: another issuer's learner is never found.
+
+Functions flush, never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.issuer.models import Credential, Issuer, Learner
+
+
+def set_secret_if_absent(session: Session, issuer_id: str, sealed: str) -> None:
+    """First writer wins: a concurrent request that sealed another secret first keeps its own."""
+    session.execute(update(Issuer).where(Issuer.id == issuer_id, Issuer.sealed_learner_secret.is_(None))
+                    .values(sealed_learner_secret=sealed).execution_options(synchronize_session=False))
+
+
+def sealed_secret(session: Session, issuer_id: str) -> str | None:
+    return session.scalar(select(Issuer.sealed_learner_secret).where(Issuer.id == issuer_id))
+
+
+def learner(session: Session, issuer_id: str, learner_id: str) -> Learner | None:
+    return session.scalar(select(Learner).where(Learner.issuer_id == issuer_id, Learner.id == learner_id))
+
+
+def by_email_keys(session: Session, issuer_id: str, keys: Sequence[str]) -> dict[str, Learner]:
+    found: dict[str, Learner] = {}
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), 500):
+        for row in session.scalars(select(Learner).where(Learner.issuer_id == issuer_id,
+                                                         Learner.email_key.in_(ordered[start:start + 500]))):
+            found[row.email_key] = row
+    return found
+
+
+def by_did(session: Session, issuer_id: str, did: str) -> Learner | None:
+    return session.scalar(select(Learner).where(Learner.issuer_id == issuer_id, Learner.did == did))
+
+
+def add(session: Session, row: Learner) -> bool:
+    """Insert a new learner; False when a concurrent transaction created the same one first."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False
+
+
+def set_did_if_absent(session: Session, learner_id: str, did: str) -> None:
+    session.execute(update(Learner).where(Learner.id == learner_id, Learner.did.is_(None))
+                    .values(did=did).execution_options(synchronize_session=False))
+
+
+def credentials_of(session: Session, issuer_id: str, learner_id: str) -> Sequence[Credential]:
+    return session.scalars(select(Credential).where(Credential.issuer_id == issuer_id,
+                                                    Credential.learner_id == learner_id)
+                           .order_by(Credential.created_at, Credential.id)).all()
