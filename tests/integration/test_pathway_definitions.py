@@ -68,7 +68,8 @@ def test_another_issuers_achievement_is_404_by_id_and_by_url(client):
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_achievement"
     assert foreign not in r.text or "for this issuer" in r.text
     url = f"{client.settings.issuer_url}/public/achievements/{foreign}"
-    r = _pathway(client, ours, {"all_of": [{"achievement": url, "issuer": "did:web:other.example"}]})
+    our_did = client.get("/api/v1/issuer", headers=auth(ours)).json()["did"]
+    r = _pathway(client, ours, {"all_of": [{"achievement": url, "issuer": our_did}]})  # passed off as ours
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_achievement"
     # isolation: the other issuer's pathways are not listed here
     _pathway(client, theirs, {"all_of": [foreign]})

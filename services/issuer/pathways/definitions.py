@@ -3,7 +3,9 @@
 An element naming an achievement id must be one of the caller's own achievements (another
 issuer's is 404, as if it did not exist); an achievement of another issuer is named by its
 public URL and the DID that signs it, and is met only by a verified external component. Our
-own public achievement URL is read as the id it names, under the same rule. No element twice,
+own public achievement URL with our own DID is read as the id it names, under the same rule
+(another tenant of this deployment is another issuer: its achievement, named by URL and its DID,
+is an external component like any other). No element twice,
 k within 1 … the number of elements, and no cycle (422 ``pathway_cycle`` naming it).
 """
 
@@ -13,18 +15,18 @@ from sqlalchemy.orm import Session
 
 from services.core.db import utcnow
 from services.core.errors import Conflict, InvalidInput, NotFound
-from services.issuer.models import Achievement
+from services.issuer.models import Achievement, Issuer
 from services.issuer.pathways import repository as repo
 from services.issuer.pathways import requirements as rules
 from services.issuer.pathways.schemas import ExternalComponent, RequiresIn
 from services.issuer.settings import IssuerSettings
 
 
-def _element(settings: IssuerSettings, element: str | ExternalComponent) -> str:
+def _element(settings: IssuerSettings, own_did: str, element: str | ExternalComponent) -> str:
     if isinstance(element, str):
         return element
     own = f"{settings.issuer_url}/public/achievements/"
-    if element.achievement.startswith(own):  # one of ours by URL: the same rules as its id
+    if element.issuer == own_did and element.achievement.startswith(own):  # ours by URL: the rules of its id
         return element.achievement[len(own):]
     return rules.external_ref(element.issuer, element.achievement)
 
@@ -32,7 +34,8 @@ def _element(settings: IssuerSettings, element: str | ExternalComponent) -> str:
 def normalise(session: Session, settings: IssuerSettings, issuer_id: str, body: RequiresIn,
               pathway_id: str) -> rules.Requirement:
     """The stored form of ``body`` for the pathway ``pathway_id``, or a 4xx saying what is wrong."""
-    elements = [_element(settings, e) for e in body.elements()]
+    own_did = session.get(Issuer, issuer_id).did
+    elements = [_element(settings, own_did, e) for e in body.elements()]
     seen: set[str] = set()
     for e in elements:
         if e in seen:
