@@ -11,9 +11,9 @@ and ``MAX_COMPONENTS`` in all, all of one level at once.
 from __future__ import annotations
 
 import asyncio
-import base64
 from dataclasses import dataclass, field
-from typing import Any
+
+from services.core.multiformats import sha256_from_digest_multibase
 
 MAX_DEPTH = 4
 MAX_COMPONENTS = 32
@@ -25,18 +25,6 @@ class Budget:
     seen: set[str] = field(default_factory=set)
 
 
-def hash_of(digest: Any) -> str | None:
-    """``0x…`` from a ``digestMultibase`` holding a sha2-256 multihash, else None."""
-    if not isinstance(digest, str) or not digest.startswith("u") or len(digest) > 64:
-        return None
-    body = digest[1:]
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    except ValueError:
-        return None
-    return "0x" + raw[2:].hex() if len(raw) == 34 and raw[:2] == b"\x12\x20" else None
-
-
 def references(credential: dict) -> list[dict]:
     """``{"url", "hash", "name"}`` of every evidence entry that names a component credential."""
     evidence = credential.get("evidence")
@@ -45,7 +33,7 @@ def references(credential: dict) -> list[dict]:
     for entry in entries:
         if not isinstance(entry, dict):
             continue
-        digest = hash_of(entry.get("digestMultibase"))
+        digest = sha256_from_digest_multibase(entry.get("digestMultibase"))
         url = entry.get("id")
         if digest and isinstance(url, str) and url.startswith(("https://", "http://")):
             name = entry.get("name")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from services.core.jsonld import canonicalize
 from services.issuer.models import AwardJob, Credential, PathwayAward
-from services.issuer.pathways.awards import digest_multibase, hash_from_digest
+from services.core.multiformats import digest_multibase, sha256_from_digest_multibase as hash_from_digest
 from services.issuer.pathways.runner import AwardRunner
 from tests.integration.issuer_support import SCHEMA, auth, create_achievement, create_issuer, issue, issuer_client
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 
 from services.core.verification import Check, Report, component_problems
+from services.core.multiformats import sha256_from_digest_multibase
 from services.verifier import components
 
 HASH_A = "0x" + "aa" * 32
@@ -33,7 +34,7 @@ def test_references_take_only_evidence_with_a_sha256_digest_and_a_url():
                         {"id": "https://x.example/c/2", "digestMultibase": "zNotOurs"}]
     assert components.references(doc) == [{"url": "https://x.example/c/1", "hash": HASH_A,
                                             "name": "Active Listening"}]
-    assert components.hash_of(digest(HASH_B)) == HASH_B and components.hash_of("u" + "A" * 80) is None
+    assert sha256_from_digest_multibase(digest(HASH_B)) == HASH_B and sha256_from_digest_multibase("u" + "A" * 80) is None
 
 
 def test_each_component_is_checked_and_a_revoked_or_substituted_one_is_reported():

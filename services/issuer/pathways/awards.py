@@ -17,7 +17,6 @@ requires, its credential is issued, once.
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core.errors import InvalidInput
+from services.core.multiformats import digest_multibase
 from services.issuer import signing, statuslists
 from services.issuer.anchoring import repository as outbox
 from services.issuer.credentials import builder, document as cred, repository as credentials_repo
@@ -61,23 +61,6 @@ def queue(session: Session, issuer_id: str, held: list[tuple[str | None, str]], 
     pairs = [(learner, component) for learner, component in held if learner]
     if pairs and repo.is_component(session, issuer_id, [c for _, c in pairs]):
         repo.add_jobs(session, issuer_id, [learner for learner, _ in pairs], now)
-
-
-def digest_multibase(credential_hash: str) -> str:
-    """The credential hash as a VC 2.0 ``digestMultibase``: base64url multibase of the sha2-256 multihash."""
-    digest = bytes.fromhex(credential_hash.removeprefix("0x"))
-    return "u" + base64.urlsafe_b64encode(b"\x12\x20" + digest).decode().rstrip("=")
-
-
-def hash_from_digest(value: str) -> str | None:
-    """The ``0x…`` credential hash in a ``digestMultibase`` written by :func:`digest_multibase`, else None."""
-    if not isinstance(value, str) or not value.startswith("u") or len(value) > 64:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(value[1:] + "=" * (-len(value[1:]) % 4))
-    except ValueError:
-        return None
-    return "0x" + raw[2:].hex() if len(raw) == 34 and raw[:2] == b"\x12\x20" else None
 
 
 def evidence_of(component: Held) -> dict:
