@@ -94,7 +94,7 @@ def _load(source: str) -> dict:
         raw = _read_file(source)
     try:
         if raw.startswith(b"\x89PNG"):  # a baked badge
-            from services.verifier.baking import BakingError, unbake
+            from services.core.baking import BakingError, unbake
             try:
                 data = safejson.check(unbake(raw))
             except BakingError as exc:

@@ -8,6 +8,8 @@ Controlled Identifiers spec, §Multikey, and the multicodec table.
 
 from __future__ import annotations
 
+import base64
+
 import base58
 
 BASE58BTC = "z"
@@ -93,3 +95,24 @@ def _decode(prefix: bytes, multikey: str, what: str) -> bytes:
     if not data.startswith(prefix) or len(data) != len(prefix) + ED25519_KEY_LENGTH:
         raise MultiformatError(f"not an {what} Multikey (expected codec 0x{prefix.hex()} and a 32-byte key)")
     return data[len(prefix):]
+
+
+_SHA256_MULTIHASH = b"\x12\x20"
+
+
+def digest_multibase(sha256_hex: str) -> str:
+    """A SHA-256 (``0x…`` hex) as a VC 2.0 ``digestMultibase``: ``u`` + unpadded base64url of its multihash."""
+    digest = bytes.fromhex(sha256_hex.removeprefix("0x"))
+    return "u" + base64.urlsafe_b64encode(_SHA256_MULTIHASH + digest).decode().rstrip("=")
+
+
+def sha256_from_digest_multibase(value: object) -> str | None:
+    """The ``0x…`` SHA-256 in a ``digestMultibase`` written as :func:`digest_multibase` writes it, else None."""
+    if not isinstance(value, str) or not value.startswith("u") or len(value) > 64:
+        return None
+    body = value[1:]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except ValueError:
+        return None
+    return "0x" + raw[2:].hex() if len(raw) == 34 and raw[:2] == _SHA256_MULTIHASH else None

@@ -118,6 +118,9 @@ class Report:
     credential: dict = field(default_factory=dict)
     anchor: dict | None = None
     assurance: dict | None = None
+    # A pathway credential's components, each checked like this one (services/verifier/components.py);
+    # None for a credential that names none.
+    components: list[dict] | None = None
     renewed_by: str | None = None  # the successor's URL, when our issuer renewed this credential
 
     @property
@@ -132,9 +135,28 @@ class Report:
                 "credential": self.credential, "anchor": self.anchor}
         if self.assurance is not None:
             body["assurance"] = self.assurance
+        if self.components is not None:
+            body["components"] = self.components
+            broken = component_problems(self.components)
+            body["componentsValid"] = not broken
+            body["componentProblems"] = broken
         if self.renewed_by is not None:
             body["renewedBy"] = self.renewed_by
         return body
+
+
+COMPONENT_GOOD = ("valid", "pending")  # a component in either still supports what was built on it
+
+
+def component_problems(components: list[dict]) -> list[str]:
+    """In words, each component (at any depth) that no longer supports the pathway credential."""
+    out = []
+    for c in components:
+        if c.get("status") not in COMPONENT_GOOD:
+            out.append(f"{c.get('name') or c.get('url')} is {c.get('status')}"
+                       + (f": {c['reason']}" if c.get("reason") else ""))
+        out.extend(component_problems(c.get("components") or []))
+    return out
 
 
 def _same_account(a: str | None, b: str | None) -> bool:

@@ -17,6 +17,7 @@ from services.issuer.apikeys import endpoints as apikeys
 from services.issuer.batches import endpoints as batches
 from services.issuer.credentials import endpoints as credentials
 from services.issuer.issuers import endpoints as issuers
+from services.issuer.pathways import endpoints as pathways
 from services.issuer.learners import endpoints as learners
 from services.issuer import metrics as issuer_metrics
 from services.issuer.vcapi import router as vcapi_router
@@ -34,18 +35,20 @@ def health() -> dict:
 
 
 # The domains' routers (docs/architecture.md): the issuer API under /api/v1, then the public reads.
-ROUTERS = (issuers.api, apikeys.api, achievements.api, credentials.api, batches.api, learners.api, liveness,
-           issuers.public, credentials.public, statuslists_endpoints.public, achievements.public)
+ROUTERS = (issuers.api, apikeys.api, achievements.api, credentials.api, batches.api, learners.api, pathways.api,
+           liveness, issuers.public, credentials.public, statuslists_endpoints.public, achievements.public)
 
 
-def create_app(settings: IssuerSettings | None = None, registry: Registry | None = None) -> FastAPI:
-    """The app; ``registry`` replaces the HTTP registry adapter (tests wire a fake one)."""
+def create_app(settings: IssuerSettings | None = None, registry: Registry | None = None, verifier=None) -> FastAPI:
+    """The app; ``registry`` replaces the HTTP registry adapter, ``verifier`` the verifier's (tests wire fakes)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from services.issuer.batches.runner import BatchRunner
         from services.issuer.outbox import Relay
+        from services.issuer.pathways.verifier_client import VerifierClient
+        from services.issuer.pathways.runner import AwardRunner
         from services.issuer.signing import SigningPool
 
         engine = make_engine(settings.database_url)
@@ -56,6 +59,7 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
         app.state.settings = settings
         app.state.sessions = sessions
         app.state.registry = client
+        app.state.verifier = verifier or VerifierClient(settings.verifier_url, settings.verifier_timeout)
         stop = threading.Event()
         threads: list[threading.Thread] = []
         relay = None
@@ -64,6 +68,11 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
             runner = BatchRunner(settings, sessions, pool)
             threads.append(threading.Thread(target=runner.run, args=(stop, app.state.wake_batches),
                                             name="batch-runner", daemon=True))
+        if settings.run_awards:
+            app.state.wake_awards = threading.Event()
+            awards = AwardRunner(settings, sessions, verifier=app.state.verifier)
+            threads.append(threading.Thread(target=awards.run, args=(stop, app.state.wake_awards),
+                                            name="award-runner", daemon=True))
         if settings.run_outbox:
             app.state.wake_relay = threading.Event()
             relay = Relay(settings, sessions, client)
@@ -73,7 +82,7 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
             thread.start()
         yield
         stop.set()
-        for name in ("wake_batches", "wake_relay"):
+        for name in ("wake_batches", "wake_relay", "wake_awards"):
             event = getattr(app.state, name, None)
             if event is not None:
                 event.set()
@@ -84,6 +93,8 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
         pool.shutdown()
         if registry is None:
             client.close()
+        if verifier is None:
+            app.state.verifier.close()
         engine.dispose()
 
     app = FastAPI(title="microcred issuer", version="0.1.0", lifespan=lifespan,

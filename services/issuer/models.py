@@ -175,6 +175,9 @@ class Achievement(Base):
     alignment: Mapped[list] = mapped_column(JSON, default=list)
     tags: Mapped[list] = mapped_column(JSON, default=list)
     validity_days: Mapped[int | None] = mapped_column(Integer)
+    # A pathway's requirement in normal form {"k", "of": [element…]} (pathways.requirements);
+    # null for an achievement issued by hand. Migration 0008.
+    requires: Mapped[dict | None] = mapped_column(JSON)
     level: Mapped[str | None] = mapped_column(String(20))  # foundational, intermediate, advanced
     category: Mapped[str | None] = mapped_column(String(64))  # the skill category: soft, technical, industry …
     hours: Mapped[float | None] = mapped_column(Float)
@@ -369,3 +372,80 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(80))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PathwayComponent(Base):
+    """One element of a pathway's requirement, so that issuing a component finds its pathways by index."""
+
+    __tablename__ = "issuer_pathway_components"
+
+    pathway_id: Mapped[str] = mapped_column(ForeignKey("issuer_achievements.id"), primary_key=True)
+    component: Mapped[str] = mapped_column(String(1100), primary_key=True)  # an achievement id or "ext:…"
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+
+    __table_args__ = (Index("ix_issuer_pathway_components_component", "issuer_id", "component"),)
+
+
+class AwardJob(Base):
+    """"Look at this learner's pathways": written in the same transaction as the component that may
+    complete one, worked by the award runner under a lease (docs/pathways.md)."""
+
+    __tablename__ = "issuer_award_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    learner_id: Mapped[str] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_holder: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_issuer_award_jobs_due", "next_attempt_at"),)
+
+
+class PathwayAward(Base):
+    """A pathway credential given to a learner: unique per (issuer, learner, pathway) — the award happens once."""
+
+    __tablename__ = "issuer_pathway_awards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    learner_id: Mapped[str] = mapped_column(String(40))
+    pathway_id: Mapped[str] = mapped_column(ForeignKey("issuer_achievements.id"))
+    credential_id: Mapped[str] = mapped_column(String(64))
+    components: Mapped[list] = mapped_column(JSON)  # [{"url", "hash", "credential_id"?, "external_id"?}]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer_id", "learner_id", "pathway_id", name="uq_issuer_pathway_awards_once"),
+                      Index("ix_issuer_pathway_awards_credential", "credential_id"))
+
+
+class ExternalCredential(Base):
+    """A credential of another issuer submitted for a learner; counts only while ``state`` is ``valid``.
+
+    ``state`` is the verifier's last verdict (``pending`` until it has answered); ``next_check_at``
+    is when it is asked again (docs/pathways.md, "Components from elsewhere").
+    """
+
+    __tablename__ = "issuer_external_credentials"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    learner_id: Mapped[str] = mapped_column(String(40))
+    document: Mapped[str] = mapped_column(Text)
+    credential_hash: Mapped[str] = mapped_column(String(66))
+    credential_url: Mapped[str | None] = mapped_column(String(1024))
+    issuer_did: Mapped[str] = mapped_column(String(512))
+    achievement_url: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer_id", "learner_id", "credential_hash",
+                                       name="uq_issuer_external_credentials_once"),
+                      Index("ix_issuer_external_credentials_learner", "issuer_id", "learner_id"),
+                      Index("ix_issuer_external_credentials_check", "next_check_at"))

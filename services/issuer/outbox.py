@@ -352,9 +352,16 @@ def main() -> None:
         signal.signal(sig, lambda *_: stop.set())
     batches = threading.Thread(target=runner.run, args=(stop,), name="batch-runner", daemon=True)
     batches.start()
+    from services.issuer.pathways.runner import AwardRunner
+
+    award_runner = AwardRunner(settings, sessions)
+    awards = threading.Thread(target=award_runner.run, args=(stop,), name="award-runner", daemon=True)
+    awards.start()
     log.info("issuer outbox relay %s started (registry %s)", relay.holder, settings.registry_url)
     relay.run(stop)
     batches.join(timeout=30)
+    awards.join(timeout=30)
+    award_runner.close()
     pool.shutdown()
     relay.close()
     log.info("issuer outbox relay stopped")

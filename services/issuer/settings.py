@@ -38,6 +38,18 @@ class IssuerSettings(ServiceSettings):
     # hands out, so that a list fills up quickly; 0 = statuslist.MIN_ENTRIES.
     status_list_interval: float = 2.0
     test_status_list_entries: int = 0
+    # Pathways (docs/pathways.md): run the award runner thread in the API process (it claims
+    # jobs by lease, so the outbox process runs one too), and how often it looks for work.
+    run_awards: bool = True
+    award_interval: float = 0.5
+    # Where external components are verified (the verifier's POST /api/v1/verify); empty =
+    # MICROCRED_PUBLIC_BASE_URL. How long to wait, and how often a counted one is checked again.
+    verifier_url: str = ""
+    verifier_timeout: float = 10.0
+    external_recheck_seconds: float = 3600.0
+    # A counted external component is asked again before an award that may rest on it
+    # when its last check is older than this.
+    external_freshness: float = 30.0
 
     @model_validator(mode="after")
     def _issuer_defaults(self) -> IssuerSettings:
@@ -49,6 +61,9 @@ class IssuerSettings(ServiceSettings):
             raise SettingsError("MICROCRED_STATUS_LIST_INTERVAL must be more than 0 and at most 3600 seconds")
         if self.env == "production" or self.test_status_list_entries < 0:
             self.test_status_list_entries = 0
+        if not self.verifier_url:
+            self.verifier_url = self.public_base_url
+        self.verifier_url = self.verifier_url.rstrip("/")
         if self.sign_processes <= 0:
             self.sign_processes = os.cpu_count() or 1
         return self

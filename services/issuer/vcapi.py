@@ -46,6 +46,7 @@ from services.issuer.issuers import repository as issuers_repo
 from services.issuer.learners import service as learners
 from services.issuer.deps import Issuing, Reading, Revoking, SessionDep, SettingsDep
 from services.issuer.models import Achievement, Credential, Issuer, OutboxKind
+from services.issuer.pathways import awards, definitions as pathways
 from services.issuer.credentials.schemas import EvidenceIn, RevokeIn, SuspendIn
 from services.issuer.schemas import EARLIEST, LATEST
 from services.issuer.settings import IssuerSettings
@@ -137,6 +138,7 @@ def issue_credential(body: IssueRequest, principal: Issuing, session: SessionDep
                       "{\"credential\", \"options\"}", code="unknown_data")
     document, credential_id = issue(session, settings, principal.issuer, body.credential, body.options or {})
     tasks.add_task(_wake, request, "wake_relay")
+    tasks.add_task(_wake, request, "wake_awards")
     response.headers["Location"] = f"/credentials/{credential_id}"
     return IssueResponse(verifiableCredential=document)
 
@@ -309,12 +311,15 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     # A generic VC may list several subjects: then it names no one learner.
     did = subject.get("id") if isinstance(subject, dict) and isinstance(subject.get("id"), str) \
         and subject["id"].startswith("did:") else None
+    learner_id = learners.link(session, settings, issuer, did=did)
     repo.insert_credentials(session, [repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id if achievement else None,
         key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-        valid_until=valid_until, now=now, learner_id=learners.link(session, settings, issuer, did=did))])
+        valid_until=valid_until, now=now, learner_id=learner_id)])
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
+    if achievement is not None:  # a generic VC names no achievement, so it completes no pathway
+        awards.queue(session, issuer.id, [(learner_id, achievement.id)], now)
     fingerprint = hashlib.sha256(orjson.dumps(credential, option=orjson.OPT_SORT_KEYS)).hexdigest()
     for handle in handles:
         if not idempotency.add_idempotency_record(session, issuer.id, _handle_key(handle), fingerprint, _HANDLE_KIND,
@@ -482,6 +487,7 @@ def _achievement(session: Session, settings: IssuerSettings, issuer: Issuer,
     row = achievements_repo.achievement(session, issuer.id, achievement_url[len(prefix):])
     if row is None:
         raise _refuse(f"{hint}: {achievement_url!r} is not one of them", code="unknown_achievement")
+    pathways.refuse_by_hand(row)
     document = builder.achievement_document(settings, row)
     for key, item in given.items():
         if not _same(document.get(key), item):

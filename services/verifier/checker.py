@@ -39,7 +39,7 @@ from services.core.multiformats import MultiformatError, decode_public_key
 from services.core.verification import Facts, KeyOnChain, Report, evaluate
 from services.verifier.chainview import ChainReadError, ChainView
 from services.verifier.lru import LRU
-from services.verifier import didweb
+from services.verifier import components as stack, didweb
 from services.verifier.fetch import FetchRefused, fetch_json
 from services.verifier.statuscheck import StatusLists, verified_bits
 
@@ -255,14 +255,49 @@ class Checker:
             raise UpstreamUnavailable(f"the issuer service answered {r.status_code}")
         return r.json()
 
-    async def verify_document(self, credential: dict, *, ask_issuer: bool = False) -> Report:
-        """The report on ``credential``.
+    async def verify_document(self, credential: dict, *, ask_issuer: bool = False, depth: int = 0,
+                              budget: stack.Budget | None = None) -> Report:
+        """The report on ``credential``; a pathway credential's components are checked too
+        (``depth`` levels down so far).
 
         Our issuers' status lists on chain decide revocation and suspension alone, so the
         issuer's status service is asked only where it adds something: for a credential from
         before status lists (per-hash revocation), a list not on chain yet, the reason of a
         suspension, or when ``ask_issuer`` (the credential page, which reads the issuer anyway).
         """
+        report = await self._verify_one(credential, ask_issuer)
+        if isinstance(credential, dict) and report.check("format").status != "failed":
+            shared = budget or stack.Budget()
+
+            async def component(url: str, level: int):
+                return await self._component(url, level, shared)
+
+            report.components = await stack.check(credential, component, depth, shared)
+        return report
+
+    async def _component(self, url: str, depth: int, budget: stack.Budget):
+        """(report, document, its credential hash, why not) for a component named by URL."""
+        own = self.public_base_url + "/c/"
+        if self.http is None:
+            return None, None, None, "components cannot be fetched here"
+        try:
+            if url.startswith(own):
+                document = await self.fetch_own_credential(url[len(own):].split("/", 1)[0].split("#", 1)[0])
+                if document is None:
+                    return None, None, None, "there is no credential at this address"
+            else:
+                document = await fetch_json(self.http, url, **self.fetch_rules)
+                if isinstance(document.get("checks"), list) and isinstance(document.get("credential"), dict):
+                    # another microcred deployment's page answers with its report: take the file
+                    document = await fetch_json(self.http, url.split("#", 1)[0].rstrip("/") + "/credential.json",
+                                                **self.fetch_rules)
+        except (FetchRefused, UpstreamUnavailable) as exc:
+            return None, None, None, f"the component could not be fetched: {exc}"
+        verdict = await self._verdict(document)
+        report = await self.verify_document(document, depth=depth, budget=budget)
+        return report, document, verdict.credential_hash, None
+
+    async def _verify_one(self, credential: dict, ask_issuer: bool) -> Report:
         now = datetime.now(UTC)
         embedded = _embedded_receipt(credential)  # decoded once: base58 of a 1 kB receipt is not free
         # The issuer's status service, when it is asked, runs while the hash and signature are computed.

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.core import safejson
 from services.core.errors import AppError, InvalidInput, NotFound, PayloadTooLarge, RateLimited
 from services.core.verification import Report
-from services.verifier import baking, badge
+from services.core import baking
+from services.verifier import badge
 from services.verifier.fetch import FetchRefused, TrustedRoute, fetch_json
 from services.verifier.pages import EMBED_SIZE, Links, oembed_link, view
 from services.verifier.settings import VerifierSettings

@@ -211,6 +211,16 @@ def view(report: Report, credential: dict | None, links: Links) -> dict:
                   "framework": text(a.get("targetFramework"), 200), "code": text(a.get("targetCode"), 100),
                   "description": text(a.get("targetDescription"), 1000)}
                  for a in (achievement.get("alignment") or [])[:50] if isinstance(a, dict)]
+    component_words = {"valid": "valid", "pending": "being anchored", "revoked": "revoked", "suspended": "suspended",
+                       "expired": "expired", "invalid": "not valid", "unavailable": "cannot be checked right now"}
+
+    def stack(components: list[dict] | None) -> list[dict]:
+        """A pathway credential's components, nested, as the page lists them under the verdict."""
+        return [{"name": text(c.get("name"), 300) or "Component", "url": safe_url(c.get("url")),
+                 "status": c.get("status"), "words": component_words.get(c.get("status"), "not valid"),
+                 "good": c.get("status") in ("valid", "pending"), "components": stack(c.get("components"))}
+                for c in (components or [])[:50] if isinstance(c, dict)]
+
     evidence = [{"name": text(e.get("name"), 300), "url": safe_url(e.get("id")),
                  "description": text(e.get("description"), 2000), "narrative": text(e.get("narrative"), 5000)}
                 for e in (credential.get("evidence") or [])[:50] if isinstance(e, dict)]
@@ -233,6 +243,7 @@ def view(report: Report, credential: dict | None, links: Links) -> dict:
         "credits": achievement.get("creditsAvailable") if isinstance(achievement.get("creditsAvailable"),
                                                                      (int, float)) else None,
         "renewed_by": safe_url(report.renewed_by) if report.renewed_by else None,
+        "components": stack(report.components),
         "alignment": alignment,
         "tags": [t[:60] for t in (achievement.get("tag") or [])[:30] if isinstance(t, str)],
         "evidence": [e for e in evidence if e["name"] or e["url"] or e["description"] or e["narrative"]],

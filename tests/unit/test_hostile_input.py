@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
-from services.verifier import baking, fetch
+from services.core import baking
+from services.verifier import fetch
 from services.verifier.app import create_app
 from services.verifier.badge import generated_png
 from services.verifier.fetch import FetchRefused, check_url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from services.verifier import baking
+from services.core import baking
 from services.verifier.app import create_app
 from services.verifier.badge import generated_png
 from services.verifier.settings import VerifierSettings

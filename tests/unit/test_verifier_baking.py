@@ -9,7 +9,7 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from services.verifier import baking
+from services.core import baking
 from services.verifier.badge import generated_png
 from tests.unit.verifier_fakes import CREDENTIAL
 

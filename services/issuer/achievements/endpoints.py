@@ -12,6 +12,7 @@ from services.issuer.deps import Issuing, Reading, SessionDep, SettingsDep
 from services.issuer.routing import ResourceId
 from services.issuer.achievements import service
 from services.issuer.achievements.schemas import AchievementCreate, AchievementRead, ImageRead, Level
+from services.issuer.pathways.schemas import RequiresIn
 
 api = APIRouter(prefix="/api/v1")
 public = APIRouter()
@@ -30,6 +31,13 @@ async def upload_image(principal: Issuing, session: SessionDep, settings: Settin
 def create_achievement(body: AchievementCreate, principal: Issuing, session: SessionDep,
                        settings: SettingsDep) -> AchievementRead:
     return service.create_achievement(session, settings, principal.issuer, body)
+
+
+@api.put("/achievements/{achievement_id}/requires", response_model=AchievementRead)
+def replace_requires(achievement_id: ResourceId, body: RequiresIn, principal: Issuing, session: SessionDep,
+                     settings: SettingsDep) -> AchievementRead:
+    """Make an achievement a pathway, or change its requirement, while no credential of it exists."""
+    return service.replace_requires(session, settings, principal.issuer, achievement_id, body)
 
 
 @api.get("/achievements", response_model=list[AchievementRead])

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.issuer.pathways.schemas import RequiresIn
 from services.issuer.schemas import HttpUrl, Prose, Strict, Text, line_text
 
 
@@ -77,6 +78,8 @@ class AchievementCreate(Strict):
     tags: list[Text(100)] = Field(default_factory=list, max_length=30)
     validity_days: int | None = Field(None, ge=1, le=36_500,
                                       description="shelf life: each credential's validUntil = validFrom + this")
+    requires: RequiresIn | None = Field(None, description="makes this a pathway, awarded automatically when a "
+                                                          "learner holds its components (docs/pathways.md)")
     level: Level | None = Field(None, description="the competency level (OB 3.0 resultDescription, "
                                                   "a RubricCriterionLevel)")
     category: Text(64) | None = Field(None, description="the skill category, e.g. soft, technical, industry "
@@ -85,7 +88,6 @@ class AchievementCreate(Strict):
                                                                      "issuer; OB 3.0 has no term for it)")
     credits: float | None = Field(None, gt=0, le=1_000, description="the credits it is worth (OB 3.0 "
                                                                     "creditsAvailable)")
-    # Pathways' ``requires`` (docs/issuer.md, "Achievements") will be one more field here.
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -100,6 +102,9 @@ class AchievementRead(BaseModel):
     alignment: list[dict]
     tags: list[str]
     validity_days: int | None
+    requires: dict | None = Field(None, description="a pathway's requirement: {k, of: [achievement id, or "
+                                                    "'ext:<DID> <URL>' for another issuer's]}")
+    pathway: bool = False
     level: Level | None = None
     category: str | None = None
     hours: float | None = None

@@ -21,6 +21,8 @@ from services.issuer.credentials import builder, document as cred
 from services.issuer.ids import new_id
 from services.issuer.images import CleanImage, ImageError, clean_image
 from services.issuer.models import Achievement, Image, Issuer
+from services.issuer.pathways import definitions as pathways
+from services.issuer.pathways.schemas import RequiresIn
 from services.issuer.settings import IssuerSettings
 
 _DATA_URI = re.compile(r"^data:image/(png|svg\+xml);base64,([A-Za-z0-9+/=\s]+)$")
@@ -91,7 +93,8 @@ def _achievement_read(settings: IssuerSettings, a: Achievement) -> AchievementRe
     return AchievementRead(id=a.id, name=a.name, description=a.description, criteria=document["criteria"],
                            image=a.image_url, achievement_type=a.achievement_type, alignment=list(a.alignment or []),
                            tags=list(a.tags or []), validity_days=a.validity_days, level=a.level,
-                           category=a.category, hours=a.hours, credits=a.credits, created_at=a.created_at,
+                           category=a.category, hours=a.hours, credits=a.credits, requires=a.requires,
+                           pathway=a.requires is not None, created_at=a.created_at,
                            achievement=document)
 
 
@@ -106,8 +109,18 @@ def create_achievement(session: Session, settings: IssuerSettings, issuer: Issue
                       hours=body.hours, credits=body.credits, created_at=utcnow())
     # Refuse now what could not be signed later: the achievement must canonicalise safely.
     _check_signable(settings, issuer, row)
+    requirement = pathways.normalise(session, settings, issuer.id, body.requires, row.id) if body.requires else None
     session.add(row)
     session.flush()
+    if requirement is not None:
+        pathways.define(session, issuer.id, row, requirement)
+    return _achievement_read(settings, row)
+
+
+def replace_requires(session: Session, settings: IssuerSettings, issuer: Issuer, achievement_id: str,
+                     body: RequiresIn) -> AchievementRead:
+    row = achievement(session, issuer, achievement_id)
+    pathways.replace(session, settings, issuer.id, row, body)
     return _achievement_read(settings, row)
 
 
@@ -136,6 +149,13 @@ def public_achievement(session: Session, settings: IssuerSettings, achievement_i
     if a is None:
         raise NotFound("no such achievement")
     return {"@context": list(cred.CONTEXTS), **builder.achievement_document(settings, a)}
+
+
+def issuable(session: Session, issuer: Issuer, achievement_id: str) -> Achievement:
+    """An achievement that may be issued by hand: the caller's own, and not a pathway (409)."""
+    a = achievement(session, issuer, achievement_id)
+    pathways.refuse_by_hand(a)
+    return a
 
 
 def achievement(session: Session, issuer: Issuer, achievement_id: str) -> Achievement:

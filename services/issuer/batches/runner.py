@@ -28,6 +28,7 @@ from services.issuer.credentials import service as credentials
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.learners import service as learners
 from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
+from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
 from services.issuer.signing import SigningPool
 
@@ -161,6 +162,8 @@ class BatchRunner:
                     document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
                     valid_until=valid_until, now=now, batch_id=batch_id, batch_row=row_index, learner_id=learner_id))
             credentials_repo.insert_credentials(session, rows)
+            # Pathway components: their learners' award jobs, in this chunk's transaction.
+            awards.queue(session, issuer_id, [(r.get("learner_id"), achievement_id) for r in rows], now)
             statuslists_repository.delete_status_entries(session, not_issued)
             if rows:
                 outbox.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [r["credential_hash"] for r in rows]})

@@ -36,7 +36,7 @@ def create_batch(session: Session, settings: IssuerSettings, issuer: Issuer, bod
         replay = idempotency.replay(session, issuer, idempotency_key, fingerprint, "batch")
         if replay is not None:
             return get_batch(session, settings, issuer, replay, 0, 1000), False
-    achievement = achievements.achievement(session, issuer, body.achievement_id)
+    achievement = achievements.issuable(session, issuer, body.achievement_id)
     rows, errors = validate_rows(body.recipients)
     now = utcnow()
     batch = Batch(id=new_id("bat"), issuer_id=issuer.id, achievement_id=achievement.id,

@@ -149,7 +149,7 @@ def level_description(achievement_url: str, level: str) -> dict:
 
 def evidence_document(e: dict) -> dict:
     out: dict[str, Any] = {"type": ["Evidence"]}
-    for key in ("id", "name", "description", "narrative", "genre", "audience"):
+    for key in ("id", "name", "description", "narrative", "genre", "audience", "digestMultibase"):
         if e.get(key):
             out[key] = e[key]
     return out

@@ -26,6 +26,7 @@ def issue_credential(body: CredentialCreate, principal: Issuing, session: Sessio
     credential, created = service.issue_credential(session, settings, principal.issuer, body, idempotency_key)
     if created:
         tasks.add_task(wake, request, "wake_relay")
+        tasks.add_task(wake, request, "wake_awards")
     else:
         response.status_code = 200
     return credential

@@ -27,6 +27,7 @@ from services.issuer.credentials.schemas import (CredentialCreate, CredentialLis
 from services.issuer.learners import service as learners
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import Achievement, AnchorState, Credential, Issuer, OutboxKind, SigningKey
+from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
 
 log = logging.getLogger("microcred.issuer")
@@ -66,7 +67,7 @@ def issue_credential(session: Session, settings: IssuerSettings, issuer: Issuer,
         replay = idempotency.replay(session, issuer, idempotency_key, fingerprint, "credential")
         if replay is not None:
             return get_credential(session, issuer, replay), False
-    achievement = achievements.achievement(session, issuer, body.achievement_id)
+    achievement = achievements.issuable(session, issuer, body.achievement_id)
     now = utcnow()
     valid_from = body.valid_from.astimezone(UTC) if body.valid_from else now
     learner_id = learners.link(session, settings, issuer, email=body.recipient.email, did=body.recipient.did)
@@ -101,6 +102,8 @@ def _issue(session: Session, settings: IssuerSettings, issuer: Issuer, achieveme
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
         valid_until=valid_until, now=now, learner_id=learner_id, replaces=replaces)])
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
+    # A component of a pathway: the learner's award job, in this transaction (docs/pathways.md).
+    awards.queue(session, issuer.id, [(learner_id, achievement.id)], now)
     return credential_id
 
 

@@ -23,7 +23,7 @@ class LearnerCredential(BaseModel):
     url: str
     achievement_id: str | None  # None: a generic W3C VC issued through the VC-API
     status: Literal["pending", "anchored", "revoked", "suspended", "expired", "invalid"]
-    pathway: bool = False  # awarded as a pathway (stacked) credential; none are yet
+    pathway: bool = False  # awarded automatically as a pathway credential (docs/pathways.md)
 
 
 class LearnerCredentials(BaseModel):

@@ -94,8 +94,12 @@ def find_by_email(session: Session, settings: IssuerSettings, issuer: Issuer, em
 
 def credentials(session: Session, issuer: Issuer, learner_id: str, status_of) -> LearnerCredentials:
     """The learner's credentials from this issuer, oldest first; ``status_of(credential)`` says where each stands."""
+    from services.issuer.pathways import repository as pathways_repo
+
     _learner(session, issuer, learner_id)
+    reads = status_of(repo.credentials_of(session, issuer.id, learner_id))
+    awarded = pathways_repo.awarded_credential_ids(session, issuer.id, [r.id for r in reads])
     return LearnerCredentials(items=[
         LearnerCredential(id=read.id, url=read.url, achievement_id=read.achievement_id, status=read.status,
-                          pathway=False)
-        for read in status_of(repo.credentials_of(session, issuer.id, learner_id))])
+                          pathway=read.id in awarded)
+        for read in reads])

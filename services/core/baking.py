@@ -1,4 +1,5 @@
-"""Baked badges (Open Badges 3.0 §5.3): the credential inside a PNG, in an ``iTXt`` chunk.
+"""Baked badges (Open Badges 3.0 "Baking"): the credential inside a PNG, in an ``iTXt`` chunk; no I/O (the
+verifier bakes and reads them, the issuer reads an external component from one).
 
 Keyword ``openbadgecredential``, no compression, empty language tag and translated
 keyword, the credential JSON as UTF-8 text. Written and read by hand per the PNG

@@ -1,0 +1,1 @@
+"""Pathways: achievements awarded automatically when a learner holds their components (docs/pathways.md)."""
