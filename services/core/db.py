@@ -16,6 +16,7 @@ import time
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Stable constraint names make migrations reproducible on SQLite and PostgreSQL alike.
@@ -78,6 +79,16 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def add_unless_taken(session: Session, row: object) -> bool:
+    """Insert ``row`` in a savepoint; False when a unique key says a concurrent transaction made it first."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.core.db import add_unless_taken
 from services.issuer.models import Issuer, StatusEntry, StatusList, StatusListVersion
 
 
@@ -29,12 +29,7 @@ def open_status_lists(session: Session, issuer_id: str) -> list[StatusList]:
 
 def add_status_list(session: Session, row: StatusList) -> bool:
     """Insert a new list; False when a concurrent transaction created that number first."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-        return True
-    except IntegrityError:
-        return False
+    return add_unless_taken(session, row)
 
 
 def mark_status_list_full(session: Session, status_list: StatusList) -> None:

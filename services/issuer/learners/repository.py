@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.core.db import add_unless_taken
 from services.issuer.models import Credential, Issuer, Learner
 
 
@@ -44,12 +44,7 @@ def by_did(session: Session, issuer_id: str, did: str) -> Learner | None:
 
 def add(session: Session, row: Learner) -> bool:
     """Insert a new learner; False when a concurrent transaction created the same one first."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-        return True
-    except IntegrityError:
-        return False
+    return add_unless_taken(session, row)
 
 
 def set_did_if_absent(session: Session, learner_id: str, did: str) -> None:
