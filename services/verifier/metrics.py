@@ -45,9 +45,9 @@ def instrument(checker, metrics: VerifierMetrics) -> None:
     if original is None:
         return
 
-    async def verify_document(credential):
+    async def verify_document(credential, **options):  # options: the checker's (ask_issuer, depth, …)
         begun = time.perf_counter()
-        report = await original(credential)
+        report = await original(credential, **options)
         metrics.duration.observe(time.perf_counter() - begun)
         metrics.count(report)
         return report
