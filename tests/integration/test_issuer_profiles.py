@@ -139,5 +139,5 @@ def test_no_issuer_can_make_see_or_withdraw_another_issuers_profile(client):
     assert client.post(route, headers=auth(ro)).status_code == 403  # making or withdrawing one needs 'issue'
     assert client.delete(route, headers=auth(ro)).status_code == 403
     assert client.get(route, headers=auth(ro)).status_code == 200
-    for bad in ("x" * 65, "nothing-here-0123456789", "../../api/v1/issuer"):
+    for bad in ("x" * 65, "nothing-here-0123456789", "%2E%2E%2Fapi"):
         assert client.get(f"/public/profiles/{bad}").status_code in (404, 422)
