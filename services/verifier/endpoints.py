@@ -208,7 +208,7 @@ async def credential_file(credential_id: str, checker: CheckerDep) -> Response:
 
 @router.get("/c/{credential_id}/embed", tags=["embed"], response_class=HTMLResponse)
 async def embed(credential_id: str, request: Request, checker: CheckerDep, settings: SettingsDep):
-    """A small card meant for an iframe: the only route that may be framed."""
+    """A small card meant for an iframe: framable, like the profile's embed (no other route may be framed)."""
     report, credential = await resolve(checker, credential_id)
     # X-Embeddable: the security middleware lets only this response be framed (and strips the header).
     return page(request, "embed.html", {"v": view(report, credential, links_for(settings, credential_id))},

@@ -64,7 +64,7 @@ def pathway_progress(listed: dict, by_url: dict[str, dict]) -> dict:
     required = max(1, int(listed.get("required") or 1))
     components = []
     for c in (listed.get("components") or [])[:64]:
-        url = c.get("credential_url") if isinstance(c.get("credential_url"), str) else None
+        url = safe_url(c.get("credential_url"))
         summary = by_url.get(url) if url else None
         external = bool(c.get("external"))
         held = bool(c.get("held")) and (external or _good(summary))
@@ -72,7 +72,7 @@ def pathway_progress(listed: dict, by_url: dict[str, dict]) -> dict:
                            "held": held, "external": external, "credential_url": url if summary or external else None,
                            "status": summary["status"] if summary else None})
     held = sum(c["held"] for c in components)
-    awarded_url = listed.get("credential_url") if isinstance(listed.get("credential_url"), str) else None
+    awarded_url = safe_url(listed.get("credential_url"))
     awarded = by_url.get(awarded_url) if awarded_url else None
     return {"name": name, "achievement_id": text(listed.get("achievement_id"), 64), "required": required,
             "of": len(components), "held": held, "complete": bool(listed.get("complete")) and _good(awarded),

@@ -149,3 +149,28 @@ def test_a_withdrawn_profile_is_404_at_once_everywhere(tmp_path):
 def test_oembed_refuses_what_is_not_our_profile(tmp_path, url):
     with _client(tmp_path, _checker()) as client:
         assert client.get("/oembed", params={"url": url}).status_code == 404
+
+
+def test_a_credential_that_cannot_be_read_now_is_unavailable_and_an_issuer_down_is_503(tmp_path):
+    from services.core.errors import UpstreamUnavailable
+
+    checker = _checker()
+    original = checker.verify_credential_id
+
+    async def flaky(credential_id):
+        if credential_id == "nanoBBBBBBBBBBBBBBBB02":
+            raise UpstreamUnavailable("the issuer service answered 502")
+        return await original(credential_id)
+
+    checker.verify_credential_id = flaky
+    with _client(tmp_path, checker) as client:
+        body = client.get(f"/p/{PROFILE_ID}", headers=JSON).json()
+        assert [c["status"] for c in body["credentials"]] == ["valid", "unavailable", "valid"]
+        assert body["pathways"][0]["held"] == 1  # what cannot be checked now does not count
+
+        async def down(profile_id):
+            raise UpstreamUnavailable("the issuer service could not be reached (ConnectError)")
+
+        checker.fetch_profile = down
+        r = client.get(f"/p/{PROFILE_ID}", headers=JSON)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
