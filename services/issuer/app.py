@@ -19,6 +19,7 @@ from services.issuer.credentials import endpoints as credentials
 from services.issuer.issuers import endpoints as issuers
 from services.issuer.pathways import endpoints as pathways
 from services.issuer.learners import endpoints as learners
+from services.issuer.profiles import endpoints as profiles
 from services.issuer import metrics as issuer_metrics
 from services.issuer.vcapi import router as vcapi_router
 from services.issuer.registry_client import HttpRegistry, Registry
@@ -36,7 +37,8 @@ def health() -> dict:
 
 # The domains' routers (docs/architecture.md): the issuer API under /api/v1, then the public reads.
 ROUTERS = (issuers.api, apikeys.api, achievements.api, credentials.api, batches.api, learners.api, pathways.api,
-           liveness, issuers.public, credentials.public, statuslists_endpoints.public, achievements.public)
+           profiles.api, liveness, issuers.public, credentials.public, statuslists_endpoints.public,
+           achievements.public, profiles.public)
 
 
 def create_app(settings: IssuerSettings | None = None, registry: Registry | None = None, verifier=None) -> FastAPI:

@@ -449,3 +449,20 @@ class ExternalCredential(Base):
                                        name="uq_issuer_external_credentials_once"),
                       Index("ix_issuer_external_credentials_learner", "issuer_id", "learner_id"),
                       Index("ix_issuer_external_credentials_check", "next_check_at"))
+
+
+class LearnerProfile(Base):
+    """A learner's public profile (docs/learners.md, "The profile"): one per learner at a time.
+
+    The id is the only secret of the page's URL (192 random bits); withdrawing deletes the row,
+    so the id is gone at once and a later profile gets a new one. Migration 0012.
+    """
+
+    __tablename__ = "issuer_learner_profiles"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    learner_id: Mapped[str] = mapped_column(ForeignKey("issuer_learners.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer_id", "learner_id", name="uq_issuer_learner_profiles_one"),)

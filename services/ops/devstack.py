@@ -1,8 +1,9 @@
 """``make run``: the whole system on the embedded default, one command.
 
 A local anvil chain with its state kept under the data folder, the contract deployed on
-first start, SQLite, the three services and the background workers, a demo issuer with a
-demo credential whose URL is printed. Ctrl-C stops everything; the next run resumes with
+first start, SQLite, the three services and the background workers, a demo issuer whose
+three nano-credentials stack into a micro-credential for one learner: the micro-credential's
+URL and the learner's profile URL are printed. Ctrl-C stops everything; the next run resumes with
 the same data, and the same URL still verifies.
 
 However the supervisor ends, nothing it started outlives it: Ctrl-C, SIGTERM and SIGHUP (a
@@ -26,17 +27,43 @@ from services.core.settings import ServiceSettings
 from services.ops.migrate import upgrade
 from services.ops.processes import Proc, port_holder, spawn_app, spawn_module, wait_http
 
+ONET = "https://www.onetonline.org/find/descriptor/result/"
+ESCO = "https://esco.ec.europa.eu/en/classification/skill_main"
+
+
+def _nano(name: str, level: str, description: str, criteria: str, onet: tuple[str, str],
+          esco: tuple[str, str]) -> dict:
+    return {"name": name, "description": description, "criteria": {"narrative": criteria},
+            "achievementType": "Competency", "level": level, "category": "soft", "validity_days": 730, "hours": 6,
+            "alignment": [{"targetName": onet[1], "targetFramework": "O*NET", "targetCode": onet[0],
+                           "targetUrl": ONET + onet[0]},
+                          {"targetName": esco[1], "targetFramework": "ESCO", "targetCode": esco[0], "targetUrl": ESCO}],
+            "tags": ["customer service", "soft skills"]}
+
+
+# Three nano-credentials that stack into one micro-credential (docs/pathways.md), all for one learner.
 DEMO = {
     "issuer": {"name": "Cascade Community College", "slug": "cascade-cc", "url": "https://cascade.example.edu",
                "email": "registrar@cascade.example.edu"},
-    "achievement": {
-        "name": "Critical Thinking",
-        "description": "Analyses arguments, weighs evidence and reaches well-reasoned conclusions.",
-        "criteria": {"narrative": "Completed the 20-hour Critical Thinking course and passed its capstone: "
-                                  "a written evaluation of a real policy debate, assessed against a rubric."},
-        "alignment": [{"targetName": "Critical Thinking", "targetFramework": "O*NET",
-                       "targetCode": "2.A.2.a", "targetUrl": "https://www.onetonline.org/find/descriptor/result/2.A.2.a"}],
-        "tags": ["critical thinking", "analysis"],
+    "nanos": [
+        _nano("Active Listening", "foundational", "Gives full attention to what others say and checks what they meant.",
+              "Two recorded customer conversations, assessed against the listening rubric.",
+              ("2.A.1.b", "Active Listening"), ("S1.1.1", "listen actively")),
+        _nano("Perspective Taking", "intermediate", "Understands a situation as the customer sees it and says so.",
+              "A case study written from three customers' points of view, peer-reviewed and assessed.",
+              ("2.B.1.a", "Social Perceptiveness"), ("S1.4.2", "show empathy")),
+        _nano("Conflict Resolution", "intermediate", "Calms a disagreement and finds an outcome both sides accept.",
+              "A role-played complaint resolved to the assessor's satisfaction.",
+              ("2.B.1.d", "Negotiation"), ("S1.3.3", "apply conflict management")),
+    ],
+    "micro": {
+        "name": "Customer Empathy", "achievementType": "MicroCredential", "level": "intermediate", "category": "soft",
+        "description": "Listens, understands the customer's view and resolves conflict: the three together.",
+        "criteria": {"narrative": "Awarded automatically for holding Active Listening, Perspective Taking and "
+                                  "Conflict Resolution."},
+        "alignment": [{"targetName": "Service Orientation", "targetFramework": "O*NET", "targetCode": "2.B.1.f",
+                       "targetUrl": ONET + "2.B.1.f"}],
+        "validity_days": 730,
     },
     "recipient": {"name": "Ada Lovelace", "email": "ada@example.org"},
 }
@@ -89,29 +116,43 @@ def ensure_chain(settings: ServiceSettings, data_dir: Path, log_dir: Path):
     return anvil, deployment
 
 
-def _demo(settings: ServiceSettings, data_dir: Path) -> str:
-    """Create the demo issuer, achievement and credential once; return the credential URL."""
+def _demo(settings: ServiceSettings, data_dir: Path) -> dict:
+    """Create the demo once: an issuer, three nano-credentials for the demo learner, the micro-credential
+    they stack into (awarded automatically), and the learner's profile. Returns what demo.json keeps."""
     path = data_dir / "demo.json"
     if path.exists():
-        return json.loads(path.read_text())["url"]
-    issuer_url = settings.issuer_url
+        return json.loads(path.read_text())
     admin = {"Authorization": f"Bearer {settings.secret('admin_token')}"}
-    with httpx.Client(base_url=issuer_url, timeout=60) as client:
-        r = client.post("/api/v1/issuers", json=DEMO["issuer"], headers=admin)
-        r.raise_for_status()
-        issuer = r.json()
+    with httpx.Client(base_url=settings.issuer_url, timeout=60) as client:
+        def call(method: str, route: str, **kwargs) -> dict:
+            r = client.request(method, route, **kwargs)
+            r.raise_for_status()
+            return r.json()
+
+        issuer = call("POST", "/api/v1/issuers", json=DEMO["issuer"], headers=admin)
         auth = {"Authorization": f"Bearer {issuer['api_key']}"}
-        r = client.post("/api/v1/achievements", json=DEMO["achievement"], headers=auth)
-        r.raise_for_status()
-        achievement = r.json()
-        r = client.post("/api/v1/credentials", headers={**auth, "Idempotency-Key": "demo-credential"},
-                        json={"achievement_id": achievement["id"], "recipient": DEMO["recipient"]})
-        r.raise_for_status()
-        credential = r.json()
-    path.write_text(json.dumps({"issuer": issuer["slug"], "achievement": achievement["id"],
-                                "credential": credential["id"], "url": credential["url"]}, indent=2))
+        nanos = [call("POST", "/api/v1/achievements", json=body, headers=auth)["id"] for body in DEMO["nanos"]]
+        micro = call("POST", "/api/v1/achievements", json={**DEMO["micro"], "requires": {"all_of": nanos}},
+                     headers=auth)["id"]
+        issued = [call("POST", "/api/v1/credentials", headers={**auth, "Idempotency-Key": f"demo-{n}"},
+                       json={"achievement_id": a, "recipient": DEMO["recipient"]}) for n, a in enumerate(nanos)]
+        learner = issued[0]["learner_id"]
+        deadline = time.monotonic() + 60
+        while True:  # the award runner gives the micro-credential within a second or so
+            awarded = [i for i in call("GET", f"/api/v1/learners/{learner}/credentials", headers=auth)["items"]
+                       if i["achievement_id"] == micro and i["pathway"]]
+            if awarded or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if not awarded:
+            raise RuntimeError("the demo micro-credential was not awarded within 60 s; see the issuer's log")
+        profile = call("POST", f"/api/v1/learners/{learner}/profile", headers=auth)
+    demo = {"issuer": issuer["slug"], "learner": learner, "achievements": nanos + [micro],
+            "credentials": [c["id"] for c in issued] + [awarded[0]["id"]], "credential": awarded[0]["id"],
+            "url": awarded[0]["url"], "profile": profile["url"]}
+    path.write_text(json.dumps(demo, indent=2))
     path.chmod(0o600)
-    return credential["url"]
+    return demo
 
 
 def main() -> int:
@@ -153,9 +194,11 @@ def main() -> int:
         for proc in procs:
             if proc.url:
                 wait_http(proc, "/docs")
-        url = _demo(settings, data_dir)
+        demo = _demo(settings, data_dir)
         _say()
-        _say(f"  demo credential  {url}")
+        _say(f"  demo credential  {demo['url']}")
+        if demo.get("profile"):  # a data folder from before profiles has none
+            _say(f"  Profile:         {demo['profile']}")
         _say(f"  verify page      {settings.public_base_url}/")
         _say(f"  issuer API       {settings.issuer_url}/docs   (admin token in {data_dir / 'secrets.json'})")
         _say(f"  registry API     {settings.registry_url}/docs")

@@ -23,7 +23,7 @@ from services.core.errors import AppError
 from services.core.web import error_body, install_error_handlers, install_request_guards
 from services.verifier.badge import ImageSource
 from services.verifier.endpoints import NO_CACHE, router, templates
-from services.verifier import status_link
+from services.verifier import oembed, profiles, status_link
 from services.verifier.metrics import VerifierMetrics, instrument
 from services.verifier import vcapi
 from services.verifier.ratelimit import RateLimiter
@@ -106,6 +106,8 @@ def install_page_errors(app: FastAPI) -> None:
     def render(request: Request, status: int, code: str, message: str, headers: dict | None = None):
         if _wants_page(request):
             title, sentence = _TITLES.get(status, ("Something went wrong", message))
+            if status == 404 and request.url.path.startswith("/p/"):
+                sentence = "There is no profile at this address: the link is incomplete, or its owner withdrew it."
             return templates.TemplateResponse(request, "error.html", {"title": title, "message": sentence},
                                               status_code=status, headers={**NO_CACHE, **(headers or {})})
         from fastapi.responses import JSONResponse
@@ -165,6 +167,8 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
     install_page_errors(app)
     app.include_router(router)
     app.include_router(status_link.router)  # GET /c/{id}/status
+    app.include_router(profiles.router)  # GET /p/{id}, /p/{id}/embed: learners' profiles
+    app.include_router(oembed.router)  # GET /oembed for credential and profile URLs
     app.include_router(vcapi.router)  # the W3C VC-API routes (docs/vc-api.md)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_request_guards(app, max_bytes=min(settings.max_body_bytes, 1024 * 1024))  # 413, then safe JSON (422)

@@ -255,6 +255,24 @@ class Checker:
             raise UpstreamUnavailable(f"the issuer service answered {r.status_code}")
         return r.json()
 
+    async def fetch_profile(self, profile_id: str) -> dict | None:
+        """A learner's profile listing from our issuer (docs/learners.md); None when unknown or withdrawn.
+
+        Never cached: a withdrawn profile must be 404 from the next request on.
+        """
+        if self.http is None or self.issuer_url is None:
+            return None
+        try:
+            r = await self.http.get(f"{self.issuer_url}/public/profiles/{quote(profile_id, safe='')}")
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"the issuer service could not be reached ({type(exc).__name__})") from None
+        if r.status_code in (404, 422):
+            return None
+        if r.status_code != 200:
+            raise UpstreamUnavailable(f"the issuer service answered {r.status_code}")
+        body = r.json()
+        return body if isinstance(body, dict) else None
+
     async def verify_document(self, credential: dict, *, ask_issuer: bool = False, depth: int = 0,
                               budget: stack.Budget | None = None) -> Report:
         """The report on ``credential``; a pathway credential's components are checked too

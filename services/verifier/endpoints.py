@@ -13,18 +13,18 @@ from urllib.parse import urlsplit
 
 import orjson
 import segno
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core import safejson
-from services.core.errors import AppError, InvalidInput, NotFound, PayloadTooLarge, RateLimited
+from services.core.errors import InvalidInput, NotFound, PayloadTooLarge, RateLimited
 from services.core.verification import Report
 from services.core import baking
 from services.verifier import badge
 from services.verifier.fetch import FetchRefused, TrustedRoute, fetch_json
-from services.verifier.pages import EMBED_SIZE, Links, oembed_link, view
+from services.verifier.pages import Links, oembed_link, view
 from services.verifier.settings import VerifierSettings
 
 router = APIRouter()
@@ -33,11 +33,6 @@ MAX_UPLOAD = 512 * 1024
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _ID = r"/[A-Za-z0-9_-]{8,64}"
 NO_CACHE = {"Cache-Control": "no-cache"}
-
-
-class NotImplementedFormat(AppError):
-    status_code = 501
-    code = "not_implemented"
 
 
 class TooManyRequests(RateLimited):
@@ -187,30 +182,6 @@ async def health() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/oembed", tags=["embed"])
-async def oembed(settings: SettingsDep, checker: CheckerDep,
-                 url: Annotated[str, Query(max_length=2048, description="a credential URL of this verifier")],
-                 format: str = "json",
-                 maxwidth: Annotated[int | None, Query(ge=1, le=10_000)] = None,
-                 maxheight: Annotated[int | None, Query(ge=1, le=10_000)] = None) -> JSONResponse:
-    """oEmbed 1.0 (``rich``) for one of our credential URLs; 404 for any other URL."""
-    if format != "json":
-        raise NotImplementedFormat("only format=json is supported")
-    credential_id = own_id(settings, url)
-    if not credential_id:
-        raise NotFound("not a credential URL of this verifier")
-    report, credential = await resolve(checker, credential_id)
-    width, height = min(maxwidth or EMBED_SIZE[0], EMBED_SIZE[0]), min(maxheight or EMBED_SIZE[1], EMBED_SIZE[1])
-    v = view(report, credential, links_for(settings, credential_id))
-    html = v["embed_snippet"].replace(f'width="{EMBED_SIZE[0]}"', f'width="{width}"') \
-                             .replace(f'height="{EMBED_SIZE[1]}"', f'height="{height}"')
-    return JSONResponse({
-        "version": "1.0", "type": "rich", "provider_name": "microcred", "provider_url": settings.public_base_url,
-        "title": v["name"], "author_name": v["issuer"]["name"], "width": width, "height": height, "html": html,
-        "thumbnail_url": page_url(settings, credential_id) + "/badge.png", "thumbnail_width": 480,
-        "thumbnail_height": 480, "cache_age": 60}, headers={"Cache-Control": "public, max-age=60"})
-
-
 # -- the credential's own routes -------------------------------------------------------------------
 @router.get("/c/{credential_id}", tags=["credential"], responses={200: {"content": {"text/html": {}}}})
 async def credential_page(credential_id: str, request: Request, checker: CheckerDep, settings: SettingsDep):
@@ -237,7 +208,7 @@ async def credential_file(credential_id: str, checker: CheckerDep) -> Response:
 
 @router.get("/c/{credential_id}/embed", tags=["embed"], response_class=HTMLResponse)
 async def embed(credential_id: str, request: Request, checker: CheckerDep, settings: SettingsDep):
-    """A small card meant for an iframe: the only route that may be framed."""
+    """A small card meant for an iframe: framable, like the profile's embed (no other route may be framed)."""
     report, credential = await resolve(checker, credential_id)
     # X-Embeddable: the security middleware lets only this response be framed (and strips the header).
     return page(request, "embed.html", {"v": view(report, credential, links_for(settings, credential_id))},

@@ -107,13 +107,53 @@ def test_nothing_the_supervisor_started_outlives_it(tmp_path, how):
             p.kill()
 
 
-def test_the_next_run_resumes_after_a_sigkill(tmp_path):
-    """Killed outright, the chain still got SIGTERM and dumped: the same data, the same URL."""
+def _printed(out: Path, label: str) -> str:
+    return [line.split()[-1] for line in out.read_text().splitlines() if line.strip().startswith(label)][0]
+
+
+def _profile_when_settled(url: str, timeout: float = 60.0) -> dict:
+    """The profile's JSON once every credential is anchored (valid): a couple of anchoring intervals."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        r = httpx.get(url, headers={"Accept": "application/json"}, timeout=30)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if all(c["status"] == "valid" for c in body["credentials"]) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.5)
+
+
+def test_the_demo_and_its_profile_and_the_next_run_resumes_after_a_sigkill(tmp_path):
+    """The demo: three nano-credentials stacked into a micro-credential and the learner's profile URL
+    printed after the credential's. Killed outright, the chain still got SIGTERM and dumped: the same
+    data, the same URLs."""
     ports = _ports()
     proc, out = _start(tmp_path, ports)
     try:
         _wait_ready(proc, out)
-        url = [line.split()[-1] for line in out.read_text().splitlines() if "demo credential" in line][0]
+        url = _printed(out, "demo credential")
+        profile_url = _printed(out, "Profile:")
+        lines = out.read_text().splitlines()
+        assert [i for i, line in enumerate(lines) if "Profile:" in line][0] == \
+            [i for i, line in enumerate(lines) if "demo credential" in line][0] + 1, "printed after the credential"
+        assert profile_url.startswith(f"http://127.0.0.1:{ports['verifier']}/p/")
+        profile = _profile_when_settled(profile_url)
+        assert profile["learner_name"] == "Ada Lovelace"
+        assert sorted(c["name"] for c in profile["credentials"]) == [
+            "Active Listening", "Conflict Resolution", "Customer Empathy", "Perspective Taking"]
+        assert [c["status"] for c in profile["credentials"]] == ["valid"] * 4, profile["credentials"]
+        (pathway,) = profile["pathways"]
+        assert (pathway["name"], pathway["held"], pathway["required"], pathway["complete"]) == (
+            "Customer Empathy", 3, 3, True)
+        assert pathway["credential_url"] == url and pathway["text"] == "3 of 3 toward Customer Empathy"
+        skills = {s["framework"] for c in profile["credentials"] for s in c["skills"]}
+        assert skills == {"O*NET", "ESCO"}
+        assert {c["level"] for c in profile["credentials"]} == {"Foundational", "Intermediate"}
+        import httpx
+
+        assert httpx.get(profile_url, timeout=30).status_code == 200  # the page itself
         proc.kill()
         proc.wait(10)
         deadline = time.monotonic() + 15
@@ -121,11 +161,10 @@ def test_the_next_run_resumes_after_a_sigkill(tmp_path):
             time.sleep(0.1)
         proc, out = _start(tmp_path, ports)
         _wait_ready(proc, out)
-        assert url in out.read_text(), "the second run prints the same demo credential"
-        import httpx
-
+        assert url in out.read_text() and profile_url in out.read_text(), "the second run prints the same URLs"
         report = httpx.get(url, headers={"Accept": "application/json"}, timeout=30).json()
-        assert report["credential"]["name"] == "Critical Thinking"
+        assert report["credential"]["name"] == "Customer Empathy"
+        assert httpx.get(profile_url, headers={"Accept": "application/json"}, timeout=30).status_code == 200
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

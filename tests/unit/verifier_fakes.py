@@ -61,3 +61,25 @@ class FakeChecker:
     async def verify_document(self, credential: dict) -> Report:
         self.documents.append(credential)
         return report(self.status, credential)
+
+
+class FakeProfileChecker(FakeChecker):
+    """A FakeChecker that also serves learners' profile listings (``profiles``: id → listing) and a
+    status per credential id (``statuses``)."""
+
+    def __init__(self, credentials: dict[str, dict], profiles: dict[str, dict],
+                 statuses: dict[str, str] | None = None) -> None:
+        super().__init__(credentials)
+        self.profiles = profiles
+        self.statuses = statuses or {}
+        self.profile_reads = 0
+
+    async def fetch_profile(self, profile_id: str):
+        self.profile_reads += 1
+        return copy.deepcopy(self.profiles.get(profile_id))
+
+    async def verify_credential_id(self, credential_id: str):
+        credential = self.credentials.get(credential_id)
+        if credential is None:
+            return None, None
+        return report(self.statuses.get(credential_id, "valid"), credential), credential
