@@ -255,6 +255,13 @@ def test_endorser_keys_cannot_act_as_issuers_and_issuer_keys_cannot_endorse(worl
     for body in ({"achievement_id": critical["id"]}, {"issuer": "cascade"}):
         r = cascade.post("/api/v1/endorsements", json={**body, "comment": "We are great."})
         assert r.status_code == 403 and r.json()["error"]["code"] == "insufficient_scope", r.text
+    # Nor through the standard VC-API, by writing an EndorsementCredential itself.
+    r = cascade.post("/credentials/issue", json={"credential": {
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+        "type": ["VerifiableCredential", "EndorsementCredential"],
+        "credentialSubject": {"id": critical["achievement"]["id"], "type": ["EndorsementSubject"],
+                              "endorsementComment": "We are great."}}})
+    assert 400 <= r.status_code < 500, r.text
     assert len(nusenda.get("/api/v1/endorsements").json()["items"]) == before
 
 
