@@ -1,9 +1,9 @@
 """The issuer's tables (all prefixed ``issuer_``). What must reach the registry is a row first (docs/architecture.md).
 
 Room for what comes after issue 3, built as nullable JSON so that adding it needs no
-migration of existing rows: ``IssuerAchievement.extra`` (competency level, skill
-categories, component achievements of a stackable pathway), ``Issuer.extra``
-(endorsements). Status lists have their own tables (``issuer_status_*``, migration 0006).
+migration of existing rows: ``IssuerAchievement.extra``, ``Issuer.extra``. Status lists have
+their own tables (``issuer_status_*``, migration 0006), endorsements theirs
+(``issuer_endorsements``, migration 0012, docs/endorsements.md).
 """
 
 from __future__ import annotations
