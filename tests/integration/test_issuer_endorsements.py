@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from services.issuer.models import ApiKey, Credential, Endorsement
+from services.issuer.models import ApiKey, Credential, Endorsement, OutboxKind, OutboxMessage
 from tests.integration.issuer_support import (ADMIN, auth, count, create_achievement, create_issuer, issue,
                                               issuer_client)
 
 ENDORSER_ROUTES = {("POST", "/api/v1/endorsements"), ("GET", "/api/v1/endorsements"),
-                   ("GET", "/api/v1/endorsements/{endorsement_id}"), ("GET", "/api/v1/endorser")}
+                   ("GET", "/api/v1/endorsements/{endorsement_id}"), ("GET", "/api/v1/endorser"),
+                   ("POST", "/api/v1/endorser/signing-keys/rotate")}
 ADMIN_ROUTES = {("POST", "/api/v1/issuers"), ("POST", "/api/v1/endorsers")}
 # Revoking is shared: an endorser revokes its own endorsements there (and reaches nothing else).
 SHARED = {("POST", "/api/v1/credentials/{credential_id}/revoke")}
@@ -135,3 +136,17 @@ def test_public_lists_name_an_achievements_and_its_issuers_endorsements(world):
     # The endorsement document is served like any credential, at the public credential route.
     document = client.get(f"/public/credentials/{of_issuer['id']}").json()
     assert document["credentialSubject"]["id"] == issuer["did"]
+
+
+def test_an_endorser_rotates_its_own_key_and_signs_with_the_new_one(world):
+    client, _, achievement, _, endorser = world
+    key = auth(endorser["api_key"])
+    r = client.post("/api/v1/endorser/signing-keys/rotate", headers=key, json={})
+    assert r.status_code == 200, r.text
+    new = r.json()["new_key"]
+    with client.sessions() as s:  # the registry hears it through the outbox, for the endorser's own account
+        queued = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.rotate_key)).all()
+    assert [(m.issuer_id, m.payload["public_key"]) for m in queued] == [(endorser["id"], new["public_key"])]
+    created = client.post("/api/v1/endorsements", headers=key,
+                          json={"achievement_id": achievement["id"], "comment": "After the rotation."}).json()
+    assert created["credential"]["proof"][0]["verificationMethod"] == new["verification_method"]

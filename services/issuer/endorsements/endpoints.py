@@ -12,7 +12,7 @@ from services.issuer.deps import AdminAuth, Endorsing, RegistryDep, SessionDep, 
 from services.issuer.endorsements import service
 from services.issuer.endorsements.schemas import EndorsementCreate, EndorsementCreated, EndorsementList, EndorsementRead
 from services.issuer.issuers import service as issuers
-from services.issuer.issuers.schemas import IssuerCreate, IssuerCreated, IssuerRead
+from services.issuer.issuers.schemas import IssuerCreate, IssuerCreated, IssuerRead, KeyRotate, KeyRotated
 from services.issuer.models import OrganisationKind
 from services.issuer.routing import ResourceId, wake
 
@@ -35,6 +35,16 @@ def create_endorser(body: IssuerCreate, session: SessionDep, settings: SettingsD
 def current_endorser(principal: Endorsing, session: SessionDep, registry: RegistryDep) -> IssuerRead:
     """The calling endorser, with its keys and where its chain account stands."""
     return issuers.issuer_read(session, principal.issuer, registry)
+
+
+@api.post("/endorser/signing-keys/rotate", response_model=KeyRotated)
+def rotate_endorser_key(body: KeyRotate, principal: Endorsing, session: SessionDep, settings: SettingsDep,
+                        request: Request, tasks: BackgroundTasks) -> KeyRotated:
+    """Replace the endorser's signing key, by the issuer's rules (docs/issuer.md, "Keys"): with ``compromised``,
+    what the old key signed after ``compromised_at`` no longer verifies."""
+    rotated = issuers.rotate_signing_key(session, settings, principal.issuer, body)
+    tasks.add_task(wake, request, "wake_relay")
+    return rotated
 
 
 @api.post("/endorsements", status_code=201, response_model=EndorsementCreated)
