@@ -279,6 +279,11 @@ class Checker:
         if endorsed is not None:
             if report.check("format").status == "failed":
                 endorsed.cancel()  # a malformed document shows no endorsements
+            elif report.check("signature").status != "passed":
+                # Until its issuer's signature holds, the achievement it names is only a claim: no
+                # endorsement of that achievement is shown beside it.
+                endorsed.cancel()
+                report.endorsements = []
             else:
                 report.endorsements, report.endorsements_error = await endorsed
         if isinstance(credential, dict) and report.check("format").status != "failed":

@@ -146,6 +146,11 @@ def test_an_endorsement_shows_verified_on_every_credential_of_the_achievement(wo
     pasted = httpx.post(f"{world['stack'].url('verifier')}/api/v1/verify", timeout=30,
                         json={"credential": httpx.get(after["url"] + "/credential.json", timeout=30).json()}).json()
     assert pasted["verified"] is True and [e["verified"] for e in pasted["endorsements"]] == [True]
+    # A forged copy names the same achievement, but until its signature holds no endorsement is shown beside it.
+    forged = httpx.get(after["url"] + "/credential.json", timeout=30).json()
+    forged["credentialSubject"]["name"] = "Mallory"
+    pasted = httpx.post(f"{world['stack'].url('verifier')}/api/v1/verify", timeout=30, json={"credential": forged}).json()
+    assert pasted["verified"] is False and pasted["endorsements"] == []
     # The page and the embed say it, with the comment.
     page = httpx.get(world["before"]["url"], timeout=30).text
     assert "Endorsed by" in page and "Nusenda Credit Union" in page and "checked" in page and COMMENT in page
