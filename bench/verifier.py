@@ -17,7 +17,12 @@ alternating rounds (``BENCH_ROUNDS``), and each ratio is of the medians over all
 
 Bounded: a fixed count of requests, a few at a time, loopback only.
 
-    python -m bench.verifier        (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_CREDENTIALS, BENCH_ROUNDS)
+With ``BENCH_ENDORSEMENTS`` (default 2) endorsers endorse the credentials' achievement first, so
+every report also lists and checks that many endorsements (docs/endorsements.md); 0 measures
+credentials nobody endorses.
+
+    python -m bench.verifier        (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_CREDENTIALS, BENCH_ROUNDS,
+                                     BENCH_ENDORSEMENTS)
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 CREDENTIALS = int(os.environ.get("BENCH_CREDENTIALS", "500"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ENDORSEMENTS = int(os.environ.get("BENCH_ENDORSEMENTS", "2"))
 TARGET = 1.5  # cold verify p50 ≤ 1.5 × (raw verification + one chain read), issue 11
 
 
@@ -131,6 +137,17 @@ def main() -> None:
         ids = [c["id"] for c in api.get(f"/api/v1/credentials/batches/{batch['id']}").json()["credentials"]]
         wait_for(lambda: api.get(f"/api/v1/credentials/{ids[-1]}").json()["status"] == "anchored", timeout=120)
         wait_for(lambda: all(api.get(f"/api/v1/credentials/{i}").json()["anchored_at"] for i in ids[::25]), timeout=120)
+        endorsement_urls = []
+        for n in range(ENDORSEMENTS):
+            endorser = admin.post("/api/v1/endorsers", json={"name": f"Employer {n}", "slug": f"employer-{n}",
+                                                             "url": "https://e.example", "email": "e@e.example"}).json()
+            eapi = httpx.Client(base_url=issuer_url, headers={"Authorization": f"Bearer {endorser['api_key']}"},
+                                timeout=60)
+            wait_for(lambda: eapi.get("/api/v1/endorser").json()["registry"]["state"] == "active", timeout=60)
+            endorsement_urls.append(eapi.post("/api/v1/endorsements", json={
+                "achievement_id": achievement["id"], "comment": "We hire on it."}).json()["url"])
+        for url in endorsement_urls:
+            wait_for(lambda u=url: httpx.get(u, headers={"Accept": "application/json"}).json()["verified"], timeout=120)
         documents = [httpx.get(f"{issuer_url}/public/credentials/{i}").json() for i in ids]
         documents = [d for d in documents if anchorproof.find(d.get("proof"))]
 
@@ -179,7 +196,8 @@ def main() -> None:
                 return rows
 
         rows = asyncio.run(run())
-        print(f"{len(documents)} anchored credentials, {REQUESTS} requests per warm route, concurrency {CONCURRENCY}\n")
+        print(f"{len(documents)} anchored credentials, {REQUESTS} requests per warm route, concurrency {CONCURRENCY}, "
+              f"{len(endorsement_urls)} endorsements of their achievement\n")
         print(f"{'route':<48} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7}")
         print(f"{'-' * 48}-+-{'-' * 8}-+-{'-' * 7}-+-{'-' * 7}")
         for name, rps, p50, p99 in rows:

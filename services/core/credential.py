@@ -51,7 +51,8 @@ VC1_ONLY_CONTEXTS = {
     "https://purl.imsglobal.org/spec/ob/v3p0/context.json": "the Open Badges 3.0.0 context, written for VC 1.1,",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "the Open Badges 3.0.1 context, written for VC 1.1,",
 }
-OB_CREDENTIAL_TYPES = ("OpenBadgeCredential", "AchievementCredential")
+OB_CREDENTIAL_TYPES = ("OpenBadgeCredential", "AchievementCredential", "EndorsementCredential")
+ENDORSEMENT_TYPE = "EndorsementCredential"  # OB 3.0: a comment on an achievement, an issuer, … (docs/endorsements.md)
 MAX_STRING = 20_000
 MAX_DEPTH = 12
 # The size limits canonicalisation enforces too (services.core.jsonld), checked here first
@@ -134,14 +135,15 @@ def check_shape(credential: Any) -> str:
     version, ob_contexts = check_contexts(credential.get("@context"))
     types = _types(credential.get("type"))
     if "VerifiableCredential" not in types:
-        raise CredentialFormatError("type must include VerifiableCredential (and OpenBadgeCredential or "
-                                    "AchievementCredential for an Open Badge)")
+        raise CredentialFormatError("type must include VerifiableCredential (and OpenBadgeCredential, "
+                                    "AchievementCredential or EndorsementCredential for an Open Badge)")
     # An Open Badge is told by its type; a credential that uses an OB context must be one.
     if any(t in types for t in OB_CREDENTIAL_TYPES) or ob_contexts:
         kind = OB3
         if not any(t in types for t in OB_CREDENTIAL_TYPES):
             raise CredentialFormatError("type must include VerifiableCredential and OpenBadgeCredential "
-                                        "(or AchievementCredential): the credential uses an Open Badges context")
+                                        "(or AchievementCredential, or EndorsementCredential): the credential uses "
+                                        "an Open Badges context")
         if not ob_contexts:
             raise CredentialFormatError(f"@context must include an Open Badges 3.0 context, such as {OB_CONTEXT}")
     else:
@@ -161,7 +163,9 @@ def check_shape(credential: Any) -> str:
     if until is not None and (not isinstance(until, str) or not _DATETIME.match(until)):
         raise CredentialFormatError(f"{end} must be a date and time with a timezone")
     subject = credential.get("credentialSubject")
-    if kind == OB3:
+    if kind == OB3 and is_endorsement(credential):
+        _check_endorsement_subject(subject)
+    elif kind == OB3:
         _check_achievement_subject(subject)
     elif not isinstance(subject, dict) and not (isinstance(subject, list) and subject
                                                 and all(isinstance(s, dict) for s in subject)):
@@ -190,6 +194,34 @@ def _check_achievement_subject(subject: Any) -> None:
             raise CredentialFormatError(f"the achievement must have a {field}")
     if not isinstance(achievement.get("criteria"), dict):
         raise CredentialFormatError("the achievement must have criteria")
+
+
+def is_endorsement(credential: dict) -> bool:
+    """An OB 3.0 EndorsementCredential (and not also an achievement credential, which would be ambiguous)."""
+    types = _types(credential.get("type"))
+    return ENDORSEMENT_TYPE in types and not any(t in types for t in OB_CREDENTIAL_TYPES if t != ENDORSEMENT_TYPE)
+
+
+def _check_endorsement_subject(subject: Any) -> None:
+    """What an endorsement says: about whom or what (its ``id``), and the endorser's comment (one string)."""
+    if not isinstance(subject, dict):
+        raise CredentialFormatError("credentialSubject must be one object")
+    if "EndorsementSubject" not in _types(subject.get("type")):
+        raise CredentialFormatError("the credentialSubject of an EndorsementCredential must be an EndorsementSubject")
+    about = subject.get("id")
+    if not isinstance(about, str) or not about.startswith(("https://", "http://", "did:", "urn:")):
+        raise CredentialFormatError("the EndorsementSubject must name what it endorses (its id, a URL or a DID)")
+    _text(subject.get("endorsementComment"), "credentialSubject.endorsementComment")
+
+
+def endorsement_of(credential: dict) -> dict | None:
+    """``{"about", "comment"}`` of an endorsement credential (as written and signed), else None."""
+    if not is_endorsement(credential):
+        return None
+    subject = credential.get("credentialSubject")
+    subject = subject if isinstance(subject, dict) else {}
+    about, comment = subject.get("id"), subject.get("endorsementComment")
+    return {"about": about if isinstance(about, str) else None, "comment": comment if isinstance(comment, str) else None}
 
 
 def validity(credential: dict) -> tuple[Any, Any]:

@@ -122,6 +122,10 @@ class Report:
     # None for a credential that names none.
     components: list[dict] | None = None
     renewed_by: str | None = None  # the successor's URL, when our issuer renewed this credential
+    # Endorsements of its achievement or issuer, each checked like a credential (docs/endorsements.md);
+    # None where there can be none (another platform's credential, an endorsement itself).
+    endorsements: list[dict] | None = None
+    endorsements_error: str | None = None  # the list could not be read right now
 
     @property
     def verified(self) -> bool:
@@ -142,6 +146,10 @@ class Report:
             body["componentProblems"] = broken
         if self.renewed_by is not None:
             body["renewedBy"] = self.renewed_by
+        if self.endorsements is not None:
+            body["endorsements"] = self.endorsements
+            if self.endorsements_error:
+                body["endorsementsError"] = self.endorsements_error
         return body
 
 

@@ -16,6 +16,7 @@ from services.issuer.achievements import endpoints as achievements
 from services.issuer.apikeys import endpoints as apikeys
 from services.issuer.batches import endpoints as batches
 from services.issuer.credentials import endpoints as credentials
+from services.issuer.endorsements import endpoints as endorsements
 from services.issuer.issuers import endpoints as issuers
 from services.issuer.pathways import endpoints as pathways
 from services.issuer.learners import endpoints as learners
@@ -37,8 +38,8 @@ def health() -> dict:
 
 # The domains' routers (docs/architecture.md): the issuer API under /api/v1, then the public reads.
 ROUTERS = (issuers.api, apikeys.api, achievements.api, credentials.api, batches.api, learners.api, pathways.api,
-           profiles.api, liveness, issuers.public, credentials.public, statuslists_endpoints.public,
-           achievements.public, profiles.public)
+           profiles.api, endorsements.api, liveness, endorsements.public, issuers.public, credentials.public,
+           statuslists_endpoints.public, achievements.public, profiles.public)
 
 
 def create_app(settings: IssuerSettings | None = None, registry: Registry | None = None, verifier=None) -> FastAPI:

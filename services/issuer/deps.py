@@ -77,16 +77,21 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
         apikeys_repo.touch_api_key(session, key.id, now)
-    return Principal(issuer=issuer, api_key_id=key.id, scopes=frozenset(key.scopes))
+    # An endorser's key never carries an issuer's scope, nor an issuer's the endorser's, whatever
+    # its row says: the organisation's kind bounds what any of its keys may do (docs/endorsements.md).
+    scopes = frozenset(key.scopes) & apikeys.allowed_scopes(issuer.kind.value)
+    return Principal(issuer=issuer, api_key_id=key.id, scopes=scopes)
 
 
-def scoped(scope: str) -> Callable[..., Principal]:
+def scoped(*scopes: str) -> Callable[..., Principal]:
+    """The caller, if its key has one of ``scopes``; else 403 ``insufficient_scope``."""
     def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if scope not in principal.scopes:
-            raise Forbidden(f"this API key lacks the '{scope}' scope", code="insufficient_scope")
+        if not principal.scopes & set(scopes):
+            wanted = " or ".join(f"'{s}'" for s in scopes)
+            raise Forbidden(f"this API key lacks the {wanted} scope", code="insufficient_scope")
         return principal
 
-    dependency.__name__ = f"require_{scope}_scope"
+    dependency.__name__ = "require_" + "_or_".join(scopes) + "_scope"
     return dependency
 
 
@@ -104,4 +109,7 @@ Issuing = Annotated[Principal, Depends(scoped("issue"))]
 Revoking = Annotated[Principal, Depends(scoped("revoke"))]
 Reading = Annotated[Principal, Depends(scoped("read"))]
 Managing = Annotated[Principal, Depends(scoped("manage"))]
+Endorsing = Annotated[Principal, Depends(scoped("endorse"))]
+# Revoking a credential: an issuer's (scope revoke), or an endorser's own endorsement (scope endorse).
+Withdrawing = Annotated[Principal, Depends(scoped("revoke", "endorse"))]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

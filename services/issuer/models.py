@@ -1,9 +1,9 @@
 """The issuer's tables (all prefixed ``issuer_``). What must reach the registry is a row first (docs/architecture.md).
 
 Room for what comes after issue 3, built as nullable JSON so that adding it needs no
-migration of existing rows: ``IssuerAchievement.extra`` (competency level, skill
-categories, component achievements of a stackable pathway), ``Issuer.extra``
-(endorsements). Status lists have their own tables (``issuer_status_*``, migration 0006).
+migration of existing rows: ``IssuerAchievement.extra``, ``Issuer.extra``. Status lists have
+their own tables (``issuer_status_*``, migration 0006), endorsements theirs
+(``issuer_endorsements``, migration 0012, docs/endorsements.md).
 """
 
 from __future__ import annotations
@@ -61,12 +61,25 @@ class OutboxState(enum.StrEnum):
 
 
 
+class OrganisationKind(enum.StrEnum):
+    issuer = "issuer"      # issues credentials of its achievements
+    endorser = "endorser"  # only signs endorsements of others' achievements and issuers (docs/endorsements.md)
+
+
 class Issuer(Base):
-    """An issuing organisation (a tenant): its public OB 3.0 Profile and did:web identity."""
+    """An organisation with its own DID, key and chain account: an issuer (a tenant), or an endorser.
+
+    Endorsers are issuer rows of kind ``endorser`` (migration 0012): they reuse the DID, the
+    signing keys, the chain account, anchoring and status lists; what they may do is decided by
+    their API key's scopes, which ``deps.get_principal`` narrows to what their kind allows.
+    """
 
     __tablename__ = "issuer_issuers"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[OrganisationKind] = mapped_column(string_enum(OrganisationKind, "organisation_kind"),
+                                                   default=OrganisationKind.issuer,
+                                                   server_default=OrganisationKind.issuer.value)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     url: Mapped[str] = mapped_column(String(512))
@@ -466,3 +479,24 @@ class LearnerProfile(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("issuer_id", "learner_id", name="uq_issuer_learner_profiles_one"),)
+
+
+class Endorsement(Base):
+    """An endorsement credential (its row in ``issuer_credentials``, same id) and what it is about.
+
+    Exactly one of ``achievement_id`` (an achievement) and ``subject_issuer_id`` (an issuer) is set;
+    the verifier lists an achievement's endorsements with those of its issuer (docs/endorsements.md).
+    """
+
+    __tablename__ = "issuer_endorsements"
+
+    id: Mapped[str] = mapped_column(ForeignKey("issuer_credentials.id"), primary_key=True)
+    endorser_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    achievement_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_achievements.id"))
+    subject_issuer_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_issuers.id"))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_issuer_endorsements_achievement", "achievement_id", "created_at"),
+                      Index("ix_issuer_endorsements_subject_issuer", "subject_issuer_id", "created_at"),
+                      Index("ix_issuer_endorsements_endorser", "endorser_id", "created_at"))

@@ -40,6 +40,7 @@ from services.core.verification import Facts, KeyOnChain, Report, evaluate
 from services.verifier.chainview import ChainReadError, ChainView
 from services.verifier.lru import LRU
 from services.verifier import components as stack, didweb
+from services.verifier.endorsements import Endorsements
 from services.verifier.fetch import FetchRefused, fetch_json
 from services.verifier.statuscheck import StatusLists, verified_bits
 
@@ -226,6 +227,7 @@ class Checker:
                             "timeout": fetch_timeout}
         self.allow_http_loopback = allow_http_loopback
         self._foreign_keys = didweb.KeyCache(ttl=60.0)
+        self.endorsements = Endorsements(http, issuer_url, public_base_url, self.own_did_prefix, ttl=report_ttl)
 
     # -- entry points ----------------------------------------------------------------
     async def verify_credential_id(self, credential_id: str) -> tuple[Report | None, dict | None]:
@@ -283,7 +285,25 @@ class Checker:
         before status lists (per-hash revocation), a list not on chain yet, the reason of a
         suspension, or when ``ask_issuer`` (the credential page, which reads the issuer anyway).
         """
-        report = await self._verify_one(credential, ask_issuer)
+        # Endorsements (docs/endorsements.md) are looked up while the credential's own checks run.
+        endorsed = asyncio.create_task(self.endorsements.for_credential(credential, self.verify_credential_id)) \
+            if depth == 0 and self.endorsements.listing(credential) else None
+        try:
+            report = await self._verify_one(credential, ask_issuer)
+        except BaseException:
+            if endorsed is not None:
+                endorsed.cancel()
+            raise
+        if endorsed is not None:
+            if report.check("format").status == "failed":
+                endorsed.cancel()  # a malformed document shows no endorsements
+            elif report.check("signature").status != "passed":
+                # Until its issuer's signature holds, the achievement it names is only a claim: no
+                # endorsement of that achievement is shown beside it.
+                endorsed.cancel()
+                report.endorsements = []
+            else:
+                report.endorsements, report.endorsements_error = await endorsed
         if isinstance(credential, dict) and report.check("format").status != "failed":
             shared = budget or stack.Budget()
 

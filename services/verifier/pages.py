@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from services.core.credential import endorsement_of
 from services.core.verification import Report
 from services.verifier.badge import generated_svg, image_url
 
@@ -221,6 +222,23 @@ def view(report: Report, credential: dict | None, links: Links) -> dict:
                  "good": c.get("status") in ("valid", "pending"), "components": stack(c.get("components"))}
                 for c in (components or [])[:50] if isinstance(c, dict)]
 
+    endorsement_words = {"valid": "checked", "pending": "being recorded", "revoked": "withdrawn (revoked)",
+                         "suspended": "suspended", "expired": "expired", "invalid": "not valid",
+                         "unavailable": "cannot be checked right now"}
+    # Verified ones first; the others are shown for what they are, never as support.
+    endorsements = sorted(
+        ({"endorser": text(e.get("endorser"), 300) or "Unknown endorser", "comment": text(e.get("comment"), 2000),
+          "url": safe_url(e.get("url")), "status": e.get("status"), "verified": e.get("verified") is True,
+          "about": "its issuer" if e.get("about") == "issuer" else None,
+          "words": "checked" if e.get("verified") is True else
+          "not valid" if e.get("status") == "valid" else endorsement_words.get(e.get("status"), "not valid"),
+          "reason": text(e.get("reason"), 500) if e.get("verified") is not True else None}
+         for e in (report.endorsements or [])[:50] if isinstance(e, dict)),
+        key=lambda e: not e["verified"])
+    said = endorsement_of(credential) if credential else None  # this credential is itself an endorsement
+    endorsing = {"about_url": safe_url(said["about"]), "about": text(said["about"], 500),
+                 "comment": text(said["comment"], 2000)} if said else None
+
     evidence = [{"name": text(e.get("name"), 300), "url": safe_url(e.get("id")),
                  "description": text(e.get("description"), 2000), "narrative": text(e.get("narrative"), 5000)}
                 for e in (credential.get("evidence") or [])[:50] if isinstance(e, dict)]
@@ -243,6 +261,10 @@ def view(report: Report, credential: dict | None, links: Links) -> dict:
         "credits": achievement.get("creditsAvailable") if isinstance(achievement.get("creditsAvailable"),
                                                                      (int, float)) else None,
         "renewed_by": safe_url(report.renewed_by) if report.renewed_by else None,
+        "endorsements": endorsements,
+        "endorsed_by": [e["endorser"] for e in endorsements if e["verified"]],
+        "endorsements_error": text(report.endorsements_error, 300),
+        "endorsement": endorsing,
         "components": stack(report.components),
         "alignment": alignment,
         "tags": [t[:60] for t in (achievement.get("tag") or [])[:30] if isinstance(t, str)],
@@ -255,6 +277,7 @@ def view(report: Report, credential: dict | None, links: Links) -> dict:
         "valid_until": human_date(valid_until),
         "page_url": links.page_url,
         "credential_id": links.credential_id,
-        "linkedin_url": linkedin_url(credential, links.page_url, links.credential_id) if ours and credential else None,
+        "linkedin_url": linkedin_url(credential, links.page_url, links.credential_id)
+        if ours and credential and not endorsing else None,
         "embed_snippet": embed_snippet(links.page_url, name) if ours else None,
     }

@@ -121,13 +121,19 @@ def test_an_unbundled_context_is_named_even_when_long_or_odd():
     ["VerifiableCredential"],
     ["OpenBadgeCredential"],
     ["AchievementCredential"],
-    ["VerifiableCredential", "EndorsementCredential"],
     "VerifiableCredential",
     [],
 ])
 def test_types_must_be_a_vc_and_an_open_badge(types):
     with pytest.raises(CredentialFormatError, match="type must include"):
         check_shape(variant(type=types))
+
+
+def test_an_endorsement_credential_must_carry_an_endorsement_subject():
+    # An EndorsementCredential is an Open Badge kind of its own (docs/endorsements.md): an achievement
+    # subject under that type is refused, not read as a badge.
+    with pytest.raises(CredentialFormatError, match="EndorsementSubject"):
+        check_shape(variant(type=["VerifiableCredential", "EndorsementCredential"]))
 
 
 def test_a_revocation_list_entry_without_the_extensions_context_is_caught_by_safe_mode():

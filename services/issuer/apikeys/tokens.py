@@ -11,9 +11,17 @@ import secrets
 from dataclasses import dataclass
 
 PREFIX = "mc_live_"
-SCOPES = ("issue", "revoke", "read", "manage")
+SCOPES = ("issue", "revoke", "read", "manage")  # an issuer's (what POST /api/v1/api-keys may grant)
 # What the first key of a new issuer gets: everything.
 ALL_SCOPES = list(SCOPES)
+# An endorser's only scope (docs/endorsements.md): sign, list and withdraw its own endorsements.
+ENDORSE = "endorse"
+ENDORSER_SCOPES = [ENDORSE]
+
+
+def allowed_scopes(kind: str) -> frozenset[str]:
+    """What a key of an organisation of this kind may ever do, whatever its row says."""
+    return frozenset(ENDORSER_SCOPES) if kind == "endorser" else frozenset(SCOPES)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The one place a credential document is built (docs/issuer.md, "The credential").
 
 Every path calls :func:`build`: a single issue, each batch row, the signability probe of a
-new achievement, and the VC-API's issuance of a caller-built credential. What is the same
+new achievement, and the VC-API's issuance of a caller-built credential; an endorsement is
+:func:`build_endorsement`. What is the same
 for all credentials of one achievement (the issuer's Profile, the Achievement) is loaded
 once as a :class:`Template`; the pure document functions are in ``document``.
 """
@@ -89,6 +90,15 @@ def build(settings: IssuerSettings, template: Template, *, credential_id: str, s
         achievement=template.achievement, subject=subject, valid_from=valid_from, valid_until=valid_until,
         evidence=evidence, status=status, id_=caller.id, types=caller.types, name=caller.name,
         valid_from_text=caller.valid_from, valid_until_text=caller.valid_until, members=caller.members)
+
+
+def build_endorsement(settings: IssuerSettings, endorser: Issuer, *, credential_id: str, about: str, about_name: str,
+                      comment: str, valid_from: datetime, status: list[dict]) -> dict[str, Any]:
+    """The unsigned EndorsementCredential of ``endorser`` about an achievement (its URL) or an issuer
+    (its DID), signed by the endorser's own key (docs/endorsements.md)."""
+    return cred.build_endorsement(credential_id=credential_id, public_base_url=settings.public_base_url,
+                                  profile=profile_document(endorser), about=about, about_name=about_name,
+                                  comment=comment, valid_from=valid_from, status=status)
 
 
 def build_generic(settings: IssuerSettings, *, credential_id: str, context: list[str], issuer_did: str,

@@ -20,6 +20,7 @@ from typing import Any
 from services.core.credential import CONTEXTS
 
 CREDENTIAL_TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
+ENDORSEMENT_TYPES = ["VerifiableCredential", "EndorsementCredential"]
 # The status entry of credentials issued before status lists: revocation is checked at GET {id}
 # (the verifier's /c/{id}/status, backed by the issuer's /public/credentials/{id}/status).
 # An absolute IRI: safe with the bundled contexts.
@@ -202,6 +203,27 @@ def build_credential(*, credential_id: str, public_base_url: str, profile: dict,
     else:
         credential["credentialStatus"] = {"id": f"{url}/status", "type": STATUS_TYPE}
     return credential
+
+
+def build_endorsement(*, credential_id: str, public_base_url: str, profile: dict, about: str, about_name: str,
+                      comment: str, valid_from: datetime, status: list[dict]) -> dict:
+    """The unsigned OB 3.0 EndorsementCredential: ``profile`` (the endorser's) says ``comment`` about ``about``.
+
+    ``about`` is the endorsed achievement's URL or the endorsed issuer's DID, the id of the
+    EndorsementSubject; ``name`` and ``description`` say it in words for people (VC 2.0 terms,
+    signed like the rest). An EndorsementSubject has no other terms than ``endorsementComment``.
+    """
+    return {
+        "@context": list(CONTEXTS),
+        "id": credential_url(public_base_url, credential_id),
+        "type": list(ENDORSEMENT_TYPES),
+        "name": f"Endorsement of {about_name} by {profile['name']}",
+        "description": f"{profile['name']} endorses {about_name}.",
+        "issuer": profile,
+        "validFrom": xsd_datetime(valid_from),
+        "credentialSubject": {"id": about, "type": ["EndorsementSubject"], "endorsementComment": comment},
+        "credentialStatus": [dict(item) for item in status],
+    }
 
 
 def credential_url(public_base_url: str, credential_id: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.issuer.deps import IdempotencyKey, Issuing, Reading, Revoking, SessionDep, SettingsDep
+from services.issuer.deps import IdempotencyKey, Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing
 from services.issuer.routing import CredentialId, wake
 from services.issuer.credentials import service
 from services.issuer.credentials.schemas import (CredentialCreate, CredentialList, CredentialRead, CredentialStatusRead,
@@ -49,9 +49,13 @@ def get_credential(credential_id: CredentialId, principal: Reading, session: Ses
 
 
 @api.post("/credentials/{credential_id}/revoke", response_model=CredentialRead)
-def revoke_credential(credential_id: CredentialId, body: RevokeIn, principal: Revoking, session: SessionDep,
+def revoke_credential(credential_id: CredentialId, body: RevokeIn, principal: Withdrawing, session: SessionDep,
                       request: Request, tasks: BackgroundTasks) -> CredentialRead:
-    """Revoke: marked at once; revocation on chain follows through the registry."""
+    """Revoke: marked at once; revocation on chain follows through the registry.
+
+    An endorser (scope ``endorse``) revokes its own endorsements here; every lookup is scoped to
+    the caller, so no one reaches another's credential (docs/endorsements.md).
+    """
     credential = service.revoke_credential(session, principal.issuer, credential_id, body.reason)
     tasks.add_task(wake, request, "wake_relay")
     return credential

@@ -20,13 +20,14 @@ from services.issuer import keys, statuslists
 from services.issuer.achievements import service as images
 from services.issuer.anchoring import repository as outbox
 from services.issuer.apikeys import service as apikeys
-from services.issuer.apikeys.tokens import ALL_SCOPES
+from services.issuer.apikeys.tokens import ALL_SCOPES, ENDORSER_SCOPES
 from services.issuer.credentials import builder, document as cred, repository as credentials_repo
 from services.issuer.ids import new_id
 from services.issuer.issuers import repository as repo
 from services.issuer.issuers.schemas import (IssuerCreate, IssuerCreated, IssuerRead, KeyOnChainRead, KeyRotate,
                                              KeyRotated, RegistryInfo, SigningKeyRead)
-from services.issuer.models import Issuer, KeyState, OutboxKind, OutboxState, RegistryState, SigningKey
+from services.issuer.models import (Issuer, KeyState, OrganisationKind, OutboxKind, OutboxState, RegistryState,
+                                   SigningKey)
 from services.issuer.registry_client import ChainAccount, Registry, RegistryError
 from services.issuer.settings import IssuerSettings
 
@@ -45,15 +46,18 @@ def record_account(issuer: Issuer, account: ChainAccount) -> None:
 
 
 def create_issuer(session: Session, settings: IssuerSettings, registry: Registry | None,
-                  body: IssuerCreate) -> IssuerCreated:
+                  body: IssuerCreate, kind: OrganisationKind = OrganisationKind.issuer) -> IssuerCreated:
     """A new tenant: signing key, first API key (all scopes), and its chain account at the registry.
+
+    An endorser (``kind``, docs/endorsements.md) is made the same way — DID, key, chain account —
+    and its first key has the ``endorse`` scope alone.
 
     The registry is asked first, with a short timeout and before anything is written; if
     it does not answer, the request goes into the outbox and the relay delivers it later.
     """
     if repo.issuer_by_slug(session, body.slug) is not None:
         raise Conflict(f"the slug {body.slug!r} is taken", code="slug_taken")
-    issuer_id = new_id("iss")
+    issuer_id = new_id("end" if kind == OrganisationKind.endorser else "iss")
     did = keys.did_web(settings.issuer_url, body.slug)
     logo = images.decode_logo(settings, body.logo) if body.logo else None
     signing_key = keys.new_signing_key(settings.secret("key_encryption_key"), issuer_id)
@@ -68,7 +72,7 @@ def create_issuer(session: Session, settings: IssuerSettings, registry: Registry
     issuer = Issuer(id=issuer_id, slug=body.slug, name=body.name, url=body.url, email=body.email,
                     logo_url=body.logo if body.logo and logo is None else None,
                     linkedin_organization_id=body.linkedin_organization_id, did=did,
-                    registry_state=RegistryState.pending, created_at=now)
+                    registry_state=RegistryState.pending, kind=kind, created_at=now)
     session.add(issuer)
     try:
         session.flush()
@@ -79,7 +83,8 @@ def create_issuer(session: Session, settings: IssuerSettings, registry: Registry
     session.add(SigningKey(issuer_id=issuer_id, public_key=signing_key.public_key, multikey=signing_key.multikey,
                            sealed_private_key=signing_key.sealed, state=KeyState.active, compromised=False,
                            created_at=now))
-    api_key_row, api_key = apikeys.add_key(session, issuer_id, "initial key", ALL_SCOPES, now)
+    scopes = ENDORSER_SCOPES if kind == OrganisationKind.endorser else ALL_SCOPES
+    api_key_row, api_key = apikeys.add_key(session, issuer_id, "initial key", scopes, now)
     key_id = api_key_row.id
     message = outbox.add_outbox(session, issuer_id, OutboxKind.register_issuer,
                               {"did": did, "public_key": signing_key.public_key})

@@ -1,0 +1,50 @@
+"""issuer: endorsers (organisations of kind endorser) and endorsements (docs/endorsements.md)
+
+* ``issuer_issuers`` gains ``kind`` (``issuer`` | ``endorser``); every existing row is an issuer.
+* ``issuer_endorsements``: an endorsement credential (same id as its ``issuer_credentials`` row),
+  its endorser, and what it endorses: an achievement or an issuer.
+
+Revision ID: 0012_endorse
+Revises: profile (learners' profiles)
+Create Date: 2026-12-02
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0012_endorse'
+down_revision = 'profile'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('issuer_issuers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('kind', sa.Enum('issuer', 'endorser', name='organisation_kind', native_enum=False,
+                                                      length=20), server_default='issuer', nullable=False))
+    op.create_table('issuer_endorsements',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('endorser_id', sa.String(length=40), nullable=False),
+    sa.Column('achievement_id', sa.String(length=40), nullable=True),
+    sa.Column('subject_issuer_id', sa.String(length=40), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['id'], ['issuer_credentials.id'], name=op.f('fk_issuer_endorsements_id_issuer_credentials')),
+    sa.ForeignKeyConstraint(['endorser_id'], ['issuer_issuers.id'], name=op.f('fk_issuer_endorsements_endorser_id_issuer_issuers')),
+    sa.ForeignKeyConstraint(['achievement_id'], ['issuer_achievements.id'], name=op.f('fk_issuer_endorsements_achievement_id_issuer_achievements')),
+    sa.ForeignKeyConstraint(['subject_issuer_id'], ['issuer_issuers.id'], name=op.f('fk_issuer_endorsements_subject_issuer_id_issuer_issuers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_issuer_endorsements'))
+    )
+    op.create_index('ix_issuer_endorsements_achievement', 'issuer_endorsements', ['achievement_id', 'created_at'], unique=False)
+    op.create_index('ix_issuer_endorsements_subject_issuer', 'issuer_endorsements', ['subject_issuer_id', 'created_at'], unique=False)
+    op.create_index('ix_issuer_endorsements_endorser', 'issuer_endorsements', ['endorser_id', 'created_at'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_issuer_endorsements_endorser', table_name='issuer_endorsements')
+    op.drop_index('ix_issuer_endorsements_subject_issuer', table_name='issuer_endorsements')
+    op.drop_index('ix_issuer_endorsements_achievement', table_name='issuer_endorsements')
+    op.drop_table('issuer_endorsements')
+    with op.batch_alter_table('issuer_issuers', schema=None) as batch_op:
+        batch_op.drop_column('kind')
