@@ -2,8 +2,8 @@
 
 * ``issuer_webhook_endpoints``: a partner's URL, the events it wants, its secret sealed.
 * ``issuer_webhook_events``: each event's stable id and exact body, written with its cause.
-* ``issuer_webhook_deliveries``: one per event and endpoint, the delivery log; partial indexes
-  hold only those still pending (the deliverer's and /metrics' queries).
+* ``issuer_webhook_deliveries``: one per event and endpoint, the delivery log; partial indexes hold
+  only those still pending, or failed (the deliverer's and /metrics' queries).
 
 Revision ID: 0012_webhooks
 Revises: 0011_issuer_pathways
@@ -68,11 +68,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_issuer_webhook_deliveries_endpoint', ['endpoint_id', 'id'], unique=False)
         batch_op.create_index('ix_issuer_webhook_deliveries_pending', ['endpoint_id', 'subject_id', 'id'], unique=False, sqlite_where=sa.text("state = 'pending'"), postgresql_where=sa.text("state = 'pending'"))
         batch_op.create_index('ix_issuer_webhook_deliveries_due', ['next_attempt_at'], unique=False, sqlite_where=sa.text("state = 'pending'"), postgresql_where=sa.text("state = 'pending'"))
+        batch_op.create_index('ix_issuer_webhook_deliveries_failed', ['created_at'], unique=False, sqlite_where=sa.text("state = 'failed'"), postgresql_where=sa.text("state = 'failed'"))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('issuer_webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_issuer_webhook_deliveries_failed', sqlite_where=sa.text("state = 'failed'"), postgresql_where=sa.text("state = 'failed'"))
         batch_op.drop_index('ix_issuer_webhook_deliveries_due', sqlite_where=sa.text("state = 'pending'"), postgresql_where=sa.text("state = 'pending'"))
         batch_op.drop_index('ix_issuer_webhook_deliveries_pending', sqlite_where=sa.text("state = 'pending'"), postgresql_where=sa.text("state = 'pending'"))
         batch_op.drop_index('ix_issuer_webhook_deliveries_endpoint')

@@ -511,4 +511,6 @@ class WebhookDelivery(Base):
                       Index("ix_issuer_webhook_deliveries_pending", "endpoint_id", "subject_id", "id",
                             sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
                       Index("ix_issuer_webhook_deliveries_due", "next_attempt_at",
-                            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")))
+                            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+                      Index("ix_issuer_webhook_deliveries_failed", "created_at",
+                            sqlite_where=text("state = 'failed'"), postgresql_where=text("state = 'failed'")))
