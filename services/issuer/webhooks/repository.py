@@ -71,7 +71,7 @@ def deliveries_page(session: Session, issuer_id: str, endpoint_id: str, limit: i
         query = query.where(WebhookDelivery.id < before)
     if state is not None:
         query = query.where(WebhookDelivery.state == state)
-    return session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit)).tuples().all()
+    return session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit)).all()
 
 
 def delivery(session: Session, issuer_id: str, endpoint_id: str,
@@ -79,7 +79,7 @@ def delivery(session: Session, issuer_id: str, endpoint_id: str,
     return session.execute(
         select(WebhookDelivery, WebhookEvent).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.issuer_id == issuer_id, WebhookDelivery.endpoint_id == endpoint_id,
-               WebhookDelivery.id == delivery_id)).tuples().first()
+               WebhookDelivery.id == delivery_id)).first()
 
 
 def add_delivery(session: Session, row: WebhookDelivery) -> WebhookDelivery:
