@@ -218,7 +218,7 @@ def test_a_delivery_that_keeps_failing_ends_failed_then_can_be_replayed(client, 
     achievement = create_achievement(client, key)
     receiver.status = 503
     c = issue(client, key, achievement["id"])
-    deliverer.settings = client.settings.model_copy(update={"webhook_retry_for": 0.5})
+    deliverer.settings = client.settings.model_copy(update={"webhook_retry_for": 2.0})
     _drain(deliverer, lambda: _deliveries(client, key, hook["id"])[0]["state"] == "failed", what="failed")
     [failed] = _deliveries(client, key, hook["id"])
     assert failed["attempts"] >= 2 and failed["last_status_code"] == 503 and failed["next_attempt_at"] is None
