@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
-from typing_extensions import Annotated
 
 from services.issuer.schemas import Strict
 from services.issuer.webhooks.events import EVENT_TYPES
