@@ -21,6 +21,7 @@ from services.issuer.issuers import endpoints as issuers
 from services.issuer.pathways import endpoints as pathways
 from services.issuer.learners import endpoints as learners
 from services.issuer.profiles import endpoints as profiles
+from services.issuer.webhooks import endpoints as webhooks
 from services.issuer import metrics as issuer_metrics
 from services.issuer.vcapi import router as vcapi_router
 from services.issuer.registry_client import HttpRegistry, Registry
@@ -38,8 +39,8 @@ def health() -> dict:
 
 # The domains' routers (docs/architecture.md): the issuer API under /api/v1, then the public reads.
 ROUTERS = (issuers.api, apikeys.api, achievements.api, credentials.api, batches.api, learners.api, pathways.api,
-           profiles.api, endorsements.api, liveness, endorsements.public, issuers.public, credentials.public,
-           statuslists_endpoints.public, achievements.public, profiles.public)
+           profiles.api, endorsements.api, webhooks.api, liveness, endorsements.public, issuers.public,
+           credentials.public, statuslists_endpoints.public, achievements.public, profiles.public)
 
 
 def create_app(settings: IssuerSettings | None = None, registry: Registry | None = None, verifier=None) -> FastAPI:
@@ -81,11 +82,19 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
             relay = Relay(settings, sessions, client)
             threads.append(threading.Thread(target=relay.run, args=(stop, app.state.wake_relay),
                                             name="outbox-relay", daemon=True))
+        deliverer = None
+        if settings.run_webhooks:
+            from services.issuer.webhooks.deliverer import Deliverer
+
+            app.state.wake_webhooks = threading.Event()
+            deliverer = Deliverer(settings, sessions)
+            threads.append(threading.Thread(target=deliverer.run, args=(stop, app.state.wake_webhooks),
+                                            name="webhook-deliverer", daemon=True))
         for thread in threads:
             thread.start()
         yield
         stop.set()
-        for name in ("wake_batches", "wake_relay", "wake_awards"):
+        for name in ("wake_batches", "wake_relay", "wake_awards", "wake_webhooks"):
             event = getattr(app.state, name, None)
             if event is not None:
                 event.set()
@@ -93,6 +102,8 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
             thread.join(timeout=30)
         if relay is not None:
             relay.close()
+        if deliverer is not None:
+            deliverer.close()
         pool.shutdown()
         if registry is None:
             client.close()

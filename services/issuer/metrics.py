@@ -13,7 +13,10 @@ wherever those run, in the API process or in ``python -m services.issuer.outbox`
 * ``microcred_issuer_status_lists_unpublished`` and
   ``microcred_issuer_status_list_oldest_unpublished_seconds``: lists with changes not yet in a
   signed version, and the longest time since such a list's newest version;
-* ``microcred_issuer_outbox_relay_up``: 1 while some relay holds its lease.
+* ``microcred_issuer_outbox_relay_up``: 1 while some relay holds its lease;
+* ``microcred_issuer_webhook_deliveries{state}`` (``pending``: still to be answered 2xx;
+  ``failed``: gave up after the retry window) and ``microcred_issuer_webhook_oldest_pending_age_seconds``
+  (docs/webhooks.md).
 
 Counted where it happens, by the process that holds the relay's lease (one at a time):
 ``microcred_issuer_issue_to_anchor_seconds``, the time from a credential's issuance to the
@@ -33,7 +36,7 @@ from sqlalchemy.orm import Session
 from services.core.db import UTCDateTime, utcnow
 from services.core.metrics import DbCollector
 from services.issuer.models import (AnchorState, Batch, BatchState, Credential, Lease, OutboxMessage, OutboxState,
-                                    StatusList)
+                                    StatusList, WebhookDelivery, WebhookState)
 
 RELAY_LEASE = "issuer-outbox"  # services.issuer.outbox.LEASE_NAME (not imported: it pulls in the relay)
 ISSUE_TO_ANCHOR = Histogram(
@@ -109,6 +112,18 @@ def measure(session: Session) -> Iterator:
     lease = session.get(Lease, RELAY_LEASE)
     yield _gauge("microcred_issuer_outbox_relay_up", "1 while an outbox relay holds its lease.",
                  1 if lease is not None and lease.expires_at > now else 0)
+
+    webhooks = GaugeMetricFamily("microcred_issuer_webhook_deliveries", "Webhook deliveries pending (not yet "
+                                 "answered 2xx) or failed (given up after the retry window).", labels=("state",))
+    pending_count, first_pending = session.execute(
+        select(func.count(), func.min(WebhookDelivery.created_at))
+        .where(WebhookDelivery.state == WebhookState.pending)).one()
+    webhooks.add_metric([WebhookState.pending.value], pending_count)
+    failed = session.scalar(select(func.count()).where(WebhookDelivery.state == WebhookState.failed))
+    webhooks.add_metric([WebhookState.failed.value], failed or 0)
+    yield webhooks
+    yield _gauge("microcred_issuer_webhook_oldest_pending_age_seconds",
+                 "Age of the oldest pending webhook delivery (0: none).", _age(now, first_pending))
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -500,3 +500,68 @@ class Endorsement(Base):
     __table_args__ = (Index("ix_issuer_endorsements_achievement", "achievement_id", "created_at"),
                       Index("ix_issuer_endorsements_subject_issuer", "subject_issuer_id", "created_at"),
                       Index("ix_issuer_endorsements_endorser", "endorser_id", "created_at"))
+
+
+class WebhookState(enum.StrEnum):
+    pending = "pending"      # not yet answered 2xx; retried with backoff until the retry window ends
+    delivered = "delivered"  # the receiver answered 2xx
+    failed = "failed"        # still not delivered when the retry window ended (redeliver to try again)
+
+
+class WebhookEndpoint(Base):
+    """A partner's URL and the events it wants (docs/webhooks.md); the signing secret sealed at rest."""
+
+    __tablename__ = "issuer_webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list] = mapped_column(JSON)
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_issuer_webhook_endpoints_issuer", "issuer_id"),)
+
+
+class WebhookEvent(Base):
+    """One event as sent: its stable id (the ``webhook-id`` of every attempt) and the exact body."""
+
+    __tablename__ = "issuer_webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(64))  # the credential (or endorsement) it is about
+    body: Mapped[str] = mapped_column(Text)               # JSON text, the same bytes on every attempt
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, and its delivery log; ``id`` orders them (per endpoint and subject)."""
+
+    __tablename__ = "issuer_webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("issuer_webhook_endpoints.id"))
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer_issuers.id"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("issuer_webhook_events.id"))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[WebhookState] = mapped_column(string_enum(WebhookState, "webhook_state"),
+                                                default=WebhookState.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_issuer_webhook_deliveries_endpoint", "endpoint_id", "id"),
+                      # Only deliveries still to make: the deliverer's "earlier one pending?" and due-work
+                      # queries, and /metrics.
+                      Index("ix_issuer_webhook_deliveries_pending", "endpoint_id", "subject_id", "id",
+                            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+                      Index("ix_issuer_webhook_deliveries_due", "next_attempt_at",
+                            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+                      Index("ix_issuer_webhook_deliveries_failed", "created_at",
+                            sqlite_where=text("state = 'failed'"), postgresql_where=text("state = 'failed'")))

@@ -1,7 +1,8 @@
 """The outbox relay: delivers what the registry must hear, and brings anchor receipts back.
 
 ``python -m services.issuer.outbox`` runs it (with a batch runner beside it, which
-resumes batches an API process left unfinished). Each pass, under one database lease so
+resumes batches an API process left unfinished, an award runner, and the webhook deliverer:
+services/issuer/webhooks/deliverer.py, docs/webhooks.md). Each pass, under one database lease so
 that only one relay works at a time however many processes run one:
 
 1. **deliver** pending outbox messages in order, per issuer: issuer registration, key
@@ -50,6 +51,8 @@ from services.issuer.models import AnchorState, OutboxKind
 from services.issuer.metrics import observe_anchored
 from services.issuer.registry_client import Registry, RegistryRefused, RegistryUnavailable
 from services.issuer.settings import IssuerSettings
+from services.issuer.credentials import document as cred
+from services.issuer.webhooks import events
 
 log = logging.getLogger("microcred.issuer.outbox")
 
@@ -291,6 +294,11 @@ class Relay:
                 if c is not None and c.anchor_state != AnchorState.anchored:
                     attach_anchor(c, receipt, now)
                     anchored.append(c.anchored_at - c.created_at)
+                    # Webhooks (docs/webhooks.md), in the transaction that attaches the proof.
+                    events.about(session, c, events.CREDENTIAL_ANCHORED, anchor={
+                        "anchored_at": cred.xsd_datetime(c.anchored_at), "chain_id": int(receipt["chainId"]),
+                        "contract": receipt["contract"], "tx_hash": receipt["txHash"],
+                        "block_number": int(receipt["blockNumber"]), "root": receipt["root"]})
         observe_anchored(anchored)  # committed: microcred_issuer_issue_to_anchor_seconds
         log.info("anchor proofs attached to %d credential(s)", len(confirmed))
 
@@ -357,11 +365,18 @@ def main() -> None:
     award_runner = AwardRunner(settings, sessions)
     awards = threading.Thread(target=award_runner.run, args=(stop,), name="award-runner", daemon=True)
     awards.start()
+    from services.issuer.webhooks.deliverer import Deliverer
+
+    deliverer = Deliverer(settings, sessions)
+    webhooks = threading.Thread(target=deliverer.run, args=(stop,), name="webhook-deliverer", daemon=True)
+    webhooks.start()
     log.info("issuer outbox relay %s started (registry %s)", relay.holder, settings.registry_url)
     relay.run(stop)
     batches.join(timeout=30)
     awards.join(timeout=30)
+    webhooks.join(timeout=30)
     award_runner.close()
+    deliverer.close()
     pool.shutdown()
     relay.close()
     log.info("issuer outbox relay stopped")

@@ -50,6 +50,21 @@ class IssuerSettings(ServiceSettings):
     # A counted external component is asked again before an award that may rest on it
     # when its last check is older than this.
     external_freshness: float = 30.0
+    # Webhooks (docs/webhooks.md). Hosts a webhook URL may name even on a private address
+    # (comma-separated; the verifier reads the same variable); development also allows loopback.
+    trusted_hosts: str = ""
+    # Run the deliverer thread in the API process too (it holds a lease, so one process delivers).
+    run_webhooks: bool = False
+    # How often the deliverer looks for due deliveries; how long one attempt may take.
+    webhook_interval: float = 0.25
+    webhook_timeout: float = 5.0
+    # Retries: the n-th failed attempt waits base * 2**(n-1) seconds, at most max; a delivery still
+    # failing once its next attempt would fall more than retry_for after it was queued is failed.
+    webhook_retry_base: float = 10.0
+    webhook_retry_max: float = 4 * 3600.0
+    webhook_retry_for: float = 24 * 3600.0
+    # Endpoints sent to at once (each endpoint's deliveries go one after another).
+    webhook_concurrency: int = 8
 
     @model_validator(mode="after")
     def _issuer_defaults(self) -> IssuerSettings:
@@ -64,6 +79,10 @@ class IssuerSettings(ServiceSettings):
         if not self.verifier_url:
             self.verifier_url = self.public_base_url
         self.verifier_url = self.verifier_url.rstrip("/")
+        if not (0 < self.webhook_retry_base <= self.webhook_retry_max and self.webhook_retry_for > 0
+                and self.webhook_timeout > 0 and self.webhook_interval > 0 and self.webhook_concurrency >= 1):
+            raise SettingsError("MICROCRED_WEBHOOK_*: the intervals, timeout and retry window must be positive, "
+                                "RETRY_BASE at most RETRY_MAX, CONCURRENCY at least 1")
         if self.sign_processes <= 0:
             self.sign_processes = os.cpu_count() or 1
         return self

@@ -50,6 +50,7 @@ from services.issuer.pathways import awards, definitions as pathways
 from services.issuer.credentials.schemas import EvidenceIn, RevokeIn, SuspendIn
 from services.issuer.schemas import EARLIEST, LATEST
 from services.issuer.settings import IssuerSettings
+from services.issuer.webhooks import events
 
 router = APIRouter(tags=["vc-api"])
 
@@ -312,11 +313,13 @@ def issue(session: Session, settings: IssuerSettings, issuer: Issuer, credential
     did = subject.get("id") if isinstance(subject, dict) and isinstance(subject.get("id"), str) \
         and subject["id"].startswith("did:") else None
     learner_id = learners.link(session, settings, issuer, did=did)
-    repo.insert_credentials(session, [repo.credential_row(
+    row = repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id if achievement else None,
         key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-        valid_until=valid_until, now=now, learner_id=learner_id)])
+        valid_until=valid_until, now=now, learner_id=learner_id)
+    repo.insert_credentials(session, [row])
+    events.issued(session, issuer.id, [row])  # webhooks (docs/webhooks.md), in this transaction
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
     if achievement is not None:  # a generic VC names no achievement, so it completes no pathway
         awards.queue(session, issuer.id, [(learner_id, achievement.id)], now)

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from services.verifier import fetch
+from services.core import urlsafety
 from services.verifier.fetch import FetchRefused, fetch_json
 
 
@@ -111,7 +111,7 @@ def test_an_untrusted_host_is_reached_at_the_checked_address_under_its_own_name(
         resolved.append(host)
         return ["127.0.0.1"]  # stands in for a public address: is_public is relaxed below
 
-    monkeypatch.setattr(fetch, "_addresses", one_answer)
-    monkeypatch.setattr(fetch, "is_public", lambda address: True)
+    monkeypatch.setattr(urlsafety, "_addresses", one_answer)
+    monkeypatch.setattr(urlsafety, "is_public", lambda address: True)
     assert _fetch(f"http://badges.example:{port}/host", trusted=set()) == {"host": f"badges.example:{port}"}
     assert resolved == ["badges.example"]  # resolved once, by us; httpx never looked the name up

@@ -281,7 +281,7 @@ def test_a_loopback_host_needs_the_flag_and_is_then_fetched_over_http():
 def test_a_private_non_loopback_host_stays_refused_with_the_flag(monkeypatch):
     async def private(host, port):
         return ["10.0.0.5"]
-    monkeypatch.setattr("services.verifier.fetch._addresses", private)
+    monkeypatch.setattr("services.core.urlsafety._addresses", private)
     with pytest.raises(DidResolutionError, match="private or local"):
         run("did:web:intranet.example", serving(document("did:web:intranet.example")), trusted=(),
             allow_http_loopback=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
 from services.core import baking
+from services.core import urlsafety
 from services.verifier import fetch
 from services.verifier.app import create_app
 from services.verifier.badge import generated_png
@@ -164,12 +165,12 @@ def test_a_trailing_newline_of_a_pasted_own_url_is_forgiven(client):
 
 def _badges_example_is_public(monkeypatch) -> None:
     """badges.example resolves to a public address; every other name as it really does."""
-    real = fetch._addresses
+    real = urlsafety._addresses
 
     async def resolve(host, port):
         return ["93.184.216.34"] if host == "badges.example" else await real(host, port)
 
-    monkeypatch.setattr(fetch, "_addresses", resolve)
+    monkeypatch.setattr(urlsafety, "_addresses", resolve)
 
 
 def _recording(client: TestClient, answers: dict[str, httpx.Response] | None = None) -> list[str]:

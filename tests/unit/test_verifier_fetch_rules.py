@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.verifier import fetch
+from services.core import urlsafety
 from services.verifier.fetch import FetchRefused, check_url, is_public
 
 
@@ -26,7 +26,7 @@ def _check(url: str, trusted: set[str] | None = None, resolves: list[str] | None
     if resolves is not None:
         async def fake(host, port):
             return resolves
-        monkeypatch.setattr(fetch, "_addresses", fake)
+        monkeypatch.setattr(urlsafety, "_addresses", fake)
     return asyncio.run(check_url(url, trusted or set()))
 
 

@@ -31,6 +31,7 @@ from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
 from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
 from services.issuer.signing import SigningPool
+from services.issuer.webhooks import events
 
 log = logging.getLogger("microcred.issuer.batches")
 
@@ -162,6 +163,7 @@ class BatchRunner:
                     document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
                     valid_until=valid_until, now=now, batch_id=batch_id, batch_row=row_index, learner_id=learner_id))
             credentials_repo.insert_credentials(session, rows)
+            events.issued(session, issuer_id, rows)  # webhooks, in this chunk's transaction
             # Pathway components: their learners' award jobs, in this chunk's transaction.
             awards.queue(session, issuer_id, [(r.get("learner_id"), achievement_id) for r in rows], now)
             statuslists_repository.delete_status_entries(session, not_issued)

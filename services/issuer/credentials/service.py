@@ -29,6 +29,7 @@ from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import Achievement, AnchorState, Credential, Issuer, OutboxKind, SigningKey
 from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
+from services.issuer.webhooks import events
 
 log = logging.getLogger("microcred.issuer")
 
@@ -97,10 +98,12 @@ def _issue(session: Session, settings: IssuerSettings, issuer: Issuer, achieveme
     outcome = signing.sign_documents(context.seed, context.verification_method, cred.xsd_datetime(now), [unsigned])[0]
     if outcome.error:
         raise InvalidInput(outcome.error, code="unsafe_document")
-    repo.insert_credentials(session, [repo.credential_row(
+    row = repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=achievement.id, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=valid_from,
-        valid_until=valid_until, now=now, learner_id=learner_id, replaces=replaces)])
+        valid_until=valid_until, now=now, learner_id=learner_id, replaces=replaces)
+    repo.insert_credentials(session, [row])
+    events.issued(session, issuer.id, [row])  # webhooks (docs/webhooks.md), in this transaction
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
     # A component of a pathway: the learner's award job, in this transaction (docs/pathways.md).
     awards.queue(session, issuer.id, [(learner_id, achievement.id)], now)
@@ -211,9 +214,11 @@ def revoke_credential(session: Session, issuer: Issuer, credential_id: str, reas
     """
     c = _credential(session, issuer, credential_id)
     if c.revoked_at is None:
-        if repo.revoke_credential(session, issuer.id, credential_id, utcnow(), reason):
+        when = utcnow()
+        if repo.revoke_credential(session, issuer.id, credential_id, when, reason):
             if statuslists.set_status(session, credential_id, statuslists.REVOCATION, True) is None:
                 outbox.add_outbox(session, issuer.id, OutboxKind.revoke, {"hashes": [c.credential_hash]})
+            events.about(session, c, events.CREDENTIAL_REVOKED, revoked_at=cred.xsd_datetime(when), reason=reason)
         session.refresh(c)
     return read(c, issuers_repo.signing_key(session, c.signing_key_id), utcnow())
 
@@ -232,8 +237,10 @@ def suspend_credential(session: Session, issuer: Issuer, credential_id: str, rea
         if not statuslists.has_entries(session, credential_id):
             raise Conflict("this credential was issued before status lists and cannot be suspended; "
                            "revoke it instead", code="no_suspension_list")
-        if repo.suspend_credential(session, issuer.id, credential_id, utcnow(), reason):
+        when = utcnow()
+        if repo.suspend_credential(session, issuer.id, credential_id, when, reason):
             statuslists.set_status(session, credential_id, statuslists.SUSPENSION, True)
+            events.about(session, c, events.CREDENTIAL_SUSPENDED, suspended_at=cred.xsd_datetime(when), reason=reason)
         session.refresh(c)
         if c.suspended_at is None:  # a concurrent call changed it in the meantime
             if c.revoked_at is not None:
@@ -254,6 +261,7 @@ def unsuspend_credential(session: Session, issuer: Issuer, credential_id: str) -
     if c.suspended_at is not None:
         if repo.unsuspend_credential(session, issuer.id, credential_id):
             statuslists.set_status(session, credential_id, statuslists.SUSPENSION, False)
+            events.about(session, c, events.CREDENTIAL_UNSUSPENDED)
         session.refresh(c)
     return read(c, issuers_repo.signing_key(session, c.signing_key_id), utcnow())
 

@@ -30,6 +30,7 @@ from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import (Achievement, AnchorState, Credential, Endorsement, Issuer, OrganisationKind,
                                     OutboxKind)
 from services.issuer.settings import IssuerSettings
+from services.issuer.webhooks import events
 
 
 def _target(session: Session, settings: IssuerSettings, endorser: Issuer,
@@ -87,6 +88,11 @@ def create_endorsement(session: Session, settings: IssuerSettings, endorser: Iss
     session.flush()
     found = repo.one(session, endorser.id, credential_id)
     read = _read(session, found[0], found[1])
+    # The endorsed issuer's partners hear of it (the endorser has no webhooks: its key only endorses).
+    events.record(session, issuer.id, events.ENDORSEMENT_ADDED, credential_id, {"endorsement": {
+        "id": credential_id, "url": read.url, "about": read.about, "achievement_id": read.achievement_id,
+        "subject": read.subject, "comment": body.comment,
+        "endorser": {"id": endorser.id, "did": endorser.did, "name": endorser.name}}})
     return EndorsementCreated(**read.model_dump(), credential=orjson.loads(found[1].document),
                               credential_hash=outcome.credential_hash)
 

@@ -36,6 +36,7 @@ from services.issuer.models import Achievement, Issuer, OutboxKind, PathwayAward
 from services.issuer.pathways import repository as repo
 from services.issuer.pathways import requirements as rules
 from services.issuer.settings import IssuerSettings
+from services.issuer.webhooks import events
 
 log = logging.getLogger("microcred.issuer.pathways")
 
@@ -158,10 +159,18 @@ def _award(session: Session, settings: IssuerSettings, issuer: Issuer, learner_i
     outcome = signing.sign_documents(context.seed, context.verification_method, cred.xsd_datetime(now), [unsigned])[0]
     if outcome.error:  # the pathway and its components were each signable: this is a bug, not input
         raise InvalidInput(outcome.error, code="unsafe_document")
-    credentials_repo.insert_credentials(session, [credentials_repo.credential_row(
+    row = credentials_repo.credential_row(
         credential_id=credential_id, issuer_id=issuer.id, achievement_id=pathway.id, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=now, valid_until=valid_until,
-        now=now, learner_id=learner_id)])
+        now=now, learner_id=learner_id)
+    credentials_repo.insert_credentials(session, [row])
+    # Webhooks (docs/webhooks.md): the credential, then the award, in this transaction and that order.
+    events.issued(session, issuer.id, [row])
+    events.record(session, issuer.id, events.PATHWAY_AWARDED, credential_id, {
+        "credential": events.credential_ref(credential_id, outcome.document["id"], pathway.id, learner_id),
+        "pathway_id": pathway.id, "learner_id": learner_id,
+        "components": [{"url": h.url, "credential_id": h.credential_id, "external_id": h.external_id}
+                       for h in components]})
     outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
     log.info("awarded pathway %s to learner %s: credential %s", pathway.id, learner_id, credential_id)
     return Held(url=outcome.document["id"], credential_hash=outcome.credential_hash, name=pathway.name,

@@ -1,0 +1,1 @@
+"""Webhooks: partners' endpoints, events recorded with their cause, signed deliveries (docs/webhooks.md)."""

@@ -1,0 +1,469 @@
+"""Webhooks over the issuer API and its deliverer, to a real HTTP receiver on loopback (docs/webhooks.md).
+
+On SQLite and PostgreSQL. The deliverer is driven by hand (``_drain``) with a retry schedule in
+fractions of a second; the receiver goes down, answers 500, and comes back.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from services.core import secretbox, urlsafety
+from services.issuer.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookState
+from services.issuer.pathways.runner import AwardRunner
+from services.issuer.webhooks.deliverer import Deliverer
+from services.issuer.webhooks.service import associated_data
+from tests.integration.issuer_support import (ADMIN, anchor_everything, auth, count, create_achievement, create_issuer, issue,
+                                              issuer_client)
+from tests.support.webhook_receiver import Receiver
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+FAST = dict(webhook_retry_base=0.2, webhook_retry_max=0.8, webhook_retry_for=30.0, webhook_interval=0.05,
+            run_awards=False, metrics_token=METRICS_TOKEN)
+ALL = ["credential.issued", "credential.anchored", "credential.revoked", "credential.suspended",
+       "credential.unsuspended", "pathway.awarded", "endorsement.added"]
+
+
+@pytest.fixture
+def client(database_url, tmp_path):
+    with issuer_client(database_url, tmp_path, **FAST) as c:
+        yield c
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(autouse=True)
+def _partner_example_resolves(request, monkeypatch):
+    """``hooks.partner.example`` resolves to loopback at registration (the delivery test then changes it)."""
+    real = urlsafety._addresses_blocking
+    monkeypatch.setattr(urlsafety, "_addresses_blocking",
+                        lambda host, port: ["127.0.0.1"] if host == "hooks.partner.example" else real(host, port))
+
+
+@pytest.fixture
+def deliverer(client):
+    d = Deliverer(client.settings, client.sessions, holder="test-deliverer")
+    yield d
+    d.close()
+
+
+def doc_verify():
+    """The stdlib snippet of docs/webhooks.md, exactly as printed there."""
+    text = DOC.read_text()
+    block = re.search(r"<!-- verify-snippet -->\n```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    exec(compile(block, str(DOC), "exec"), scope)  # noqa: S102 - our own documentation
+    return scope["verify"]
+
+
+def _register(client, key, url, events=ALL):
+    r = client.post("/api/v1/webhooks", json={"url": url, "events": events}, headers=auth(key))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _drain(deliverer, until, timeout=20.0, what="deliveries"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        deliverer.tick()
+        if until():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _deliveries(client, key, webhook_id, **params) -> list[dict]:
+    r = client.get(f"/api/v1/webhooks/{webhook_id}/deliveries", params=params, headers=auth(key))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def _metrics(client) -> str:
+    r = client.get("/metrics", headers=auth(METRICS_TOKEN))
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def _pending(client) -> int:
+    with client.sessions() as s:
+        return s.scalar(select(func.count()).where(WebhookDelivery.state == WebhookState.pending))
+
+
+def test_every_change_is_signed_and_verifies_as_a_partner_would(client, receiver, deliverer):
+    issuer = create_issuer(client)
+    key = issuer["api_key"]
+    hook = _register(client, key, receiver.url)
+    assert hook["secret"].startswith("whsec_") and set(hook["events"]) == set(ALL)
+    achievement = create_achievement(client, key)
+    c = issue(client, key, achievement["id"])
+    anchor_everything(client)
+    for path, body in (("suspend", {"reason": "under review"}), ("unsuspend", None),
+                       ("revoke", {"reason": "issued in error"})):
+        r = client.post(f"/api/v1/credentials/{c['id']}/{path}", json=body, headers=auth(key))
+        assert r.status_code == 200, r.text
+    types = ["credential.issued", "credential.anchored", "credential.suspended", "credential.unsuspended",
+             "credential.revoked"]
+    _drain(deliverer, lambda: len(receiver.events()) == len(types))
+    assert [e["type"] for e in receiver.events()] == types  # one credential: in order
+    verify = doc_verify()
+    for got in receiver.received:
+        event = Webhook(hook["secret"]).verify(got.body, got.headers)  # the standardwebhooks package
+        assert verify(hook["secret"], got.headers, got.body) == event  # our documented snippet
+        assert got.headers["webhook-id"] == event["id"] and event["id"].startswith("evt_")
+        assert got.headers["webhook-signature"].startswith("v1,")
+        assert event["data"]["issuer"] == {"id": issuer["id"], "did": issuer["did"]}
+        assert event["data"]["credential"]["id"] == c["id"] and event["data"]["credential"]["url"] == c["url"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["timestamp"])
+        # a changed body, another id or another secret does not verify, with either
+        for body, headers, secret in ((got.body.replace(b"credential", b"Credential"), got.headers, hook["secret"]),
+                                      (got.body, {**got.headers, "webhook-id": "evt_other"}, hook["secret"]),
+                                      (got.body, got.headers, "whsec_" + "A" * 43 + "=")):
+            with pytest.raises(WebhookVerificationError):
+                Webhook(secret).verify(body, headers)
+            with pytest.raises(ValueError):
+                verify(secret, headers, body)
+    events = {e["type"]: e["data"] for e in receiver.events()}
+    assert events["credential.revoked"]["reason"] == "issued in error"
+    assert events["credential.suspended"]["reason"] == "under review"
+    assert events["credential.anchored"]["anchor"]["tx_hash"].startswith("0x")
+    assert events["credential.issued"]["credential"]["achievement_id"] == achievement["id"]
+    # the log says delivered, once each, with the answer's status
+    log = _deliveries(client, key, hook["id"])
+    assert [d["state"] for d in log] == ["delivered"] * len(types)
+    assert all(d["attempts"] == 1 and d["last_status_code"] == 204 and d["delivered_at"] for d in log)
+
+
+def test_the_secret_is_sealed_at_rest_and_never_listed(client, receiver):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url)
+    with client.sessions() as s:
+        row = s.get(WebhookEndpoint, hook["id"])
+        assert hook["secret"] not in row.sealed_secret and hook["secret"][6:] not in row.sealed_secret
+        kek = client.settings.secret("key_encryption_key")
+        assert secretbox.open_sealed(kek, row.sealed_secret, associated_data(row.id)).decode() == hook["secret"]
+        with pytest.raises(secretbox.SecretBoxError):  # bound to its endpoint
+            secretbox.open_sealed(kek, row.sealed_secret, associated_data("whk_other"))
+    listed = client.get("/api/v1/webhooks", headers=auth(key)).json()["items"]
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
+
+
+def test_a_receiver_down_for_a_while_gets_every_event_once_back_in_order(client, receiver, deliverer):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url)
+    achievement = create_achievement(client, key)
+    receiver.stop()
+    creds = [issue(client, key, achievement["id"], email=f"p{i}@example.org") for i in range(3)]
+    for c in creds[:2]:
+        assert client.post(f"/api/v1/credentials/{c['id']}/revoke", json={"reason": "r"},
+                           headers=auth(key)).status_code == 200
+    assert client.post(f"/api/v1/credentials/{creds[0]['id']}/suspend", json={"reason": "s"},
+                       headers=auth(key)).status_code == 409  # revoked: nothing to suspend, no event
+    # down: attempts fail and are logged, nothing is lost
+    _drain(deliverer, lambda: any(d["attempts"] >= 2 for d in _deliveries(client, key, hook["id"])),
+           what="retries while down")
+    log = _deliveries(client, key, hook["id"])
+    assert len(log) == 5 and all(d["state"] == "pending" for d in log)
+    tried = [d for d in log if d["attempts"]]
+    assert tried and all(d["last_error"].startswith("could not connect") and d["last_status_code"] is None
+                         for d in tried)
+    # later events of a credential were never tried while its first was pending
+    for c in creds[:2]:
+        mine = sorted((d for d in log if d["subject_id"] == c["id"]), key=lambda d: d["id"])
+        assert mine[1]["attempts"] == 0
+    receiver.start()
+    _drain(deliverer, lambda: _pending(client) == 0, what="everything delivered")
+    events = receiver.events()
+    assert len({e["id"] for e in events}) == 5 == len(events)  # every event, once
+    for c in creds:
+        mine = [e["type"] for e in events if e["data"]["credential"]["id"] == c["id"]]
+        assert mine == (["credential.issued", "credential.revoked"] if c in creds[:2] else ["credential.issued"])
+
+
+def test_a_receiver_answering_500_is_retried_with_growing_waits(client, receiver, deliverer):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url, events=["credential.issued"])
+    achievement = create_achievement(client, key)
+    receiver.statuses = [500, 500, 500]
+    c = issue(client, key, achievement["id"])
+    _drain(deliverer, lambda: _pending(client) == 0)
+    attempts = receiver.received
+    assert [a.status for a in attempts] == [500, 500, 500, 204]
+    assert len({a.headers["webhook-id"] for a in attempts}) == 1  # the same event every time
+    assert len({a.body for a in attempts}) == 1
+    gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:])]
+    # 0.2 s, 0.4 s, then the 0.8 s cap (a pass may add a little, never take any away)
+    assert gaps[0] >= 0.18 and gaps[1] >= 0.38 and gaps[2] >= 0.78, gaps
+    assert gaps[1] > gaps[0] and gaps[2] > gaps[1]
+    [d] = _deliveries(client, key, hook["id"])
+    assert d["state"] == "delivered" and d["attempts"] == 4 and d["last_status_code"] == 204
+    assert d["subject_id"] == c["id"] and d["last_error"] is None
+
+
+def test_a_delivery_that_keeps_failing_ends_failed_then_can_be_replayed(client, receiver, deliverer):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url)
+    achievement = create_achievement(client, key)
+    receiver.status = 503
+    c = issue(client, key, achievement["id"])
+    deliverer.settings = client.settings.model_copy(update={"webhook_retry_for": 2.0})
+    _drain(deliverer, lambda: _deliveries(client, key, hook["id"])[0]["state"] == "failed", what="failed")
+    [failed] = _deliveries(client, key, hook["id"])
+    assert failed["attempts"] >= 2 and failed["last_status_code"] == 503 and failed["next_attempt_at"] is None
+    assert "answered 503" in failed["last_error"]
+    m = _metrics(client)
+    assert 'microcred_issuer_webhook_deliveries{state="failed"} 1.0' in m
+    # a failed delivery no longer holds back the credential's later events
+    receiver.status = 200
+    client.post(f"/api/v1/credentials/{c['id']}/revoke", json={"reason": "r"}, headers=auth(key))
+    _drain(deliverer, lambda: [e["type"] for e in receiver.events()] == ["credential.revoked"])
+    # replay: the same event id and body, a new delivery in the log
+    r = client.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{failed['id']}/redeliver", headers=auth(key))
+    assert r.status_code == 202, r.text
+    again = r.json()
+    assert again["id"] != failed["id"] and again["event_id"] == failed["event_id"] and again["state"] == "pending"
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{again['id']}/redeliver",
+                       headers=auth(key)).json()["error"]["code"] == "delivery_pending"
+    _drain(deliverer, lambda: len(receiver.events()) == 2)
+    replayed = receiver.received[-1]
+    assert replayed.headers["webhook-id"] == failed["event_id"]
+    assert replayed.event == failed["payload"]
+    Webhook(hook["secret"]).verify(replayed.body, replayed.headers)
+
+
+def test_redelivering_a_delivered_event_sends_the_same_event_again(client, receiver, deliverer):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url)
+    achievement = create_achievement(client, key)
+    issue(client, key, achievement["id"])
+    _drain(deliverer, lambda: len(receiver.events()) == 1)
+    [d] = _deliveries(client, key, hook["id"])
+    r = client.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{d['id']}/redeliver", headers=auth(key))
+    assert r.status_code == 202
+    _drain(deliverer, lambda: len(receiver.events()) == 2)
+    first, second = receiver.received
+    assert first.body == second.body and first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert len(_deliveries(client, key, hook["id"])) == 2
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/deliveries/999999/redeliver",
+                       headers=auth(key)).status_code == 404
+
+
+def test_no_issuer_receives_or_reaches_another_issuers_webhooks(client, deliverer):
+    ours, theirs = Receiver(), Receiver()
+    try:
+        a = create_issuer(client, "lakeside")["api_key"]
+        b = create_issuer(client, "hillcrest")["api_key"]
+        hook_a = _register(client, a, ours.url)
+        hook_b = _register(client, b, theirs.url)
+        issue(client, a, create_achievement(client, a)["id"])
+        _drain(deliverer, lambda: len(ours.events()) == 1)
+        time.sleep(0.2)
+        deliverer.tick()
+        assert theirs.received == []
+        [d] = _deliveries(client, a, hook_a["id"])
+        # B sees only its own webhook, and A's are 404 to it whatever it tries
+        assert [h["id"] for h in client.get("/api/v1/webhooks", headers=auth(b)).json()["items"]] == [hook_b["id"]]
+        assert client.get(f"/api/v1/webhooks/{hook_a['id']}/deliveries", headers=auth(b)).status_code == 404
+        assert client.post(f"/api/v1/webhooks/{hook_a['id']}/deliveries/{d['id']}/redeliver",
+                           headers=auth(b)).status_code == 404
+        assert client.post(f"/api/v1/webhooks/{hook_b['id']}/deliveries/{d['id']}/redeliver",
+                           headers=auth(b)).status_code == 404  # A's delivery under B's own webhook
+        assert client.delete(f"/api/v1/webhooks/{hook_a['id']}", headers=auth(b)).status_code == 404
+        assert len(_deliveries(client, a, hook_a["id"])) == 1  # still there
+        # A deletes its own: gone, and nothing more is sent to it
+        assert client.delete(f"/api/v1/webhooks/{hook_a['id']}", headers=auth(a)).status_code == 204
+        assert client.get(f"/api/v1/webhooks/{hook_a['id']}/deliveries", headers=auth(a)).status_code == 404
+        issue(client, a, create_achievement(client, a, name="Another")["id"], email="x@example.org")
+        time.sleep(0.2)
+        deliverer.tick()
+        assert len(ours.received) == 1
+    finally:
+        ours.stop()
+        theirs.stop()
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"url": "RECEIVER", "events": ["credential.deleted"]}, "invalid_request"),
+    ({"url": "RECEIVER", "events": []}, "invalid_request"),
+    ({"url": "RECEIVER", "events": ["credential.issued"], "extra": 1}, "invalid_request"),
+    ({"url": "ftp://127.0.0.1/hooks", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "javascript:alert(1)", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "file:///etc/passwd", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "http://user:pw@127.0.0.1/hooks", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "http://10.0.0.5/hooks", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "http://169.254.169.254/latest/meta-data", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "http://[::ffff:192.168.1.1]/hooks", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "http://127.0.0.1/a\nb", "events": ["credential.issued"]}, "url_refused"),
+    ({"url": "", "events": ["credential.issued"]}, "invalid_request"),
+])
+def test_bad_input_is_refused_and_creates_nothing(client, receiver, body, code):
+    key = create_issuer(client)["api_key"]
+    body = {**body, "url": receiver.url if body["url"] == "RECEIVER" else body["url"]}
+    r = client.post("/api/v1/webhooks", json=body, headers=auth(key))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+    assert count(client, WebhookEndpoint) == 0
+
+
+def test_a_key_without_the_manage_scope_cannot_register(client, receiver):
+    key = create_issuer(client)["api_key"]
+    r = client.post("/api/v1/api-keys", json={"name": "issuing", "scopes": ["issue", "read"]}, headers=auth(key))
+    narrow = r.json()["key"]
+    r = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["credential.issued"]},
+                    headers=auth(narrow))
+    assert r.status_code == 403 and count(client, WebhookEndpoint) == 0
+    assert client.get("/api/v1/webhooks", headers=auth(narrow)).status_code == 200
+
+
+def test_in_production_only_trusted_hosts_may_be_private(database_url, tmp_path, receiver):
+    with issuer_client(database_url, tmp_path, env="production", **FAST) as client:
+        key = create_issuer(client)["api_key"]
+        for url in (receiver.url, f"http://localhost:{receiver.port}/hooks"):
+            r = client.post("/api/v1/webhooks", json={"url": url, "events": ["credential.issued"]},
+                            headers=auth(key))
+            assert r.status_code == 422 and r.json()["error"]["code"] == "url_refused", r.text
+            assert "private or local" in r.json()["error"]["message"]
+        assert count(client, WebhookEndpoint) == 0
+    with issuer_client(database_url, tmp_path, env="production", trusted_hosts="127.0.0.1", **FAST) as client:
+        key = create_issuer(client, "hillcrest")["api_key"]
+        r = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["credential.issued"]},
+                        headers=auth(key))
+        assert r.status_code == 201, r.text
+
+
+def test_the_url_is_checked_again_at_delivery_time(client, receiver, deliverer, monkeypatch):
+    """DNS that changes after registration (rebinding) is caught before the connection is made."""
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, f"http://hooks.partner.example:{receiver.port}/hooks")  # resolves below
+    real = urlsafety._addresses_blocking
+    answers = {"hooks.partner.example": ["10.0.0.5"]}
+    monkeypatch.setattr(urlsafety, "_addresses_blocking",
+                        lambda host, port: answers.get(host) or real(host, port))
+    issue(client, key, create_achievement(client, key)["id"])
+    _drain(deliverer, lambda: _deliveries(client, key, hook["id"])[0]["attempts"] >= 1)
+    [d] = _deliveries(client, key, hook["id"])
+    assert d["state"] == "pending" and "url refused" in d["last_error"] and "private" in d["last_error"]
+    assert receiver.received == []
+    # back to loopback (allowed in development): delivered, to the address that was checked
+    answers["hooks.partner.example"] = ["127.0.0.1"]
+    _drain(deliverer, lambda: len(receiver.events()) == 1)
+    assert receiver.received[-1].headers["Host"] == f"hooks.partner.example:{receiver.port}"
+
+
+def test_two_deliverers_never_send_the_same_delivery_at_once(client, receiver):
+    key = create_issuer(client)["api_key"]
+    _register(client, key, receiver.url, events=["credential.issued"])
+    achievement = create_achievement(client, key)
+    r = client.post("/api/v1/credentials/batch", json={
+        "achievement_id": achievement["id"],
+        "recipients": [{"name": f"P {i}", "email": f"p{i}@example.org"} for i in range(40)]}, headers=auth(key))
+    assert r.status_code == 202, r.text
+    deliverers = [Deliverer(client.settings, client.sessions, holder=f"d{n}") for n in range(2)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=d.run, args=(stop,)) for d in deliverers]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(receiver.events()) < 40:
+            time.sleep(0.1)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+        for d in deliverers:
+            d.close()
+    ids = [e["id"] for e in receiver.events()]
+    assert len(ids) == 40 == len(set(ids)), "each batch row's event exactly once"
+    assert {e["data"]["credential"]["id"] for e in receiver.events()} == {
+        row["id"] for row in client.get(r.headers["location"], headers=auth(key)).json()["credentials"]}
+
+
+def test_a_pathway_award_follows_its_credential_and_metrics_count_the_queue(client, receiver, deliverer):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url, events=["pathway.awarded", "credential.issued"])
+    a = create_achievement(client, key, name="Listening")["id"]
+    b = create_achievement(client, key, name="Empathy")["id"]
+    r = client.post("/api/v1/achievements", json={
+        "name": "Customer Care", "description": "Both.", "criteria": {"narrative": "Hold both."},
+        "achievementType": "MicroCredential", "requires": {"all_of": [a, b]}}, headers=auth(key))
+    pathway = r.json()["id"]
+    first, second = issue(client, key, a), issue(client, key, b)
+    AwardRunner(client.settings, client.sessions, holder="t").tick()
+    m = _metrics(client)
+    assert 'microcred_issuer_webhook_deliveries{state="pending"} 4.0' in m
+    assert re.search(r"^microcred_issuer_webhook_oldest_pending_age_seconds [0-9.e+-]+$", m, re.M)
+    _drain(deliverer, lambda: len(receiver.events()) == 4)
+    events = receiver.events()
+    award = next(e for e in events if e["type"] == "pathway.awarded")
+    credential_id = award["data"]["credential"]["id"]
+    mine = [e["type"] for e in events if e["data"]["credential"]["id"] == credential_id]
+    assert mine == ["credential.issued", "pathway.awarded"]
+    assert award["data"]["pathway_id"] == pathway and award["data"]["learner_id"] == first["learner_id"]
+    assert {c["credential_id"] for c in award["data"]["components"]} == {first["id"], second["id"]}
+    assert 'microcred_issuer_webhook_deliveries{state="pending"} 0.0' in _metrics(client)
+    assert len(_deliveries(client, key, hook["id"], state="delivered")) == 4
+
+
+def test_no_endpoint_no_rows_and_only_subscribed_types_are_sent(client, receiver, deliverer):
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    c = issue(client, key, achievement["id"])
+    with client.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+    _register(client, key, receiver.url, events=["credential.revoked"])
+    issue(client, key, achievement["id"], email="other@example.org")
+    client.post(f"/api/v1/credentials/{c['id']}/revoke", json={"reason": "r"}, headers=auth(key))
+    _drain(deliverer, lambda: len(receiver.events()) == 1)
+    time.sleep(0.2)
+    deliverer.tick()
+    assert [e["type"] for e in receiver.events()] == ["credential.revoked"]  # earlier events are not replayed
+
+
+def test_an_endorsement_reaches_the_endorsed_issuers_partners_only(client, receiver, deliverer):
+    from services.issuer.webhooks import events
+
+    issuer, bystander = create_issuer(client, "endorsed"), create_issuer(client, "bystander")
+    achievement = create_achievement(client, issuer["api_key"])
+    _register(client, issuer["api_key"], receiver.url, events=["endorsement.added"])
+    other = Receiver()
+    try:
+        _register(client, bystander["api_key"], other.url, events=ALL)
+        r = client.post("/api/v1/endorsers", headers=auth(ADMIN),
+                        json={"name": "Nusenda Credit Union", "slug": "nusenda", "url": "https://nusenda.example",
+                              "email": "hr@nusenda.example"})
+        assert r.status_code == 201, r.text
+        endorser = r.json()
+        r = client.post("/api/v1/endorsements", headers=auth(endorser["api_key"]),
+                        json={"achievement_id": achievement["id"], "comment": "Co-designed with our branch staff."})
+        assert r.status_code == 201, r.text
+        endorsement = r.json()
+        _drain(deliverer, lambda: len(receiver.events()) == 1)
+        [e] = receiver.events()
+        assert e["type"] == "endorsement.added" and e["data"]["issuer"]["id"] == issuer["id"]
+        assert e["data"]["endorsement"]["id"] == endorsement["id"]
+        assert e["data"]["endorsement"]["url"] == endorsement["url"]
+        assert e["data"]["endorsement"]["achievement_id"] == achievement["id"]
+        assert e["data"]["endorsement"]["endorser"]["name"] == "Nusenda Credit Union"
+        assert e["data"]["endorsement"]["comment"] == "Co-designed with our branch staff."
+        time.sleep(0.2)
+        deliverer.tick()
+        assert other.events() == []  # the bystander issuer hears nothing of it
+    finally:
+        other.stop()
+    with pytest.raises(ValueError):
+        with client.sessions.begin() as s:
+            events.record(s, issuer["id"], "credential.deleted", "x", {})
