@@ -30,7 +30,8 @@ def credential_summary(url: str, credential_id: str, report: Report | None, cred
     if report is None:
         return {"id": credential_id, "url": url, "name": "Credential", "achievement": None, "level": None,
                 "category": None, "skills": [], "status": "unavailable", "verified": False, "pathway": pathway,
-                "issuer": None, "recipient": None, "valid_from": None, "valid_until": None, "components_valid": None}
+                "issuer": None, "recipient": None, "valid_from": None, "valid_until": None, "components_valid": None,
+                "endorsements": []}
     v = view(report, credential, links)
     subject = (credential or {}).get("credentialSubject")
     achievement = subject.get("achievement") if isinstance(subject, dict) else None
@@ -47,6 +48,9 @@ def credential_summary(url: str, credential_id: str, report: Report | None, cred
         "valid_from": text((credential or {}).get("validFrom"), 40),
         "valid_until": text((credential or {}).get("validUntil"), 40),
         "components_valid": components,
+        # Each checked like a credential (docs/endorsements.md); only a verified one is shown as support.
+        "endorsements": [{"endorser": e["endorser"], "comment": e["comment"], "url": e["url"], "verified": e["verified"]}
+                         for e in v["endorsements"]],
     }
 
 

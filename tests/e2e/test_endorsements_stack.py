@@ -158,6 +158,15 @@ def test_an_endorsement_shows_verified_on_every_credential_of_the_achievement(wo
     assert "Endorsed by Nusenda Credit Union" in embed
     own_page = httpx.get(endorsement["url"], timeout=30).text
     assert "Endorsement of Critical Thinking by Nusenda Credit Union" in own_page and COMMENT in own_page
+    # And the learner's profile shows it beside the credential, checked.
+    r = cascade.post(f"/api/v1/learners/{after['learner_id']}/profile")
+    assert r.status_code == 201, r.text
+    profile_url = r.json()["url"]
+    listed = httpx.get(profile_url, headers={"Accept": "application/json"}, timeout=30).json()["credentials"]
+    assert [(c["url"], c["endorsements"]) for c in listed] == [
+        (after["url"], [{"endorser": "Nusenda Credit Union", "comment": COMMENT, "url": endorsement["url"],
+                         "verified": True}])]
+    assert "Endorsed by" in httpx.get(profile_url, timeout=30).text
     # One standing endorsement per endorser and subject.
     r = nusenda.post("/api/v1/endorsements", json={"achievement_id": critical["id"], "comment": "Again."})
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_endorsed"
