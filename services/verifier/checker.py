@@ -21,7 +21,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -228,6 +228,9 @@ class Checker:
         self.allow_http_loopback = allow_http_loopback
         self._foreign_keys = didweb.KeyCache(ttl=60.0)
         self.endorsements = Endorsements(http, issuer_url, public_base_url, self.own_did_prefix, ttl=report_ttl)
+        # Told of every report computed (not of one served again from the report cache), with the
+        # seconds it took: the metrics (services/verifier/metrics.py) listen here.
+        self.observers: list[Callable[[Report, float], None]] = []
 
     # -- entry points ----------------------------------------------------------------
     async def verify_credential_id(self, credential_id: str) -> tuple[Report | None, dict | None]:
@@ -285,6 +288,14 @@ class Checker:
         before status lists (per-hash revocation), a list not on chain yet, the reason of a
         suspension, or when ``ask_issuer`` (the credential page, which reads the issuer anyway).
         """
+        begun = time.perf_counter()
+        report = await self._verify_document(credential, ask_issuer=ask_issuer, depth=depth, budget=budget)
+        for observe in self.observers:
+            observe(report, time.perf_counter() - begun)
+        return report
+
+    async def _verify_document(self, credential: dict, *, ask_issuer: bool, depth: int,
+                               budget: stack.Budget | None) -> Report:
         # Endorsements (docs/endorsements.md) are looked up while the credential's own checks run.
         endorsed = asyncio.create_task(self.endorsements.for_credential(credential, self.verify_credential_id)) \
             if depth == 0 and self.endorsements.listing(credential) else None
