@@ -2,7 +2,7 @@
 
 uvicorn's server loop wakes ten times a second, doing nothing but looking for a stop and
 refreshing its ``Date`` header; three services make thirty wake-ups a second of an idle
-stack (docs/operations.md, "Doing nothing"). This is the same ``uvicorn.Server`` with that
+stack (docs/registry.md, "What doing nothing costs"). This is the same ``uvicorn.Server`` with that
 loop at once a second — the header is still refreshed every second — and a stop signal
 waking it at once, so stopping is as quick as before. Several workers (``--workers``) use
 plain uvicorn's supervisor.
