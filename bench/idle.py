@@ -195,7 +195,7 @@ def main(sizes: tuple[int, ...] | None = None) -> None:
     print(f"\nidle CPU / target (< {TARGET_CPU:.0f} % of a core): < 1.00× to pass; "
           f"latency / latency at {rows[0][1]:,} issuers: ≈ 1.00× (flat) to pass. anvil is counted: it is part "
           f"of the local chain `make run` starts (mining only when a transaction comes; its state file "
-          f"dumped every {anvil.state_interval} s).")
+          f"written only when the chain moved, looked at every {anvil.state_interval} s).")
 
 if __name__ == "__main__":
     main()
