@@ -17,6 +17,7 @@ import logging
 import sqlite3
 import threading
 import time
+import weakref
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -34,12 +35,64 @@ def notify(session: Session, channel: str) -> None:
         session.execute(text(f"NOTIFY {channel}"))
 
 
+class _CommitWatch(threading.Thread):
+    """One thread per SQLite file and process: sets every subscribed event when another
+    connection committed to the file. It ends once no event is subscribed any more."""
+
+    def __init__(self, database_url: str, path: str) -> None:
+        super().__init__(name="sqlite-commit-watch", daemon=True)
+        self.path = path
+        self.events: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+        self._look = Wakeup(database_url, "")
+
+    def run(self) -> None:
+        try:
+            while self._look_once():
+                time.sleep(SQLITE_LOOK)
+        finally:
+            self._look.close()
+
+    def _look_once(self) -> bool:
+        """One look; False once nobody listens (the events are held only weakly, and no
+        reference to one outlives this call)."""
+        with _watches_lock:
+            events = list(self.events)
+            if not events:
+                del _watches[self.path]
+                return False
+        if self._look._sqlite_changed():  # noqa: SLF001 - the same look, shared
+            for event in events:
+                event.set()
+        return True
+
+
+_watches: dict[str, _CommitWatch] = {}
+_watches_lock = threading.Lock()
+
+
+def on_commit(database_url: str, event: threading.Event) -> None:
+    """Set ``event`` whenever another connection commits to this SQLite file, looked at four
+    times a second by one thread for all the events of the process (nothing elsewhere: on
+    PostgreSQL a worker thread is woken by the API beside it, or finds the work at its poll)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    with _watches_lock:
+        watch = _watches.get(url.database)
+        if watch is None:
+            watch = _watches[url.database] = _CommitWatch(database_url, url.database)
+            watch.events.add(event)
+            watch.start()
+        else:
+            watch.events.add(event)
+
+
 def idle_wait(stop: threading.Event, wake: threading.Event | None, delay: float, base: float,
               longest: float) -> float:
     """Wait ``delay`` seconds or until ``wake`` (or ``stop``) is set; return the next wait: ``base``
     after a wake-up, else twice this one, at most ``longest``. For a worker thread that the API
     beside it wakes when it queues work, and that finds anything else on its own, later."""
-    woken = (wake or stop).wait(delay)
+    woken = (wake or stop).wait(delay)  # (whoever sets stop sets wake too)
     if wake is not None:
         wake.clear()
     return base if woken else min(max(delay * 2, base), max(longest, base))

@@ -366,14 +366,21 @@ def main() -> None:
     pool = SigningPool(settings.sign_processes)
     runner = BatchRunner(settings, sessions, pool)
     stop = threading.Event()
+    wakes = [threading.Event(), threading.Event()]  # the runners' waits end at a stop too
+
+    def on_stop(*_) -> None:
+        stop.set()
+        for event in wakes:
+            event.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    batches = threading.Thread(target=runner.run, args=(stop,), name="batch-runner", daemon=True)
+        signal.signal(sig, on_stop)
+    batches = threading.Thread(target=runner.run, args=(stop, wakes[0]), name="batch-runner", daemon=True)
     batches.start()
     from services.issuer.pathways.runner import AwardRunner
 
     award_runner = AwardRunner(settings, sessions)
-    awards = threading.Thread(target=award_runner.run, args=(stop,), name="award-runner", daemon=True)
+    awards = threading.Thread(target=award_runner.run, args=(stop, wakes[1]), name="award-runner", daemon=True)
     awards.start()
     log.info("issuer outbox relay %s started (registry %s)", relay.holder, settings.registry_url)
     relay.run(stop)

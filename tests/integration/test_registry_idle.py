@@ -171,3 +171,36 @@ def test_due_work_leaves_out_settled_jobs_outside_the_reorg_window(harness):
         after_window = repo.due_work(s, head + 1)
     assert address in inside and harness.owner.address in inside  # confirmed in the window: watched
     assert after_window == {}
+
+
+def test_a_commit_to_the_sqlite_file_wakes_the_subscribed_worker_threads(tmp_path):
+    """services.core.wakeup.on_commit: one watch per file and process sets every subscribed
+    event when another connection commits, and nothing else sets them; it ends with its events."""
+    import gc
+    import sqlite3
+    import time
+
+    from services.core import wakeup
+
+    path = tmp_path / "watched.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    url = f"sqlite:///{path}"
+    first, second = threading.Event(), threading.Event()
+    wakeup.on_commit(url, first)
+    wakeup.on_commit(url, second)
+    assert len([t for t in threading.enumerate() if t.name == "sqlite-commit-watch"]) >= 1
+    time.sleep(4 * wakeup.SQLITE_LOOK)  # it has looked: the baseline is taken
+    assert not first.is_set() and not second.is_set(), "woken with nothing committed"
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    assert first.wait(5.0) and second.wait(5.0), "a commit did not wake the subscribed threads"
+    first.clear()
+    time.sleep(4 * wakeup.SQLITE_LOOK)
+    assert not first.is_set(), "woken again with nothing more committed"
+    del first, second
+    gc.collect()
+    deadline = time.monotonic() + 5.0
+    while str(path) in wakeup._watches and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert str(path) not in wakeup._watches, "the watch outlived every event subscribed to it"

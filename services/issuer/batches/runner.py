@@ -27,7 +27,7 @@ from services.issuer.credentials import builder, document as cred, repository as
 from services.issuer.credentials import service as credentials
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.learners import service as learners
-from services.core.wakeup import idle_wait
+from services.core.wakeup import idle_wait, on_commit
 from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
 from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
@@ -54,6 +54,8 @@ class BatchRunner:
         """Pass after pass until ``stop``; after passes with nothing to do the wait doubles from
         ``interval`` up to ``runner_idle_interval``. The API sets ``wake`` when it starts a batch."""
         delay = interval
+        wake = wake or threading.Event()
+        on_commit(self.settings.database_url, wake)  # a commit by another process wakes it too
         while not stop.is_set():
             try:
                 worked = self.tick(stop)

@@ -20,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
-from services.core.wakeup import idle_wait
+from services.core.wakeup import idle_wait, on_commit
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import AwardJob
 from services.issuer.pathways import awards, repository as repo
@@ -44,6 +44,8 @@ class AwardRunner:
         ``award_interval`` up to ``runner_idle_interval``. The API sets ``wake`` when it issues."""
         base = self.settings.award_interval
         delay = base
+        wake = wake or threading.Event()
+        on_commit(self.settings.database_url, wake)  # a commit by another process wakes it too
         while not stop.is_set():
             try:
                 worked = self.tick()
