@@ -1,15 +1,17 @@
 """What doing nothing costs: whole-stack idle CPU and issue → anchored latency at 10, 100, 1,000 issuers.
 
-The embedded default as processes (anvil, SQLite, registry API and worker, issuer API and
-outbox relay, verifier) with the default intervals. Issuers are created through the admin API
-until there are N, the bench waits until every one is registered on chain and nothing is in
-flight, then:
+The embedded default as processes, started as `make run` starts them (anvil with its state
+file, SQLite, registry API and worker, issuer API and outbox relay, verifier) with the default
+intervals. Issuers are created through the admin API until there are N, the bench waits until
+every one is registered on chain and nothing is in flight, then:
 
-* sums the CPU time of every process of the stack (children included) over a quiet window and
-  reports it as % of one core — target under 2 % at every N;
+* sums the CPU time of each process of the stack (children included) over a quiet window and
+  prints it per process and in total as % of one core, and the total over the target (under
+  2 % at every N). anvil is counted: it is part of the local chain. `make run`'s supervisor is
+  not (it looks at its children once a second);
 * issues one credential at a time through the API and times it until the issuer reports it
   ``anchored`` (outbox → registry → Merkle batch → transaction → confirmation → receipt back) —
-  target: flat, the same at 1,000 issuers as at 10.
+  target: flat, the same at 1,000 issuers as at 10 (printed over the figure at the first size).
 
     python -m bench.idle                # 10, 100, 1,000 issuers
     python -m bench.idle 10 100         # other sizes
