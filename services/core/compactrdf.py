@@ -411,17 +411,81 @@ def canonical_nquads(quads_: list[tuple], rdfc: Any) -> str:
         else:
             alike.append(labels)
     if alike:
-        _hash_n_degree(quads_, hashes, alike, rdfc)
+        _hash_n_degree(quads_, mentions, hashes, alike, rdfc)
     canonical = issuer.existing
     lines = [f"{canonical.get(s, s)} {p} {canonical.get(o, o) if o[0] == '_' else o} .\n" for s, p, o, _ in quads_]
     lines.sort()
     return "".join(lines)
 
 
-def _hash_n_degree(quads_: list[tuple], hashes: dict[str, str], alike: list[list[str]], rdfc: Any) -> None:
-    """RDFC-1.0 §4.4 step 6 for the groups of alike blank nodes, in hash order, with pyld's
-    state (its quads, and the first-degree hashes already known) so that its Hash N-Degree
-    Quads runs as within its own main loop, budget included."""
+def _hash_n_degree(quads_: list[tuple], mentions: dict[str, list[tuple]], hashes: dict[str, str],
+                   alike: list[list[str]], rdfc: Any) -> None:
+    """RDFC-1.0 §4.4 step 6 for the groups of alike blank nodes, in hash order.
+
+    A node whose related blank nodes all have their canonical labels already (the usual case:
+    many objects without an id under one node) gets its Hash N-Degree Quads computed here from
+    its N-Quads terms (:func:`_shallow_hash`), with the budget charged as pyld's would be. Any
+    other goes to ``rdfc``'s own Hash N-Degree Quads, with pyld's state (its quads, and the
+    first-degree hashes already known), built the first time, so that it runs as within its own
+    main loop, budget included."""
+    canonical = rdfc.canonical_issuer
+    state_built = False
+    for labels in alike:
+        results = []
+        for label in labels:
+            if canonical.has_id(label):
+                continue
+            digest = _shallow_hash(mentions[label], label, canonical.existing, rdfc._spend)  # noqa: SLF001
+            if digest is not None:
+                results.append((digest, (label,)))
+                continue
+            if not state_built:
+                _pyld_state(quads_, hashes, rdfc)
+                state_built = True
+            temporary = IdentifierIssuer("_:b")
+            temporary.get_id(label)
+            result = rdfc.hash_n_degree_quads(label, temporary)
+            results.append((result["hash"], result["issuer"].order))
+        for _digest, order in sorted(results, key=lambda r: r[0]):  # stable, as pyld's sort
+            for existing in order:
+                canonical.get_id(existing)
+
+
+_POSITIONS = ("s", "o")
+# Budget steps per quad of a node Hash N-Degree Quads looks at: each costs a SHA-256 and
+# some string work, a few times a permutation step (jsonld._BudgetedRDFC charges the same).
+QUAD_STEPS = 4
+
+
+def _shallow_hash(quads_: list[tuple], label: str, canonical: dict[str, str], spend: Any) -> str | None:
+    """Hash N-Degree Quads (RDFC-1.0 §4.8) of ``label`` with a fresh issuer when every blank
+    node its quads name has a canonical label, else None. Then each related node is known by
+    that label: no permutation to try beyond the one, nothing issued, no recursion, and the
+    result is the hash of the related hashes in order, each followed by its node's label. The
+    budget is charged what pyld's algorithm would spend (``jsonld._BudgetedRDFC``): the call,
+    1 + 4 per quad, and one issuer copy per related hash, 2 (it holds ``label`` only)."""
+    related: dict[str, str] = {}
+    for quad in quads_:
+        for position, token in zip(_POSITIONS, (quad[0], quad[2]), strict=True):
+            if token[0] != "_" or token == label:
+                continue
+            known = canonical.get(token)
+            if known is None:
+                return None
+            digest = hashlib.sha256(f"{position}{quad[1]}{known}".encode()).hexdigest()
+            if digest in related:
+                return None  # two related nodes under one hash: pyld tries their permutations
+            related[digest] = known
+    spend(1 + QUAD_STEPS * len(quads_) + 2 * len(related))
+    md = hashlib.sha256()
+    for digest in sorted(related):
+        md.update(digest.encode())
+        md.update(related[digest].encode())
+    return md.hexdigest()
+
+
+def _pyld_state(quads_: list[tuple], hashes: dict[str, str], rdfc: Any) -> None:
+    """pyld's RDFC-1.0 state for these quads: the quads and, per blank node, its quads and hash."""
     info = rdfc.blank_node_info
     for triple, (s, _, o, _) in zip(pyld_dataset(quads_)["@default"], quads_, strict=True):
         rdfc.quads.append(triple)
@@ -430,17 +494,6 @@ def _hash_n_degree(quads_: list[tuple], hashes: dict[str, str], alike: list[list
                 info.setdefault(token, {"quads": []})["quads"].append(triple)
     for label, digest in hashes.items():
         info[label]["hash"] = digest
-    for labels in alike:
-        results = []
-        for label in labels:
-            if rdfc.canonical_issuer.has_id(label):
-                continue
-            temporary = IdentifierIssuer("_:b")
-            temporary.get_id(label)
-            results.append(rdfc.hash_n_degree_quads(label, temporary))
-        for result in sorted(results, key=lambda r: r["hash"]):
-            for existing in result["issuer"].order:
-                rdfc.canonical_issuer.get_id(existing)
 
 
 def _first_degree(token: str, label: str) -> str:

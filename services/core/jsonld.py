@@ -487,9 +487,7 @@ class _SafeProcessor(pyld.JsonLdProcessor):
 
 _NEVER_EQUAL = object()
 _MISSING = object()
-# Budget steps per quad of a node Hash N-Degree Quads looks at: each costs a SHA-256 and
-# some string work, a few times a permutation step.
-_QUAD_STEPS = 4
+_QUAD_STEPS = compactrdf.QUAD_STEPS  # (defined there: its shortcut charges the same)
 # Lists up to this long are left to pyld's quadratic duplicate check (≤ 28 comparisons each).
 _SHORT_LIST = 8
 

@@ -42,8 +42,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
+from services.core.wakeup import Wakeup
 from services.issuer import statuslists
 from services.issuer.anchoring import repository as repo
+from services.issuer.anchoring.repository import OUTBOX_CHANNEL
 from services.issuer.anchoring.service import attach_anchor
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.issuers.service import record_account
@@ -81,28 +83,44 @@ class Relay:
         self._receipts = ThreadPoolExecutor(8, thread_name_prefix="receipts")
         self._chain_id: int | None = None
         self._last_registration_poll = 0.0
+        self.outstanding = True  # until a pass says otherwise
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.tick()
-            except Exception:
-                log.exception("outbox relay pass failed")
-                busy = False
-            if not busy:
-                if wake is not None:
-                    wake.wait(self.settings.outbox_interval)
-                    wake.clear()
+        """Pass after pass until ``stop``. While work is outstanding (a message, a receipt not yet
+        attached, a registration followed, a list with changes) a pass every ``outbox_interval``;
+        after passes that found none at all the wait doubles up to ``outbox_idle_interval``, and
+        ends early when the database changed (a SQLite file's data_version, NOTIFY on PostgreSQL:
+        services/core/wakeup.py) or the API beside it sets ``wake``."""
+        waiter = Wakeup(self.settings.database_url, OUTBOX_CHANNEL)
+        delay = self.settings.outbox_interval
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.tick()
+                except Exception:
+                    log.exception("outbox relay pass failed")
+                    busy = False
+                if busy:
+                    continue
+                if self.outstanding:
+                    delay = self.settings.outbox_interval
                 else:
-                    stop.wait(self.settings.outbox_interval)
+                    delay = min(max(delay * 2, self.settings.outbox_interval), self.settings.outbox_idle_interval)
+                if waiter.wait(stop, delay, wake):
+                    delay = self.settings.outbox_interval
+        finally:
+            waiter.close()
 
     def tick(self) -> bool:
         """One pass; True when there may be more to do at once. With nothing due (one query) the
-        pass ends there: no lease taken, no registry asked, whatever the number of issuers."""
+        pass ends there: no lease taken, no registry asked, whatever the number of issuers.
+        ``outstanding`` says afterwards whether anything is waiting at all, due or not."""
         now = utcnow()
         with transaction(self.sessions) as session:
-            if not repo.work_due(session, now, now - timedelta(seconds=self.settings.status_list_interval)):
+            due, self.outstanding = repo.work_state(
+                session, now, now - timedelta(seconds=self.settings.status_list_interval))
+            if not due:
                 return False
             if not repo.acquire_lease(session, LEASE_NAME, self.holder, LEASE_TTL):
                 return False
@@ -356,14 +374,21 @@ def main() -> None:
     pool = SigningPool(settings.sign_processes)
     runner = BatchRunner(settings, sessions, pool)
     stop = threading.Event()
+    wakes = [threading.Event(), threading.Event()]  # the runners' waits end at a stop too
+
+    def on_stop(*_) -> None:
+        stop.set()
+        for event in wakes:
+            event.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    batches = threading.Thread(target=runner.run, args=(stop,), name="batch-runner", daemon=True)
+        signal.signal(sig, on_stop)
+    batches = threading.Thread(target=runner.run, args=(stop, wakes[0]), name="batch-runner", daemon=True)
     batches.start()
     from services.issuer.pathways.runner import AwardRunner
 
     award_runner = AwardRunner(settings, sessions)
-    awards = threading.Thread(target=award_runner.run, args=(stop,), name="award-runner", daemon=True)
+    awards = threading.Thread(target=award_runner.run, args=(stop, wakes[1]), name="award-runner", daemon=True)
     awards.start()
     from services.issuer.webhooks.deliverer import Deliverer
 

@@ -26,8 +26,11 @@ class IssuerSettings(ServiceSettings):
     run_outbox: bool = False
     # `python -m services.issuer.outbox` serves /metrics on this port (0 = not at all; docs/operations.md).
     outbox_metrics_port: int = 0
-    # The relay: how often it looks for work, how long it waits for the registry.
+    # The relay: how often it looks for work while some is outstanding, how long it waits
+    # after passes that found none at all (doubling up to this; woken at once by a commit on a
+    # SQLite file or NOTIFY on PostgreSQL), how long it waits for the registry.
     outbox_interval: float = 0.5
+    outbox_idle_interval: float = 5.0
     registry_timeout: float = 10.0
     # Anchor receipts polled per relay pass (the registry has one receipt per GET).
     receipt_polls_per_pass: int = 2_000
@@ -42,6 +45,9 @@ class IssuerSettings(ServiceSettings):
     # jobs by lease, so the outbox process runs one too), and how often it looks for work.
     run_awards: bool = True
     award_interval: float = 0.5
+    # The batch and award runners' longest wait after passes with nothing to do (doubling up
+    # to this): the API wakes the ones beside it at once when it queues work for them.
+    runner_idle_interval: float = 5.0
     # Where external components are verified (the verifier's POST /api/v1/verify); empty =
     # MICROCRED_PUBLIC_BASE_URL. How long to wait, and how often a counted one is checked again.
     verifier_url: str = ""

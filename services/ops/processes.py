@@ -147,10 +147,12 @@ def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path | None,
 
 def spawn_app(name: str, factory: str, port: int, env: dict[str, str], log_dir: Path | None,
               workers: int = 1) -> Proc:
-    argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--log-level", "warning"]
     if workers > 1:
-        argv += ["--workers", str(workers)]
+        argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--log-level", "warning", "--workers", str(workers)]
+    else:  # uvicorn's server, its loop waking once a second instead of ten times (services/ops/serve.py)
+        argv = [sys.executable, "-m", "services.ops.serve", factory, "--host", "127.0.0.1", "--port", str(port),
+                "--log-level", "warning"]
     return spawn(name, argv, env, log_dir, url=f"http://127.0.0.1:{port}")
 
 

@@ -20,10 +20,10 @@ class RegistrySettings(ServiceSettings):
     revoke_max_per_tx: int = 200
     # How often the worker passes while there is work, and how deep a re-org it watches for.
     poll_interval: float = 0.5
-    # How long it waits after a pass that found nothing (one query, one chain call). On
-    # PostgreSQL the API's NOTIFY wakes it at once; on SQLite new work waits at most this long
-    # (anchors wait MICROCRED_ANCHOR_INTERVAL for their batch anyway).
-    idle_interval: float = 1.0
+    # How long it waits after a pass that found nothing (one query). New work wakes it at once:
+    # the API's NOTIFY on PostgreSQL, any commit to a SQLite file (its data_version, looked at
+    # four times a second: services/core/wakeup.py).
+    idle_interval: float = 5.0
     # While idle, how often it still asks the chain whether it moved (new blocks confirm mined
     # jobs; a re-org may drop recent ones). Any queued or unsent work makes it ask at once.
     chain_check_interval: float = 5.0

@@ -86,3 +86,28 @@ def test_a_state_file_cut_short_by_a_crash_is_replaced_by_the_last_good_one(stat
         _assert_intact(chain)
     assert list(state_path.parent.glob("state.json.broken-*")), "the cut file is kept for a look"
     assert "restored the last good copy" in anvil.log_path.read_text()
+
+
+def test_the_state_file_is_written_when_the_chain_moves_and_never_while_it_is_idle(state_path):
+    """Dumps follow changes (services/devchain/anvil.py): a new block is on file within a few
+    seconds, without a stop, so even a chain killed outright keeps it; an idle chain's file is
+    not rewritten at all (anvil's own periodic dump rewrote the whole chain every 2 s)."""
+    import time
+
+    anvil = Anvil(state_path=state_path, state_interval=1)
+    with anvil:
+        w3 = Web3(HTTPProvider(anvil.rpc_url))
+        assert anvil.dump_if_moved() is False  # nothing happened since it started
+        w3.provider.make_request("anvil_mine", [hex(7)])
+        head = w3.eth.block_number
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not (state_path.exists() and anvil._dumped_head is not None
+                                                   and anvil._dumped_head == w3.eth.get_block("latest")["hash"].to_0x_hex()):
+            time.sleep(0.2)
+        written = state_path.stat().st_mtime_ns
+        time.sleep(3.5)
+        assert state_path.stat().st_mtime_ns == written, "an idle chain's state file was rewritten"
+        anvil.process.kill()  # no dump at a stop
+        anvil.process.wait(10)
+    with Anvil(port=anvil.port, state_path=state_path) as again:
+        assert Web3(HTTPProvider(again.rpc_url)).eth.block_number == head

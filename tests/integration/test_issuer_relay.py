@@ -261,3 +261,48 @@ def test_a_message_waiting_for_its_retry_time_is_not_due(client):
     _due_now(client)
     with client.sessions() as s:
         assert anchoring_repo.work_due(s, utcnow(), utcnow() - timedelta(hours=1))
+
+
+def test_the_relay_knows_when_nothing_at_all_is_outstanding(client):
+    """``outstanding`` (what lets an idle relay back off to MICROCRED_OUTBOX_IDLE_INTERVAL): true
+    while a receipt is still awaited even when none is due, false once everything is settled."""
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    _settle(client)  # registered: nothing is followed any more
+    issue(client, key, achievement["id"])
+    client.relay.tick()  # delivered: the anchor is now awaited, its receipt asked for later
+    with client.sessions.begin() as s:
+        s.execute(update(Credential).values(anchor_next_poll_at=utcnow() + timedelta(hours=1)))
+    with client.sessions() as s:
+        assert anchoring_repo.work_state(s, utcnow(), utcnow() - timedelta(hours=1)) == (False, True)
+    assert client.relay.tick() is False and client.relay.outstanding is True
+    _settle(client)
+    assert client.relay.tick() is False and client.relay.outstanding is False
+
+
+def test_a_new_outbox_message_wakes_a_waiting_relay(client, database_url):
+    """PostgreSQL: the NOTIFY sent with the message; a SQLite file: the commit (data_version).
+    A wait with nothing committed runs its full time."""
+    import threading
+
+    from services.core.wakeup import Wakeup
+
+    if ":memory:" in database_url:
+        pytest.skip("an in-memory SQLite database has no other process to wake")
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    _settle(client)
+    waiter, stop = Wakeup(database_url, anchoring_repo.OUTBOX_CHANNEL), threading.Event()
+    try:
+        assert waiter.wait(stop, 0.6) is False
+        outcome: list[bool] = []
+        thread = threading.Thread(target=lambda: outcome.append(waiter.wait(stop, 120.0)))
+        thread.start()
+        issue(client, key, achievement["id"])
+        thread.join(60.0)
+        woken = not thread.is_alive()
+        stop.set()
+        thread.join()
+        assert woken and outcome == [True], "the new credential's outbox message did not wake the relay"
+    finally:
+        waiter.close()

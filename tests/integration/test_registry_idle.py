@@ -139,21 +139,24 @@ def test_a_reorg_to_the_same_height_is_noticed(harness):
     assert len(jobs) == 1 and jobs[0].state == JobState.confirmed and jobs[0].attempts == 2
 
 
-def test_queued_work_wakes_a_waiting_worker_on_postgresql(harness, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("NOTIFY is PostgreSQL's; on SQLite the idle poll finds new work")
+def test_queued_work_wakes_a_waiting_worker(harness, database_url):
+    """PostgreSQL: the NOTIFY sent with the work; a SQLite file: the commit itself (data_version).
+    And nothing else does: a wait with no commit runs its full time."""
+    if database_url.startswith("sqlite") and ":memory:" in database_url:
+        pytest.skip("an in-memory SQLite database has no other process to wake")
     harness.create_issuer()
     wakeup, stop = Wakeup(database_url), threading.Event()
     try:
-        wakeup.wait(stop, 0.01)  # LISTEN before the work is queued
-        waiter = threading.Thread(target=wakeup.wait, args=(stop, 120.0))
+        assert wakeup.wait(stop, 0.6) is False  # (starts watching) nothing committed: not woken
+        outcome: list[bool] = []
+        waiter = threading.Thread(target=lambda: outcome.append(wakeup.wait(stop, 120.0)))
         waiter.start()
         harness.queue([_h()])
         waiter.join(60.0)
         woken = not waiter.is_alive()
         stop.set()
         waiter.join()
-        assert woken, "the NOTIFY sent with the queued hashes did not wake the worker"
+        assert woken and outcome == [True], "queueing the hashes did not wake the worker"
     finally:
         wakeup.close()
 
@@ -168,3 +171,36 @@ def test_due_work_leaves_out_settled_jobs_outside_the_reorg_window(harness):
         after_window = repo.due_work(s, head + 1)
     assert address in inside and harness.owner.address in inside  # confirmed in the window: watched
     assert after_window == {}
+
+
+def test_a_commit_to_the_sqlite_file_wakes_the_subscribed_worker_threads(tmp_path):
+    """services.core.wakeup.on_commit: one watch per file and process sets every subscribed
+    event when another connection commits, and nothing else sets them; it ends with its events."""
+    import gc
+    import sqlite3
+    import time
+
+    from services.core import wakeup
+
+    path = tmp_path / "watched.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    url = f"sqlite:///{path}"
+    first, second = threading.Event(), threading.Event()
+    wakeup.on_commit(url, first)
+    wakeup.on_commit(url, second)
+    assert len([t for t in threading.enumerate() if t.name == "sqlite-commit-watch"]) >= 1
+    time.sleep(4 * wakeup.SQLITE_LOOK)  # it has looked: the baseline is taken
+    assert not first.is_set() and not second.is_set(), "woken with nothing committed"
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    assert first.wait(5.0) and second.wait(5.0), "a commit did not wake the subscribed threads"
+    first.clear()
+    time.sleep(4 * wakeup.SQLITE_LOOK)
+    assert not first.is_set(), "woken again with nothing more committed"
+    del first, second
+    gc.collect()
+    deadline = time.monotonic() + 5.0
+    while str(path) in wakeup._watches and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert str(path) not in wakeup._watches, "the watch outlived every event subscribed to it"

@@ -103,6 +103,45 @@ def test_alike_blank_nodes_go_to_the_budgeted_rdfc_and_still_match():
     assert_same(document)
 
 
+def _alike_shapes() -> list[dict[str, Any]]:
+    """Alike objects without ids under a node with an IRI (evidence), under a blank node (the
+    subject's identifiers and results), nested (alignments in alike results), and mixed."""
+    shapes = []
+    for evidence, identifiers, results, nested in [(40, 0, 0, 0), (0, 30, 0, 0), (0, 0, 12, 0), (3, 5, 4, 0),
+                                                   (0, 0, 2, 3), (10, 10, 3, 2), (0, 60, 0, 0)]:
+        document = json.loads(FIXTURE.read_text())
+        subject = document["credentialSubject"]
+        if evidence:
+            document["evidence"] = [{} for _ in range(evidence // 2)] + [
+                {"type": ["Evidence"], "name": "Essay"} for _ in range(evidence - evidence // 2)]
+        if identifiers:
+            subject["identifier"] = [dict(subject["identifier"][0]) for _ in range(identifiers)]
+        if results or nested:
+            subject["result"] = [{"type": ["Result"], "alignment": [
+                {"type": ["Alignment"], "targetName": "x", "targetUrl": "https://x.example/"} for _ in range(nested)]}
+                if nested else {"type": ["Result"]} for _ in range(max(results, 1))]
+        shapes.append(document)
+    return shapes
+
+
+@pytest.mark.parametrize("document", _alike_shapes(), ids=lambda _: "")
+def test_alike_nodes_ordered_on_the_fast_path_write_and_charge_what_pyld_does(document):
+    """The fast path's own Hash N-Degree Quads for nodes whose neighbours are labelled already
+    (compactrdf._shallow_hash): the same N-Quads as stock pyld, and the same budget spent, or
+    refused alike, as pyld's main loop over the same quads with the ported algorithm."""
+    assert takes_fast_path(document)
+    quads = _quads(document)
+    ours, theirs = _BudgetedRDFC(budget=10**6), _BudgetedRDFC(budget=10**6)
+    fast = compactrdf.canonical_nquads(quads, ours)
+    assert fast == theirs.main(compactrdf.pyld_dataset(quads), {"format": "application/n-quads"}) == stock(document)
+    assert ours.left == theirs.left < 10**6
+    spent = 10**6 - ours.left
+    assert outcome(document, True) == outcome(document, False)
+    with pytest.raises(CanonicalizationBudgetError):
+        compactrdf.canonical_nquads(quads, _BudgetedRDFC(budget=spent - 1))
+    assert compactrdf.canonical_nquads(quads, _BudgetedRDFC(budget=spent)) == fast
+
+
 def test_the_budget_still_stops_a_symmetric_tree_on_the_fast_path():
     document = json.loads(FIXTURE.read_text())
     document["credentialSubject"]["result"] = [

@@ -11,10 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
-from services.core import leases
+from services.core import leases, wakeup
 from services.core.db import utcnow
 from services.issuer.models import (AnchorState, Credential, Issuer, Lease, OutboxKind, OutboxMessage, OutboxState,
                                     RegistryState, SigningKey, StatusList)
+
+
+# The relay LISTENs on this on PostgreSQL (services/core/wakeup.py); a SQLite commit wakes it anyway.
+OUTBOX_CHANNEL = "microcred_issuer_outbox"
 
 
 def add_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict) -> OutboxMessage:
@@ -22,6 +26,7 @@ def add_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict
                             attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
     session.add(message)
     session.flush()
+    wakeup.notify(session, OUTBOX_CHANNEL)
     return message
 
 
@@ -46,22 +51,35 @@ def issuers_awaiting_anchor(session: Session) -> list[str]:
 # Built once: an idle relay pass runs this and nothing else. Each part reads an index that holds
 # only rows with work (pending messages, queued anchors, issuers being registered, lists with
 # unpublished changes), so its cost does not grow with the number of issuers or credentials.
+# The first column: something is due now; the second: something is outstanding at all.
 _NOW, _LISTS_BEFORE = bindparam("now"), bindparam("lists_before")
-_WORK_DUE = select(or_(
-    exists().where(OutboxMessage.state == OutboxState.pending, OutboxMessage.next_attempt_at <= _NOW),
-    exists().where(Credential.anchor_state == AnchorState.queued,
-                   Credential.anchor_next_poll_at.is_(None) | (Credential.anchor_next_poll_at <= _NOW)),
-    exists().where((Issuer.registry_state == RegistryState.registering)
-                   | ((Issuer.registry_state == RegistryState.active) & Issuer.chain_id.is_(None))),
-    exists().where(StatusList.changes > StatusList.published_changes,
-                   StatusList.published_at.is_(None) | (StatusList.published_at <= _LISTS_BEFORE))))
+_FOLLOWED = exists().where((Issuer.registry_state == RegistryState.registering)
+                           | ((Issuer.registry_state == RegistryState.active) & Issuer.chain_id.is_(None)))
+_WORK_STATE = select(
+    or_(exists().where(OutboxMessage.state == OutboxState.pending, OutboxMessage.next_attempt_at <= _NOW),
+        exists().where(Credential.anchor_state == AnchorState.queued,
+                       Credential.anchor_next_poll_at.is_(None) | (Credential.anchor_next_poll_at <= _NOW)),
+        _FOLLOWED,
+        exists().where(StatusList.changes > StatusList.published_changes,
+                       StatusList.published_at.is_(None) | (StatusList.published_at <= _LISTS_BEFORE))),
+    or_(exists().where(OutboxMessage.state == OutboxState.pending),
+        exists().where(Credential.anchor_state == AnchorState.queued),
+        _FOLLOWED,
+        exists().where(StatusList.changes > StatusList.published_changes)))
+
+
+def work_state(session: Session, now: datetime, lists_published_before: datetime) -> tuple[bool, bool]:
+    """(due, outstanding) for a relay pass, in one query. Due: a message due for delivery, an
+    anchor receipt due to be asked for, an issuer whose registration is being followed, or a
+    status list with changes whose last version is older than ``lists_published_before``.
+    Outstanding: any of these, due now or later."""
+    due, outstanding = session.execute(_WORK_STATE, {"now": now, "lists_before": lists_published_before}).one()
+    return bool(due), bool(outstanding)
 
 
 def work_due(session: Session, now: datetime, lists_published_before: datetime) -> bool:
-    """Whether a relay pass has anything to do, in one query: a message due for delivery, an anchor
-    receipt due to be asked for, an issuer whose registration is being followed, or a status list
-    with changes whose last version is older than ``lists_published_before``."""
-    return bool(session.scalar(_WORK_DUE, {"now": now, "lists_before": lists_published_before}))
+    """Whether a relay pass has anything to do now (``work_state``'s first half)."""
+    return work_state(session, now, lists_published_before)[0]
 
 
 def acquire_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:

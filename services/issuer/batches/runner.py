@@ -27,6 +27,7 @@ from services.issuer.credentials import builder, document as cred, repository as
 from services.issuer.credentials import service as credentials
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.learners import service as learners
+from services.core.wakeup import idle_wait, on_commit
 from services.issuer.models import Batch, BatchState, KeyState, OutboxKind
 from services.issuer.pathways import awards
 from services.issuer.settings import IssuerSettings
@@ -51,18 +52,21 @@ class BatchRunner:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None, interval: float = 1.0) -> None:
+        """Pass after pass until ``stop``; after passes with nothing to do the wait doubles from
+        ``interval`` up to ``runner_idle_interval``. The API sets ``wake`` when it starts a batch."""
+        delay = interval
+        wake = wake or threading.Event()
+        on_commit(self.settings.database_url, wake)  # a commit by another process wakes it too
         while not stop.is_set():
             try:
                 worked = self.tick(stop)
             except Exception:  # keep the runner alive; the batch stays claimable
                 log.exception("batch runner pass failed")
                 worked = False
-            if not worked:
-                if wake is not None:
-                    wake.wait(interval)
-                    wake.clear()
-                else:
-                    stop.wait(interval)
+            if worked:
+                delay = interval
+                continue
+            delay = idle_wait(stop, wake, delay, interval, self.settings.runner_idle_interval)
 
     def tick(self, stop: threading.Event | None = None) -> bool:
         with transaction(self.sessions) as session:

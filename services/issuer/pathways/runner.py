@@ -20,6 +20,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
+from services.core.wakeup import idle_wait, on_commit
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import AwardJob
 from services.issuer.pathways import awards, repository as repo
@@ -39,18 +40,22 @@ class AwardRunner:
         self.verifier = verifier  # external.VerifierClient, made on first use
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
+        """Pass after pass until ``stop``; after passes with nothing to do the wait doubles from
+        ``award_interval`` up to ``runner_idle_interval``. The API sets ``wake`` when it issues."""
+        base = self.settings.award_interval
+        delay = base
+        wake = wake or threading.Event()
+        on_commit(self.settings.database_url, wake)  # a commit by another process wakes it too
         while not stop.is_set():
             try:
                 worked = self.tick()
             except Exception:  # keep the runner alive; the jobs stay claimable
                 log.exception("award runner pass failed")
                 worked = False
-            if not worked:
-                if wake is not None:
-                    wake.wait(self.settings.award_interval)
-                    wake.clear()
-                else:
-                    stop.wait(self.settings.award_interval)
+            if worked:
+                delay = base
+                continue
+            delay = idle_wait(stop, wake, delay, base, self.settings.runner_idle_interval)
 
     def tick(self) -> bool:
         """One pass: external components due for a check, then due award jobs; True if it did anything."""
