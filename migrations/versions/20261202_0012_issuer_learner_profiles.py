@@ -3,7 +3,7 @@
 * ``issuer_learner_profiles``: one row per learner who shares a profile, keyed by the random
   profile id of its URL; unique per (issuer, learner); withdrawing deletes the row.
 
-Revision ID: profile
+Revision ID: 0012_issuer_learner_profiles
 Revises: 0011_issuer_pathways
 Create Date: 2026-12-02
 """
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'profile'
+revision = '0012_issuer_learner_profiles'
 down_revision = '0011_issuer_pathways'
 branch_labels = None
 depends_on = None

@@ -4,8 +4,8 @@
 * ``issuer_endorsements``: an endorsement credential (same id as its ``issuer_credentials`` row),
   its endorser, and what it endorses: an achievement or an issuer.
 
-Revision ID: 0012_endorse
-Revises: profile (learners' profiles)
+Revision ID: 0013_issuer_endorsements
+Revises: 0012_issuer_learner_profiles
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012_endorse'
-down_revision = 'profile'
+revision = '0013_issuer_endorsements'
+down_revision = '0012_issuer_learner_profiles'
 branch_labels = None
 depends_on = None
 

@@ -5,8 +5,8 @@
 * ``issuer_webhook_deliveries``: one per event and endpoint, the delivery log; partial indexes hold
   only those still pending, or failed (the deliverer's and /metrics' queries).
 
-Revision ID: 0012_webhooks
-Revises: 0012_endorse (endorsements)
+Revision ID: 0014_webhooks
+Revises: 0013_issuer_endorsements
 Create Date: 2026-12-02
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 
-revision = '0012_webhooks'
-down_revision = '0012_endorse'
+revision = '0014_webhooks'
+down_revision = '0013_issuer_endorsements'
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 Room for what comes after issue 3, built as nullable JSON so that adding it needs no
 migration of existing rows: ``IssuerAchievement.extra``, ``Issuer.extra``. Status lists have
 their own tables (``issuer_status_*``, migration 0006), endorsements theirs
-(``issuer_endorsements``, migration 0012, docs/endorsements.md).
+(``issuer_endorsements``, migration 0013, docs/endorsements.md).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class OrganisationKind(enum.StrEnum):
 class Issuer(Base):
     """An organisation with its own DID, key and chain account: an issuer (a tenant), or an endorser.
 
-    Endorsers are issuer rows of kind ``endorser`` (migration 0012): they reuse the DID, the
+    Endorsers are issuer rows of kind ``endorser`` (migration 0013): they reuse the DID, the
     signing keys, the chain account, anchoring and status lists; what they may do is decided by
     their API key's scopes, which ``deps.get_principal`` narrows to what their kind allows.
     """
