@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.core.errors import NotFound, UpstreamUnavailable
-from services.verifier.endpoints import CheckerDep, SettingsDep, links_for, own_id, page, wants_json
+from services.verifier.endpoints import CheckerDep, SettingsDep, limit, links_for, own_id, page, wants_json
 from services.verifier.pages import oembed_link
 from services.verifier.profile_view import credential_summary, page_view, profile_json
 from services.verifier.settings import VerifierSettings
@@ -77,6 +77,7 @@ async def load(checker, settings: VerifierSettings, profile_id: str) -> dict:
 @router.get("/p/{profile_id}", tags=["profile"], responses={200: {"content": {"text/html": {}}}})
 async def profile_page(profile_id: str, request: Request, checker: CheckerDep, settings: SettingsDep):
     """A learner's shared credentials, each with its verdict, grouped by pathway; JSON with ``Accept: application/json``."""
+    limit(request)  # one request checks every listed credential: as costly as a burst of verifications
     profile = await load(checker, settings, profile_id)
     if wants_json(request):
         return JSONResponse(profile, headers=NO_STORE)
@@ -88,5 +89,6 @@ async def profile_page(profile_id: str, request: Request, checker: CheckerDep, s
 @router.get("/p/{profile_id}/embed", tags=["profile"], response_class=HTMLResponse)
 async def profile_embed(profile_id: str, request: Request, checker: CheckerDep, settings: SettingsDep):
     """A card of all the profile's badges for an iframe (framable, like the credential's embed)."""
+    limit(request)
     profile = await load(checker, settings, profile_id)
     return page(request, "profile_embed.html", {"p": page_view(profile)}, headers={**NO_STORE, "X-Embeddable": "1"})

@@ -174,3 +174,13 @@ def test_a_credential_that_cannot_be_read_now_is_unavailable_and_an_issuer_down_
         checker.fetch_profile = down
         r = client.get(f"/p/{PROFILE_ID}", headers=JSON)
         assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
+
+
+def test_profiles_share_the_verification_rate_limit(tmp_path):
+    """Each view checks every listed credential, so a client gets the verify API's budget, no more."""
+    settings = VerifierSettings(data_dir=tmp_path, public_base_url=BASE, contract_address="0x" + "ab" * 20,
+                                rate_limit_per_minute=20)  # a burst of 5
+    with TestClient(create_app(settings, checker=_checker())) as client:
+        codes = [client.get(f"/p/{PROFILE_ID}" + ("/embed" if i % 2 else ""), headers=JSON).status_code
+                 for i in range(7)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
