@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 CHROMIUM = os.environ.get("MICROCRED_CHROMIUM", "/usr/bin/chromium")
@@ -35,29 +35,17 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def credential_url(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("browser"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2")
-    try:
-        issuer_url = s.env["MICROCRED_ISSUER_URL"]
-        r = httpx.post(f"{issuer_url}/api/v1/issuers", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, json={
-            "name": "Cascade Community College", "slug": "cascade", "url": "https://cascade.example.edu",
-            "email": "registrar@cascade.example.edu", "linkedin_organization_id": "424242"})
-        assert r.status_code == 201, r.text
-        api = httpx.Client(base_url=issuer_url, headers={"Authorization": f"Bearer {r.json()['api_key']}"}, timeout=30)
-        wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60)
-        achievement = api.post("/api/v1/achievements", json={
-            "name": "Intercultural Fluency", "description": "Works well across cultures and languages.",
-            "criteria": {"narrative": "Completed a 30-hour course and an assessed team project with partners abroad."},
-            "alignment": [{"targetName": "Cultural awareness", "targetFramework": "ESCO", "targetCode": "S1.4.0",
-                           "targetUrl": "https://esco.ec.europa.eu/"}], "validity_days": 730}).json()
-        credential = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
-                                                           "recipient": {"name": "Ada Lovelace", "email": "ada@example.org"}}).json()
+def credential_url(stack):
+    with new_issuer(stack.url("issuer"), "cascade", name="Cascade Community College",
+                    linkedin_organization_id="424242") as api:
+        achievement = api.achievement(
+            name="Intercultural Fluency", description="Works well across cultures and languages.",
+            criteria={"narrative": "Completed a 30-hour course and an assessed team project with partners abroad."},
+            alignment=[{"targetName": "Cultural awareness", "targetFramework": "ESCO", "targetCode": "S1.4.0",
+                        "targetUrl": "https://esco.ec.europa.eu/"}], validity_days=730)
+        credential = api.issue(achievement["id"])
         wait_for(lambda: api.get(f"/api/v1/credentials/{credential['id']}").json()["status"] == "anchored", timeout=60)
-        yield credential["url"].replace(s.env["MICROCRED_PUBLIC_BASE_URL"], s.url("verifier")), credential["id"]
-    finally:
-        s.close()
+    return credential["url"].replace(stack.env["MICROCRED_PUBLIC_BASE_URL"], stack.url("verifier")), credential["id"]
 
 
 def test_the_page_shows_the_verdict_first_and_links_to_linkedin(browser, credential_url):

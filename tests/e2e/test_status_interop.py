@@ -32,7 +32,8 @@ import pytest
 
 from services.core import statuslist
 from services.core.jsonld import credential_hash
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import make_stack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -75,12 +76,6 @@ def stack(devnet, tmp_path_factory):
     s.close()
 
 
-@pytest.fixture(scope="module")
-def verifier(stack):
-    with httpx.Client(base_url=stack.url("verifier"), timeout=30) as client:
-        yield client
-
-
 def _verify(verifier: httpx.Client, body: dict) -> dict:
     r = verifier.post("/api/v1/verify", json=body)
     assert r.status_code == 200, r.text
@@ -102,26 +97,13 @@ class OurIssuer:
     def __init__(self, stack, devnet, slug: str) -> None:
         self.base = stack.env["MICROCRED_ISSUER_URL"]
         self.devnet = devnet
-        self.slug = slug
-        with httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                          timeout=30) as admin:
-            r = admin.post("/api/v1/issuers", json={"name": "Northgate College", "slug": slug,
-                                                    "url": f"https://{slug}.example", "email": f"reg@{slug}.example"})
-        assert r.status_code == 201, r.text
-        self.info = r.json()
-        self.api = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.info['api_key']}"},
-                                timeout=30)
-        registry = wait_for(lambda: (r := self.api.get("/api/v1/issuer")).status_code == 200
-                            and r.json()["registry"]["state"] == "active" and r.json()["registry"],
-                            timeout=60, what=f"{slug} registered on chain")
-        self.account = registry["address"]
-        self.achievement = self.api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
+        self.api = new_issuer(self.base, slug, name="Northgate College")
+        self.info, self.slug = self.api.info, self.api.slug
+        self.account = self.api.wait_active()["registry"]["address"]
+        self.achievement = self.api.achievement(**ACHIEVEMENT)
 
     def issue(self) -> dict:
-        r = self.api.post("/api/v1/credentials", json={"achievement_id": self.achievement["id"], "recipient": {
-            "name": "Ada Learner", "email": "ada@example.org"}})
-        assert r.status_code == 201, r.text
-        return r.json()
+        return self.api.issue(self.achievement["id"], name="Ada Learner")
 
     def anchored_document(self, credential_id: str) -> dict:
         wait_for(lambda: (r := self.api.get(f"/api/v1/credentials/{credential_id}")).status_code == 200

@@ -2,6 +2,19 @@
 
 anvil (a fresh chain), the contract deployed, a SQLite database built by the migrations,
 and whichever services a test asks for, each a uvicorn subprocess on a free loopback port.
+
+Starting a stack costs seconds of CPU (migrations, five Python processes importing web3), so
+the e2e tests share one: the package-scoped ``stack`` fixture of tests/e2e/conftest.py, every
+service of ``SHARED_SERVICES`` running with ``SHARED_ENV`` on a chain of its own
+(``stack_devnet``, never reverted by the ``chain`` fixture). A test on it:
+
+* makes its own issuers with ``tests.support.issuers.new_issuer`` (unique slugs), and asserts
+  only about what they did: never global counts, metrics totals or "no rows at all";
+* leaves every service running as it found it (stopping a worker for a moment and starting it
+  again in a ``finally`` is fine; killing one, or other settings, is not).
+
+A module that needs other settings, other services, faults or a pristine database defines a
+fixture named ``stack`` of its own (``make_stack(...)``), which overrides the shared one.
 """
 
 from __future__ import annotations
@@ -40,20 +53,29 @@ class Stack:
     database_url: str
     env: dict[str, str]
     procs: dict[str, Proc] = field(default_factory=dict)
+    devnet: object | None = None  # the tests.support.devnet.Devnet it runs on, where a test made one
 
     def url(self, name: str) -> str:
         return self.procs[name].url
 
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> Proc:
+        return self.start_many([name], extra_env)[name]
+
+    def start_many(self, names: Iterable[str], extra_env: dict[str, str] | None = None) -> dict[str, Proc]:
+        """Start the services at once, then wait until every app answers (they import in parallel)."""
         env = {**self.env, **(extra_env or {})}
         log_dir = self.root / "logs"
-        if name in APPS:
-            proc = spawn_app(name, APPS[name], int(httpx.URL(self.env[_URL_VAR[name]]).port), env, log_dir)
-            wait_http(proc, "/docs")
-        else:
-            proc = spawn_module(name, WORKERS[name], env, log_dir)
-        self.procs[name] = proc
-        return proc
+        started = {}
+        for name in names:
+            if name in APPS:
+                proc = spawn_app(name, APPS[name], int(httpx.URL(self.env[_URL_VAR[name]]).port), env, log_dir)
+            else:
+                proc = spawn_module(name, WORKERS[name], env, log_dir)
+            self.procs[name] = started[name] = proc
+        for name, proc in started.items():
+            if name in APPS:
+                wait_http(proc, "/docs")
+        return started
 
     def stop(self, name: str) -> None:
         proc = self.procs.pop(name, None)
@@ -111,12 +133,21 @@ def make_stack(root: Path, rpc_url: str, contract: str, chain_id: int, services:
     stack = Stack(root=root, rpc_url=rpc_url, contract=contract, chain_id=chain_id, database_url=database_url,
                   env=stack_env(root, rpc_url, contract, database_url, **extra_env))
     try:
-        for name in services:
-            stack.start(name)
+        stack.start_many(services)
     except BaseException:
         stack.close()
         raise
     return stack
+
+
+# The one stack the e2e tests share (tests/e2e/conftest.py): every service, and the union of the
+# settings its modules asked for when each had a stack of its own, all short for tests.
+SHARED_SERVICES = ("registry", "registry-worker", "issuer", "issuer-outbox", "verifier")
+SHARED_ENV = {
+    "MICROCRED_OUTBOX_INTERVAL": "0.2",
+    "MICROCRED_AWARD_INTERVAL": "0.2",
+    "MICROCRED_STATUS_LIST_INTERVAL": "0.5",
+}
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
