@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.ops.processes import free_port, spawn_app, wait_http
+from tests.support.issuers import create_issuer
 from tests.support.stack import ADMIN_TOKEN, APPS, SERVICE_TOKEN, make_stack
 
 pytestmark = pytest.mark.slow
@@ -44,13 +45,6 @@ def issuers(database_url, tmp_path):
         stack.close()
 
 
-def _new_issuer(admin: httpx.Client, slug: str) -> dict:
-    r = admin.post("/api/v1/issuers", json={"name": f"{slug} College", "slug": slug,
-                                            "url": f"https://{slug}.example", "email": f"reg@{slug}.example"})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
 def _clients(a: str, b: str, key: str) -> tuple[httpx.Client, httpx.Client]:
     headers = {"Authorization": f"Bearer {key}"}
     return httpx.Client(base_url=a, headers=headers, timeout=30), httpx.Client(base_url=b, headers=headers, timeout=30)
@@ -61,7 +55,7 @@ def test_a_new_issuers_key_works_on_the_very_next_request(issuers):
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
         refused = []
         for i in range(30):
-            created = _new_issuer(admin, f"new-{i}")
+            created = create_issuer(admin, ADMIN_TOKEN, f"new-{i}")
             r = httpx.get(f"{b}/api/v1/issuer", headers={"Authorization": f"Bearer {created['api_key']}"})
             if r.status_code != 200:
                 refused.append((i, r.status_code, r.text[:100]))
@@ -71,7 +65,7 @@ def test_a_new_issuers_key_works_on_the_very_next_request(issuers):
 def test_a_revoked_api_key_is_refused_by_the_very_next_request(issuers):
     _stack, a, b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "keys")
+        owner = create_issuer(admin, ADMIN_TOKEN, "keys")
     manage_a, _ = _clients(a, b, owner["api_key"])
     accepted = []
     for i in range(10):
@@ -90,7 +84,7 @@ def test_a_revoked_api_key_is_refused_by_the_very_next_request(issuers):
 def test_credentials_batches_and_revocations_are_there_at_once(issuers):
     _stack, a, b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "creds")
+        owner = create_issuer(admin, ADMIN_TOKEN, "creds")
     api_a, api_b = _clients(a, b, owner["api_key"])
     achievement = api_a.post("/api/v1/achievements", json=ACHIEVEMENT)
     assert achievement.status_code == 201, achievement.text
@@ -123,7 +117,7 @@ def test_credentials_batches_and_revocations_are_there_at_once(issuers):
 def test_concurrent_revocations_first_wins_and_every_answer_tells_the_stored_one(issuers):
     stack, a, b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "race")
+        owner = create_issuer(admin, ADMIN_TOKEN, "race")
     api_a, api_b = _clients(a, b, owner["api_key"])
     achievement = api_a.post("/api/v1/achievements", json=ACHIEVEMENT).json()
     for attempt in range(3):
@@ -173,7 +167,7 @@ def _revocation_list_changes(stack, credential_id: str) -> int:
 def test_sigkill_right_after_201_loses_nothing(issuers):
     stack, a, _b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "crash")
+        owner = create_issuer(admin, ADMIN_TOKEN, "crash")
     headers = {"Authorization": f"Bearer {owner['api_key']}"}
     achievement = httpx.post(f"{a}/api/v1/achievements", json=ACHIEVEMENT, headers=headers).json()
     answered = []
@@ -225,7 +219,7 @@ def test_the_status_link_in_every_credential_resolves_on_the_verifier(issuers):
     issuer = stack.start("issuer", {"MICROCRED_TEST_COMMIT_DELAY": DELAY}).url
     verifier = stack.start("verifier").url
     with httpx.Client(base_url=issuer, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "status")
+        owner = create_issuer(admin, ADMIN_TOKEN, "status")
     api, _ = _clients(issuer, issuer, owner["api_key"])
     achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
     credential = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],

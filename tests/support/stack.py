@@ -19,8 +19,10 @@ fixture named ``stack`` of its own (``make_stack(...)``), which overrides the sh
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +55,7 @@ class Stack:
     database_url: str
     env: dict[str, str]
     procs: dict[str, Proc] = field(default_factory=dict)
-    devnet: object | None = None  # the tests.support.devnet.Devnet it runs on, where a test made one
+    devnet: object | None = None  # the chain it runs on where its maker keeps it (a Devnet, or an Anvil)
 
     def url(self, name: str) -> str:
         return self.procs[name].url
@@ -138,6 +140,29 @@ def make_stack(root: Path, rpc_url: str, contract: str, chain_id: int, services:
         stack.close()
         raise
     return stack
+
+
+@contextmanager
+def stack_on_new_chain(prefix: str, services: Iterable[str] = (), **extra_env: str) -> Iterator[Stack]:
+    """A fresh anvil (logging into a new temporary folder) with the contract deployed, and a stack
+    on it; both ended after. For the benchmarks: ``stack.devnet`` is the running ``Anvil``."""
+    from web3 import HTTPProvider, Web3
+
+    from services.devchain.anvil import Anvil
+    from services.devchain.deploy import OPERATOR_KEY, deploy_registry
+
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    anvil = Anvil(port=free_port(), log_path=root / "anvil.log").start()
+    try:
+        contract = deploy_registry(Web3(HTTPProvider(anvil.rpc_url)), OPERATOR_KEY)
+        stack = make_stack(root, anvil.rpc_url, contract, 31337, services=services, **extra_env)
+        stack.devnet = anvil
+        try:
+            yield stack
+        finally:
+            stack.close()
+    finally:
+        anvil.stop()
 
 
 # The one stack the e2e tests share (tests/e2e/conftest.py): every service, and the union of the
