@@ -21,8 +21,6 @@ the internet.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +31,7 @@ import pytest
 from services.core import statuslist
 from services.core.jsonld import credential_hash
 from tests.support.issuers import new_issuer
+from tests.support.node import require_packages, run_script
 from tests.support.stack import make_stack, wait_for
 
 pytestmark = pytest.mark.slow
@@ -42,11 +41,7 @@ SCRIPT = REPO / "tests" / "interop" / "bitstring_status.mjs"
 NODE_PACKAGES = ("@digitalbazaar/vc", "@digitalbazaar/data-integrity", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite",
                  "@digitalbazaar/ed25519-multikey", "@digitalbazaar/vc-bitstring-status-list")
 
-if shutil.which("node") is None:
-    pytest.skip("node is not installed: cannot cross-check status lists with the JS libraries",
-                allow_module_level=True)
-if missing := [name for name in NODE_PACKAGES if not (REPO / "node_modules" / name).is_dir()]:
-    pytest.skip(f"node_modules lacks {', '.join(missing)} (run npm ci)", allow_module_level=True)
+require_packages(*NODE_PACKAGES, why="cannot cross-check status lists with the JS libraries")
 
 ACHIEVEMENT = {"name": "Critical Thinking", "description": "Weighs evidence and argues to a sound conclusion.",
                "criteria": {"narrative": "Wrote and defended three assessed case analyses."}}
@@ -54,10 +49,7 @@ MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 
 
 def run_js(command: str, payload: dict) -> dict:
-    run = subprocess.run(["node", str(SCRIPT), command], cwd=REPO, input=json.dumps(payload), capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return run_script(SCRIPT, command, payload=payload)
 
 
 @pytest.fixture(scope="module")

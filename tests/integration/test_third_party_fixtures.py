@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import shutil
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,17 +26,14 @@ from services.core.credential import check_shape, issuer_id, summary
 from services.core.dataintegrity import verify_all
 from services.core.multiformats import decode_public_key
 from services.verifier.didweb import DidResolutionError, KeyCache, resolve_keys
+from tests.support.node import require_packages
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "interop" / "third_party.mjs"
 NODE_PACKAGES = ("@digitalbazaar/vc", "@digitalbazaar/data-integrity", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite",
                  "@digitalbazaar/ed25519-multikey")
 
-if shutil.which("node") is None:
-    pytest.skip("node is not installed: cannot sign third-party fixtures with the JS libraries",
-                allow_module_level=True)
-if missing := [name for name in NODE_PACKAGES if not (REPO / "node_modules" / name).is_dir()]:
-    pytest.skip(f"node_modules lacks {', '.join(missing)} (run npm ci)", allow_module_level=True)
+require_packages(*NODE_PACKAGES, why="cannot sign third-party fixtures with the JS libraries")
 
 GOOD = ("didKey.plain", "didKey.revocationList", "didWeb.plain", "didWeb.revocationList", "didWeb.jwk")
 DID_PATH = "/issuers/acme/did.json"
