@@ -19,6 +19,8 @@ fixture named ``stack`` of its own (``make_stack(...)``), which overrides the sh
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +32,7 @@ import httpx
 
 from services.ops.migrate import upgrade
 from services.ops.processes import Proc, free_port, spawn_app, spawn_module, wait_http
+from tests.support.db import copy_of_migrated_sqlite
 
 SERVICE_TOKEN = "stack-service-token-0123456789abcdef"
 ADMIN_TOKEN = "stack-admin-token-0123456789abcdef"
@@ -91,8 +94,17 @@ class Stack:
         return proc
 
     def close(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+        """Stop every process: SIGTERM to all at once, then wait for each (they stop in parallel)."""
+        procs = [self.procs.pop(name) for name in list(self.procs)]
+        for proc in procs:
+            if proc.alive():
+                proc.popen.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # hung: SIGKILL, its group with it
+            proc.stop()  # exited: ends what it left behind in its group
 
     def logs(self) -> str:
         return "\n".join(f"--- {n} ---\n{p.log_tail(60)}" for n, p in self.procs.items())
@@ -115,6 +127,8 @@ def stack_env(root: Path, rpc_url: str, contract: str, database_url: str, **extr
         "MICROCRED_KEY_ENCRYPTION_KEY": KEK,
         "MICROCRED_ANCHOR_INTERVAL": "0.5",
         "MICROCRED_POLL_INTERVAL": "0.2",
+        # An idle worker looks for new work this often (SQLite has no NOTIFY to wake it at once).
+        "MICROCRED_IDLE_INTERVAL": "0.2",
         "MICROCRED_RESEND_AFTER": "3",
         "MICROCRED_LEASE_SECONDS": "3",
         # Tests poll the verify API in loops; the limiter itself has its own tests.
@@ -130,8 +144,10 @@ def stack_env(root: Path, rpc_url: str, contract: str, database_url: str, **extr
 def make_stack(root: Path, rpc_url: str, contract: str, chain_id: int, services: Iterable[str] = (),
                database_url: str | None = None, **extra_env: str) -> Stack:
     root.mkdir(parents=True, exist_ok=True)
-    database_url = database_url or f"sqlite:///{root / 'microcred.db'}"
-    upgrade(database_url)
+    if database_url is None:
+        database_url = copy_of_migrated_sqlite(root / "microcred.db")
+    else:
+        upgrade(database_url)  # at head already when it came from tests.support.db: then a quick no-op
     stack = Stack(root=root, rpc_url=rpc_url, contract=contract, chain_id=chain_id, database_url=database_url,
                   env=stack_env(root, rpc_url, contract, database_url, **extra_env))
     try:
