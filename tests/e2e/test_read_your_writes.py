@@ -27,11 +27,18 @@ ACHIEVEMENT = {"name": "Forklift Safety", "description": "Operates a forklift sa
 
 def _replica(stack, name: str) -> str:
     """Another process of the same app on its own port, same database and settings."""
-    proc = spawn_app(name, APPS["issuer" if name.startswith("issuer") else "registry"], free_port(),
-                     {**stack.env, "MICROCRED_TEST_COMMIT_DELAY": DELAY}, stack.root / "logs")
-    stack.procs[name] = proc
-    wait_http(proc, "/docs")
-    return proc.url
+    return _replicas(stack, name)[0]
+
+
+def _replicas(stack, *names: str) -> list[str]:
+    """Replicas started at once (they import in parallel), each answering when this returns."""
+    procs = [spawn_app(name, APPS["issuer" if name.startswith("issuer") else "registry"], free_port(),
+                       {**stack.env, "MICROCRED_TEST_COMMIT_DELAY": DELAY}, stack.root / "logs") for name in names]
+    for proc in procs:
+        stack.procs[proc.name] = proc
+    for proc in procs:
+        wait_http(proc, "/docs")
+    return [proc.url for proc in procs]
 
 
 @pytest.fixture
@@ -40,7 +47,7 @@ def issuers(database_url, tmp_path):
     stack = make_stack(tmp_path / "stack", "http://127.0.0.1:9", "0x" + "11" * 20, 31337, database_url=database_url,
                        MICROCRED_REGISTRY_CREATE_TIMEOUT="0.2")
     try:
-        yield stack, _replica(stack, "issuer-a"), _replica(stack, "issuer-b")
+        yield stack, *_replicas(stack, "issuer-a", "issuer-b")
     finally:
         stack.close()
 
@@ -189,7 +196,7 @@ def test_sigkill_right_after_201_loses_nothing(issuers):
 def registries(database_url, tmp_path):
     stack = make_stack(tmp_path / "stack", "http://127.0.0.1:9", "0x" + "11" * 20, 31337, database_url=database_url)
     try:
-        yield stack, _replica(stack, "registry-a"), _replica(stack, "registry-b")
+        yield stack, *_replicas(stack, "registry-a", "registry-b")
     finally:
         stack.close()
 

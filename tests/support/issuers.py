@@ -55,6 +55,13 @@ class IssuerApi(httpx.Client):
 
     info: dict
 
+    # Usable in a ``with`` after it has made requests (httpx refuses to "open" a used client twice).
+    def __enter__(self) -> IssuerApi:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def slug(self) -> str:
         return self.info["slug"]
