@@ -21,8 +21,6 @@ the internet.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -31,6 +29,7 @@ import pytest
 from services.core import statuslist
 from services.core.jsonld import credential_hash
 from tests.support.issuers import new_issuer
+from tests.support.json_server import JsonServer
 from tests.support.node import require_packages, run_script
 from tests.support.stack import make_stack, wait_for
 
@@ -216,41 +215,9 @@ def test_digital_bazaar_refuses_a_tampered_copy_of_our_list(stack, devnet):
 
 
 # -- reverse: Digital Bazaar's credential and lists, our verifier --------------------------------------
-class ListServer:
-    """A loopback HTTP server for a third party's credential and status lists; records what was asked."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, dict] = {}
-        self.requests: list[str] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                owner.requests.append(self.path)
-                document = owner.documents.get(self.path)
-                body = json.dumps(document).encode() if document is not None else b"{}"
-                self.send_response(200 if document is not None else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def list_server():
-    server = ListServer()
+    server = JsonServer()
     yield server
     server.close()
 
