@@ -237,6 +237,8 @@ def test_cli_verifies_a_file_with_the_chain_alone(issuer, stack, tmp_path):
     import subprocess
     import sys
 
+    from services.ops.processes import free_port
+
     document = issuer.wait_anchored(issuer.issue())
     good = tmp_path / "credential.json"
     good.write_text(json.dumps(document))
@@ -247,19 +249,26 @@ def test_cli_verifies_a_file_with_the_chain_alone(issuer, stack, tmp_path):
     # No issuer, no registry: only the file, the RPC endpoint and the contract address.
     argv = [sys.executable, "-m", "services.cli", "verify", "--rpc", stack.rpc_url, "--contract", stack.contract]
     env = {"PATH": os.environ.get("PATH", ""), "MICROCRED_DATA_DIR": str(tmp_path / "cli")}
-    ok = subprocess.run([*argv, str(good), "--json"], capture_output=True, text=True, env=env, timeout=60)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert json.loads(ok.stdout)["status"] == "valid"
-    nok = subprocess.run([*argv, str(bad)], capture_output=True, text=True, env=env, timeout=60)
-    assert nok.returncode == 1 and nok.stdout.startswith("INVALID"), nok.stdout + nok.stderr
-    page = subprocess.run([*argv, f"{stack.url('verifier')}/c/{document['id'].rsplit('/', 1)[1]}"],
-                          capture_output=True, text=True, env=env, timeout=60)
-    assert page.returncode == 0 and page.stdout.startswith("VALID"), page.stdout + page.stderr
-    from services.ops.processes import free_port
-
     dead_chain = [sys.executable, "-m", "services.cli", "verify", "--rpc", f"http://127.0.0.1:{free_port()}",
                   "--contract", stack.contract, str(good)]
-    down = subprocess.run(dead_chain, capture_output=True, text=True, env=env, timeout=60)
+    # Four independent runs of the CLI, started at once (each spends seconds importing web3).
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for command in ([*argv, str(good), "--json"], [*argv, str(bad)],
+                            [*argv, f"{stack.url('verifier')}/c/{document['id'].rsplit('/', 1)[1]}"], dead_chain)]
+
+    def finished(run: subprocess.Popen) -> subprocess.CompletedProcess:
+        try:
+            out, err = run.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            raise
+        return subprocess.CompletedProcess(run.args, run.returncode, out, err)
+
+    ok, nok, page, down = (finished(run) for run in runs)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["status"] == "valid"
+    assert nok.returncode == 1 and nok.stdout.startswith("INVALID"), nok.stdout + nok.stderr
+    assert page.returncode == 0 and page.stdout.startswith("VALID"), page.stdout + page.stderr
     assert down.returncode == 3 and down.stdout.startswith("UNAVAILABLE"), down.stdout + down.stderr
 
 
