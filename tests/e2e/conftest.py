@@ -1,10 +1,45 @@
-"""The stack most e2e modules share (see tests/support/stack.py for what a test on it may do)."""
+"""The stack most e2e modules share (see tests/support/stack.py for what a test on it may do).
+
+The modules that use it run first (in their usual order), and it is stopped as soon as the last
+of their tests is done: idle, its five processes still poll, which would slow every later
+module on a small machine.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.stack import SHARED_ENV, SHARED_SERVICES, make_stack
+from tests.support.stack import SHARED_ENV, SHARED_SERVICES, Stack, make_stack
+
+_running: list[Stack] = []  # the shared stack while it runs
+_last_user: list[str] = []  # the node id of the last test that uses it
+
+
+def _uses_shared_stack(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)  # pytest's resolved fixtures of the test
+    defs = info.name2fixturedefs.get("stack") if info else None
+    return bool(defs) and defs[-1].func.__module__ == __name__
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Within the e2e tests: modules on the shared stack first, each module's tests kept together."""
+    e2e = [i for i, item in enumerate(items) if item.nodeid.startswith("tests/e2e/")]
+    if not e2e:
+        return
+    block = items[e2e[0]:e2e[-1] + 1]
+    shared = {item.module.__name__ for item in block if _uses_shared_stack(item)}
+    block.sort(key=lambda item: item.module.__name__ not in shared)  # stable: order kept within each part
+    items[e2e[0]:e2e[-1] + 1] = block
+    users = [item.nodeid for item in block if item.module.__name__ in shared]
+    _last_user[:] = users[-1:]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    if _running and _last_user and item.nodeid == _last_user[0]:
+        _running.pop().close()
+    return result
 
 
 @pytest.fixture(scope="package")
@@ -27,10 +62,11 @@ def stack(stack_devnet, tmp_path_factory):
     s = make_stack(tmp_path_factory.mktemp("shared-stack"), stack_devnet.rpc_url, stack_devnet.address, 31337,
                    services=SHARED_SERVICES, **SHARED_ENV)
     s.devnet = stack_devnet
+    _running.append(s)
     try:
         yield s
     finally:
-        s.close()
+        s.close()  # a no-op when the last test on it has stopped it already
 
 
 @pytest.fixture(scope="module")
