@@ -3,10 +3,11 @@
 anvil (a fresh chain), the contract deployed, a SQLite database built by the migrations,
 and whichever services a test asks for, each a uvicorn subprocess on a free loopback port.
 
-Starting a stack costs seconds of CPU (migrations, five Python processes importing web3), so
-the e2e tests share one: the package-scoped ``stack`` fixture of tests/e2e/conftest.py, every
-service of ``SHARED_SERVICES`` running with ``SHARED_ENV`` on a chain of its own
-(``stack_devnet``, never reverted by the ``chain`` fixture). A test on it:
+Starting a stack costs seconds of CPU (five Python processes importing web3), so the e2e
+tests share one: the package-scoped ``stack`` fixture of tests/e2e/conftest.py, every service
+of ``SHARED_SERVICES`` running with ``SHARED_ENV`` on a chain of its own (``stack_devnet``,
+never reverted by the ``chain`` fixture). The modules that use it run first and it stops after
+the last of their tests. A test on it:
 
 * makes its own issuers with ``tests.support.issuers.new_issuer`` (unique slugs), and asserts
   only about what they did: never global counts, metrics totals or "no rows at all";
