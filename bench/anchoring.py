@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 from web3 import HTTPProvider, Web3
 
-from services.devchain.anvil import Anvil
-from services.devchain.deploy import deploy_registry, OPERATOR_KEY
-from services.ops.processes import free_port
-from tests.support.stack import SERVICE_TOKEN, make_stack, wait_for
+from tests.support.stack import SERVICE_TOKEN, stack_on_new_chain, wait_for
 
 AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 
@@ -45,15 +40,10 @@ def _last_anchor_gas(w3: Web3, client: httpx.Client, h: str) -> int:
 
 
 def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="microcred-bench-"))
-    anvil = Anvil(port=free_port(), log_path=root / "anvil.log").start()
-    stack = None
-    try:
-        w3 = Web3(HTTPProvider(anvil.rpc_url))
-        contract = deploy_registry(w3, OPERATOR_KEY)
-        # The embedded default's anchoring settings (interval 2 s, up to 10,000 leaves).
-        stack = make_stack(root, anvil.rpc_url, contract, 31337, services=["registry", "registry-worker"],
-                           MICROCRED_ANCHOR_INTERVAL="2.0", MICROCRED_POLL_INTERVAL="0.5")
+    # The embedded default's anchoring settings (interval 2 s, up to 10,000 leaves).
+    with stack_on_new_chain("microcred-bench-", ["registry", "registry-worker"],
+                            MICROCRED_ANCHOR_INTERVAL="2.0", MICROCRED_POLL_INTERVAL="0.5") as stack:
+        w3 = Web3(HTTPProvider(stack.rpc_url))
         client = httpx.Client(base_url=stack.url("registry"), timeout=60)
         client.post("/api/v1/issuers", headers=AUTH, json={
             "issuer_id": "bench", "did": "did:web:bench.example", "public_key": _hashes(1)[0]}).raise_for_status()
@@ -75,10 +65,6 @@ def main() -> None:
               f"2 s batching interval) — {'OK' if ten_k < 30 else 'OVER TARGET'}")
         print(f"gas per credential at 10,000: {rows[-1][2] / 10_000:.2f} (target < 10) — "
               f"{'OK' if rows[-1][2] / 10_000 < 10 else 'OVER TARGET'}")
-    finally:
-        if stack:
-            stack.close()
-        anvil.stop()
 
 
 if __name__ == "__main__":

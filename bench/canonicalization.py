@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,25 +35,10 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def _documents(count: int) -> list[dict[str, Any]]:
-    from services.core import statuslist
-    from services.issuer import credentials as cred
+    from bench.samples import credential_builder
 
-    profile = cred.profile_document(cred.ProfileData(did="did:web:issuer.example:issuers:bench", name="Bench College",
-                                                     url="https://bench.example", email="a@bench.example"))
-    achievement = cred.achievement_document(cred.AchievementData(
-        id_url="https://issuer.example/public/achievements/ach_bench", name="Critical Thinking",
-        description="Analyses arguments and weighs evidence.", criteria_narrative="Passed the capstone.",
-        achievement_type="MicroCredential", tags=["reasoning"],
-        alignment=[{"targetName": "Critical Thinking", "targetUrl": "https://example.org/ct",
-                    "targetFramework": "O*NET", "targetCode": "2.A.2.a"}]))
-    now = datetime.now(UTC)
-    lists = "https://issuer.example/public/status/bench"
-    return [cred.build_credential(credential_id=cred.new_credential_id(), public_base_url="https://verify.example",
-                                  profile=profile, achievement=achievement, recipient_name=f"Learner {i}",
-                                  recipient_email=f"l{i}@example.org", salt=cred.new_salt(), valid_from=now,
-                                  valid_until=None, status=[statuslist.entry(f"{lists}/revocation", "revocation", i),
-                                                            statuslist.entry(f"{lists}/suspension", "suspension", i)])
-            for i in range(count)]
+    build = credential_builder(status_lists="https://issuer.example/public/status/bench")
+    return [build(i) for i in range(count)]
 
 
 def _best_ms(fn: Callable[[dict], Any], documents: list[dict]) -> float:

@@ -25,19 +25,14 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import psutil
-from web3 import HTTPProvider, Web3
 
-from services.devchain.anvil import Anvil
-from services.devchain.deploy import OPERATOR_KEY, deploy_registry
-from services.ops.processes import free_port
-from tests.support.stack import ADMIN_TOKEN, make_stack
+from tests.support.stack import ADMIN_TOKEN, stack_on_new_chain
 
 SIZES = (10, 100, 1_000)
 TARGET_CPU = 2.0  # % of one core, whole stack, nothing to do
@@ -132,19 +127,15 @@ def _issue_to_anchored(client: httpx.Client, api_key: str, achievement: str, n: 
 
 def main(sizes: tuple[int, ...] | None = None) -> None:
     sizes = sizes or tuple(int(a) for a in sys.argv[1:] if a.isdigit()) or SIZES
-    root = Path(tempfile.mkdtemp(prefix="microcred-idle-"))
-    # As `make run` starts it: its state kept in a file, dumped every few seconds.
-    anvil = Anvil(port=free_port(), state_path=root / "chain" / "state.json", log_path=root / "anvil.log").start()
-    stack = None
     rows: list[tuple[int, int, dict[str, float], float]] = []
-    try:
-        contract = deploy_registry(Web3(HTTPProvider(anvil.rpc_url)), OPERATOR_KEY)
-        # The embedded default's intervals, not the tests' faster ones.
-        stack = make_stack(root, anvil.rpc_url, contract, 31337, services=SERVICES,
-                           MICROCRED_ANCHOR_INTERVAL="2.0", MICROCRED_POLL_INTERVAL="0.5",
-                           MICROCRED_RESEND_AFTER="20", MICROCRED_LEASE_SECONDS="30",
-                           MICROCRED_LOG_LEVEL="warning")
-        db = Db(root / "microcred.db")
+    # The embedded default's intervals, not the tests' faster ones; anvil as `make run` starts it,
+    # its state kept in a file.
+    with stack_on_new_chain("microcred-idle-", SERVICES, state_file=True,
+                            MICROCRED_ANCHOR_INTERVAL="2.0", MICROCRED_POLL_INTERVAL="0.5",
+                            MICROCRED_RESEND_AFTER="20", MICROCRED_LEASE_SECONDS="30",
+                            MICROCRED_LOG_LEVEL="warning") as stack:
+        anvil = stack.devnet
+        db = Db(stack.root / "microcred.db")
         pids = {"anvil": anvil.pid, **{n: p.popen.pid for n, p in stack.procs.items()}}
         client = httpx.Client(base_url=stack.url("issuer"), timeout=60)
         first = client.post("/api/v1/issuers", headers=ADMIN, json={
@@ -177,10 +168,6 @@ def main(sizes: tuple[int, ...] | None = None) -> None:
             print(f"  {registered:,} issuers: idle {cpu:.2f} % of a core "
                   f"({', '.join(f'{n} {c:.2f}' for n, c in by_process.items())}), "
                   f"issue → anchored {latency:.2f} s", flush=True)
-    finally:
-        if stack is not None:
-            stack.close()
-        anvil.stop()
     if not rows:
         return
     base = rows[0][3]

@@ -43,6 +43,7 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     from services.core.jsonld import canonicalize
+    from bench.samples import credential_builder
     from services.issuer.credentials import document as cred
     from services.issuer.app import create_app
     from services.issuer.settings import IssuerSettings
@@ -55,21 +56,8 @@ def main() -> None:
 
     key = Ed25519PrivateKey.generate()
     message = os.urandom(64)
-    profile = cred.profile_document(cred.ProfileData(did="did:web:issuer.example:issuers:bench", name="Bench College",
-                                                     url="https://bench.example", email="a@bench.example"))
-    achievement = cred.achievement_document(cred.AchievementData(
-        id_url="https://issuer.example/public/achievements/ach_bench", name="Critical Thinking",
-        description="Analyses arguments and weighs evidence.", criteria_narrative="Passed the capstone.",
-        achievement_type="MicroCredential", tags=["reasoning"],
-        alignment=[{"targetName": "Critical Thinking", "targetUrl": "https://example.org/ct",
-                    "targetFramework": "O*NET", "targetCode": "2.A.2.a"}]))
     now = datetime.now(UTC)
-
-    def document(i: int) -> dict:
-        return cred.build_credential(credential_id=cred.new_credential_id(), public_base_url="https://verify.example",
-                                     profile=profile, achievement=achievement, recipient_name=f"Learner {i}",
-                                     recipient_email=f"l{i}@example.org", salt=cred.new_salt(), valid_from=now,
-                                     valid_until=None)
+    document = credential_builder()
 
     sample = document(0)
     canonicalize(sample)  # fill the caches

@@ -30,21 +30,16 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 from web3 import HTTPProvider, Web3
 
 from services.core import anchorproof
 from services.core.merkle import leaf_hash, process_proof
-from services.devchain.anvil import Anvil
-from services.devchain.deploy import OPERATOR_KEY, deploy_registry
-from services.ops.processes import free_port
 from services.verifier.checker import document_verdict
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.stack import ADMIN_TOKEN, stack_on_new_chain, wait_for
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
@@ -113,16 +108,11 @@ class Limit:
 
 
 def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="microcred-bench-verifier-"))
-    anvil = Anvil(port=free_port(), log_path=root / "anvil.log").start()
-    stack = None
-    try:
-        w3 = Web3(HTTPProvider(anvil.rpc_url))
-        contract = deploy_registry(w3, OPERATOR_KEY)
-        stack = make_stack(root, anvil.rpc_url, contract, 31337,
-                           services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                           MICROCRED_OUTBOX_INTERVAL="0.2", MICROCRED_LOG_LEVEL="warning",
-                           MICROCRED_RATE_LIMIT_PER_MINUTE="1000000")
+    with stack_on_new_chain("microcred-bench-verifier-",
+                            ["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
+                            MICROCRED_OUTBOX_INTERVAL="0.2", MICROCRED_LOG_LEVEL="warning",
+                            MICROCRED_RATE_LIMIT_PER_MINUTE="1000000") as stack:
+        w3, contract = Web3(HTTPProvider(stack.rpc_url)), stack.contract
         issuer_url = stack.env["MICROCRED_ISSUER_URL"]
         admin = httpx.Client(base_url=issuer_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60)
         issuer = admin.post("/api/v1/issuers", json={"name": "Bench College", "slug": "bench", "url": "https://b.example",
@@ -212,10 +202,6 @@ def main() -> None:
             ratio = cold / both
             print(f"  {concurrency} at a time: raw {raw:.2f} ms + read {read:.2f} ms = {both:.2f} ms; "
                   f"cold verify {cold:.2f} ms = {ratio:.2f}× (target ≤ {TARGET}×: {'met' if ratio <= TARGET else 'NOT met'})")
-    finally:
-        if stack:
-            stack.close()
-        anvil.stop()
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 CHROMIUM = os.environ.get("MICROCRED_CHROMIUM", "/usr/bin/chromium")
@@ -37,42 +37,29 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def browser_stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("browser"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2", MICROCRED_AWARD_INTERVAL="0.2")
-    try:
-        issuer_url = s.env["MICROCRED_ISSUER_URL"]
-        r = httpx.post(f"{issuer_url}/api/v1/issuers", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, json={
-            "name": "Cascade Community College", "slug": "cascade", "url": "https://cascade.example.edu",
-            "email": "registrar@cascade.example.edu", "linkedin_organization_id": "424242"})
-        assert r.status_code == 201, r.text
-        api = httpx.Client(base_url=issuer_url, headers={"Authorization": f"Bearer {r.json()['api_key']}"}, timeout=30)
-        wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60)
-        yield s, api
-    finally:
-        s.close()
+def cascade(stack):
+    with new_issuer(stack.url("issuer"), "cascade", name="Cascade Community College",
+                    linkedin_organization_id="424242") as api:
+        yield api
 
 
 @pytest.fixture(scope="module")
-def credential_url(browser_stack):
-    s, api = browser_stack
-    achievement = api.post("/api/v1/achievements", json={
-        "name": "Intercultural Fluency", "description": "Works well across cultures and languages.",
-        "criteria": {"narrative": "Completed a 30-hour course and an assessed team project with partners abroad."},
-        "alignment": [{"targetName": "Cultural awareness", "targetFramework": "ESCO", "targetCode": "S1.4.0",
-                       "targetUrl": "https://esco.ec.europa.eu/"}], "validity_days": 730}).json()
-    credential = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
-                                                       "recipient": {"name": "Ada Lovelace", "email": "ada@example.org"}}).json()
-    wait_for(lambda: api.get(f"/api/v1/credentials/{credential['id']}").json()["status"] == "anchored", timeout=60)
-    return credential["url"].replace(s.env["MICROCRED_PUBLIC_BASE_URL"], s.url("verifier")), credential["id"]
+def credential_url(stack, cascade):
+    achievement = cascade.achievement(
+        name="Intercultural Fluency", description="Works well across cultures and languages.",
+        criteria={"narrative": "Completed a 30-hour course and an assessed team project with partners abroad."},
+        alignment=[{"targetName": "Cultural awareness", "targetFramework": "ESCO", "targetCode": "S1.4.0",
+                    "targetUrl": "https://esco.ec.europa.eu/"}], validity_days=730)
+    credential = cascade.issue(achievement["id"])
+    wait_for(lambda: cascade.get(f"/api/v1/credentials/{credential['id']}").json()["status"] == "anchored", timeout=60)
+    return credential["url"].replace(stack.env["MICROCRED_PUBLIC_BASE_URL"], stack.url("verifier")), credential["id"]
 
 
 @pytest.fixture(scope="module")
-def profile_url(browser_stack, credential_url):
+def profile_url(stack, cascade, credential_url):
     """Ada's profile: the credential above (outside any pathway) and two of the three nano-credentials
     of Customer Empathy, with levels and O*NET / ESCO skills."""
-    s, api = browser_stack
+    s, api = stack, cascade
     nanos = []
     for name, level, code in (("Active Listening", "foundational", "2.A.1.b"),
                               ("Perspective Taking", "intermediate", "2.B.1.a"),

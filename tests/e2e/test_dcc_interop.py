@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from services.core import statuslist
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -56,35 +57,14 @@ def verifier_core(credential: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("dcc"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2", MICROCRED_STATUS_LIST_INTERVAL="0.5")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
 def issuer(stack):
-    base = stack.env["MICROCRED_ISSUER_URL"]
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        r = admin.post("/api/v1/issuers", json={"name": "Riverside Institute", "slug": "riverside",
-                                                "url": "https://riverside.example", "email": "reg@riverside.example"})
-    assert r.status_code == 201, r.text
-    info = r.json()
-    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {info['api_key']}"}, timeout=30)
-    wait_for(lambda: (r := api.get("/api/v1/issuer")).status_code == 200 and r.json()["registry"]["state"] == "active",
-             timeout=60, what="the issuer registered on chain")
-    achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
-    yield api, info, achievement
+    api = new_issuer(stack.url("issuer"), "riverside", name="Riverside Institute")
+    yield api, api.info, api.achievement(**ACHIEVEMENT)
     api.close()
 
 
-def _issue(api: httpx.Client, achievement: dict) -> dict:
-    r = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
-                                               "recipient": {"name": "Ada Learner", "email": "ada@example.org"}})
-    assert r.status_code == 201, r.text
-    return r.json()
+def _issue(api, achievement: dict) -> dict:
+    return api.issue(achievement["id"], name="Ada Learner")
 
 
 def _served_with_bit(document: dict, purpose: str, bit: bool, did: str) -> bool:

@@ -12,7 +12,8 @@ import pytest
 
 from services.core import anchorproof, dataintegrity, statuslist
 from services.core.multiformats import decode_public_key
-from tests.support.stack import ADMIN_TOKEN, SERVICE_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import SERVICE_TOKEN, make_stack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +32,6 @@ def stack(chain, tmp_path):
     s.close()
 
 
-def _api(stack, key: str | None = None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key or ADMIN_TOKEN}"}
-    return httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], headers=headers, timeout=30)
-
-
 def _status(api: httpx.Client, credential_id: str) -> str:
     return api.get(f"/api/v1/credentials/{credential_id}").json()["status"]
 
@@ -47,18 +43,11 @@ def _revocation_state(stack, credential_hash: str) -> str | None:
 
 
 def test_issued_credentials_are_anchored_on_chain_and_revocations_reach_it(stack, chain):
-    for name in ("registry", "registry-worker", "issuer", "issuer-outbox"):
-        stack.start(name)
-    with _api(stack) as admin:
-        r = admin.post("/api/v1/issuers", json={"name": "Skyward Training", "slug": "skyward",
-                                                "url": "https://skyward.example", "email": "ops@skyward.example"})
-    assert r.status_code == 201, r.text
-    issuer = r.json()
-    assert issuer["registry"]["address"], "the registry was up: the account comes back at once"
-    with _api(stack, issuer["api_key"]) as api:
-        wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60,
-                 what="the issuer registered on chain")
-        achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
+    stack.start_many(("registry", "registry-worker", "issuer", "issuer-outbox"))
+    with new_issuer(stack.url("issuer"), "skyward", unique=False, active=False, name="Skyward Training") as api:
+        assert api.info["registry"]["address"], "the registry was up: the account comes back at once"
+        api.wait_active()
+        achievement = api.achievement(**ACHIEVEMENT)
         single = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
                                                        "recipient": {"name": "Amelia", "email": "amelia@example.org"}},
                           headers={"Idempotency-Key": "e2e-1"}).json()
@@ -89,7 +78,7 @@ def test_issued_credentials_are_anchored_on_chain_and_revocations_reach_it(stack
         assert dataintegrity.verify(document, decode_public_key(eddsa["verificationMethod"].split("#")[1])).valid
         receipt = anchorproof.decode(anchor)
         assert receipt.chain_id == 31337 and receipt.contract.lower() == chain.address.lower()
-        assert receipt.account == issuer["registry"]["address"]
+        assert receipt.account == api.info["registry"]["address"]
         registry = chain.contract
         assert registry.functions.verifyInclusion(receipt.root, list(receipt.path), single["credential_hash"]).call()
         assert registry.functions.anchorOf(receipt.root).call()[0] == receipt.account
@@ -106,7 +95,7 @@ def test_issued_credentials_are_anchored_on_chain_and_revocations_reach_it(stack
             served = httpx.get(entry["statusListCredential"])
             if served.status_code != 200:
                 return False
-            bits = statuslist.read_list(served.json(), entry["statusListCredential"], "revocation", issuer["did"])
+            bits = statuslist.read_list(served.json(), entry["statusListCredential"], "revocation", api.info["did"])
             on_chain = registry.functions.statusListOf(receipt.account, statuslist.list_id(
                 entry["statusListCredential"])).call()[0]
             return statuslist.get_bit(bits, int(entry["statusListIndex"])) and \
@@ -117,24 +106,16 @@ def test_issued_credentials_are_anchored_on_chain_and_revocations_reach_it(stack
 
 
 def test_with_the_registry_down_nothing_the_issuer_accepted_is_lost(stack):
-    stack.start("issuer")
-    stack.start("issuer-outbox")
-    with _api(stack) as admin:
-        r = admin.post("/api/v1/issuers", json={"name": "Harbor Credit Union", "slug": "harbor",
-                                                "url": "https://harbor.example", "email": "learn@harbor.example"})
-    assert r.status_code == 201, r.text
-    issuer = r.json()
-    assert issuer["registry"] == {"state": "pending", "address": None, "chain_id": None}
-    with _api(stack, issuer["api_key"]) as api:
-        achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
+    stack.start_many(("issuer", "issuer-outbox"))
+    with new_issuer(stack.url("issuer"), "harbor", active=False, name="Harbor Credit Union") as api:
+        assert api.info["registry"] == {"state": "pending", "address": None, "chain_id": None}
+        achievement = api.achievement(**ACHIEVEMENT)
         ids = [api.post("/api/v1/credentials", json={"achievement_id": achievement["id"], "recipient": {
             "name": f"Member {i}", "email": f"m{i}@example.org"}}).json()["id"] for i in range(5)]
         revoked = ids[0]
         api.post(f"/api/v1/credentials/{revoked}/revoke", json={"reason": "duplicate"})
-        stack.start("registry")
-        stack.start("registry-worker")
-        wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=90,
-                 what="the issuer registered once the registry came up")
+        stack.start_many(("registry", "registry-worker"))
+        api.wait_active(timeout=90)  # registered once the registry came up
         wait_for(lambda: all(_status(api, i) == "anchored" for i in ids[1:]), timeout=120,
                  what="every credential anchored")
         assert _status(api, revoked) == "revoked"

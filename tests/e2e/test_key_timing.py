@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import IssuerApi, new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,42 +25,15 @@ ACHIEVEMENT = {"name": "Initiative", "description": "Acts without being asked wh
                "criteria": {"narrative": "Led an improvement project from idea to result, assessed by a mentor."}}
 
 
-@pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("keys"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def verifier(stack):
-    with httpx.Client(base_url=stack.url("verifier"), timeout=30) as client:
-        yield client
-
-
-def new_issuer(stack, slug: str) -> httpx.Client:
+def fresh_issuer(stack, slug: str) -> IssuerApi:
     """An issuer created and used at once: no waiting for its registration on chain."""
-    admin = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                         timeout=30)
-    r = admin.post("/api/v1/issuers", json={"name": f"{slug} College", "slug": slug, "url": f"https://{slug}.example",
-                                            "email": f"reg@{slug}.example"})
-    assert r.status_code == 201, r.text
-    api = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"],
-                       headers={"Authorization": f"Bearer {r.json()['api_key']}"}, timeout=30)
-    r = api.post("/api/v1/achievements", json=ACHIEVEMENT)
-    assert r.status_code == 201, r.text  # the key works on the very next request
-    api.achievement_id = r.json()["id"]  # type: ignore[attr-defined]
+    api = new_issuer(stack.url("issuer"), slug, active=False)
+    api.achievement_id = api.achievement(**ACHIEVEMENT)["id"]  # type: ignore[attr-defined] # the key works at once
     return api
 
 
-def issue(api: httpx.Client) -> dict:
-    r = api.post("/api/v1/credentials", json={"achievement_id": api.achievement_id,  # type: ignore[attr-defined]
-                                              "recipient": {"name": "Ada Lovelace",
-                                                            "email": f"{os.urandom(4).hex()}@example.org"}})
-    assert r.status_code == 201, r.text
-    return r.json()
+def issue(api: IssuerApi) -> dict:
+    return api.issue(api.achievement_id, email=f"{os.urandom(4).hex()}@example.org")  # type: ignore[attr-defined]
 
 
 def signing_proof(credential: dict) -> dict:
@@ -108,7 +82,7 @@ def settle(verifier: httpx.Client, credential_ids: list[str], timeout: float = 1
 
 def test_twenty_new_issuers_issuing_at_once_all_end_valid_and_the_issuer_agrees(stack, verifier):
     def one(i: int) -> tuple[httpx.Client, list[str]]:
-        api = new_issuer(stack, f"rush{i}")
+        api = fresh_issuer(stack, f"rush{i}")
         return api, [issue(api)["id"] for _ in range(2)]
 
     with ThreadPoolExecutor(max_workers=10) as pool:
@@ -123,8 +97,8 @@ def test_twenty_new_issuers_issuing_at_once_all_end_valid_and_the_issuer_agrees(
                      what="the issuer to say anchored")
 
 
-def test_a_rotation_in_the_second_of_issuing_keeps_both_credentials_valid(stack, verifier, devnet):
-    api = new_issuer(stack, "samesecond")
+def test_a_rotation_in_the_second_of_issuing_keeps_both_credentials_valid(stack, verifier):
+    api = fresh_issuer(stack, "samesecond")
     before = issue(api)
     r = api.post("/api/v1/issuer/signing-keys/rotate", json={})
     assert r.status_code == 200, r.text
@@ -132,14 +106,14 @@ def test_a_rotation_in_the_second_of_issuing_keeps_both_credentials_valid(stack,
     assert signing_method(after) != signing_method(before)
     seen = settle(verifier, [before["id"], after["id"]])
     account = api.get("/api/v1/issuer").json()["registry"]["address"]
-    chain_keys = devnet.contract.functions.issuerKeys(account).call()
+    chain_keys = stack.devnet.contract.functions.issuerKeys(account).call()
     assert seen[before["id"]][-1] == "valid" and seen[after["id"]][-1] == "valid", (
         why(seen), signing_proof(before)["created"], chain_keys)
     assert not any("invalid" in history for history in seen.values()), why(seen)
 
 
-def test_concurrent_rotations_leave_exactly_one_active_key_at_the_issuer_and_on_chain(stack, devnet):
-    api = new_issuer(stack, "racing")
+def test_concurrent_rotations_leave_exactly_one_active_key_at_the_issuer_and_on_chain(stack):
+    api = fresh_issuer(stack, "racing")
     barrier = threading.Barrier(4)
 
     def rotate(_: int) -> int:
@@ -157,16 +131,16 @@ def test_concurrent_rotations_leave_exactly_one_active_key_at_the_issuer_and_on_
                        what="the issuer's chain account")
 
     def unretired_on_chain() -> list[str]:
-        keys = devnet.contract.functions.issuerKeys(account).call()
+        keys = stack.devnet.contract.functions.issuerKeys(account).call()
         return ["0x" + bytes(k[0]).hex() for k in keys if k[2] == 0]
 
-    wait_for(lambda: len(devnet.contract.functions.issuerKeys(account).call()) == len(issuer["signing_keys"])
+    wait_for(lambda: len(stack.devnet.contract.functions.issuerKeys(account).call()) == len(issuer["signing_keys"])
              and unretired_on_chain() == [active[0]["public_key"]], timeout=90,
              what="exactly the issuer's one active key unretired on chain")
 
 
 def test_a_backdated_compromise_invalidates_exactly_what_it_says(stack, verifier):
-    api = new_issuer(stack, "leaky")
+    api = fresh_issuer(stack, "leaky")
     first = issue(api)
     assert settle(verifier, [first["id"]])[first["id"]][-1] == "valid"
     # The compromise rule compares the issuer's clock (created) and the chain's (the anchor's
@@ -192,7 +166,7 @@ def test_a_backdated_compromise_invalidates_exactly_what_it_says(stack, verifier
 
 
 def test_a_compromise_dated_before_the_key_existed_reaches_the_chain_and_invalidates_all(stack, verifier):
-    api = new_issuer(stack, "neverkey")
+    api = fresh_issuer(stack, "neverkey")
     issued = [issue(api) for _ in range(3)]
     assert all(s[-1] == "valid" for s in settle(verifier, [c["id"] for c in issued]).values())
     r = api.post("/api/v1/issuer/signing-keys/rotate",

@@ -11,47 +11,15 @@ import copy
 import httpx
 import pytest
 
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("pathways"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2", MICROCRED_AWARD_INTERVAL="0.2")
-    yield s
-    s.close()
-
-
-def _issuer(stack, slug):
-    admin = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                         timeout=30)
-    r = admin.post("/api/v1/issuers", json={"name": f"{slug} College", "slug": slug, "url": f"https://{slug}.example",
-                                            "email": f"reg@{slug}.example"})
-    assert r.status_code == 201, r.text
-    info = r.json()
-    api = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"],
-                       headers={"Authorization": f"Bearer {info['api_key']}"}, timeout=30)
-    wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60,
-             what=f"{slug} registered")
-    api.info = info
-    return api
-
-
 def _achievement(api, name, **extra):
-    r = api.post("/api/v1/achievements", json={"name": name, "description": f"{name}, shown at work.",
-                                               "criteria": {"narrative": "Assessed in practice."}, **extra})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def _issue(api, achievement_id, email="ada@example.org", name="Ada Lovelace"):
-    r = api.post("/api/v1/credentials", json={"achievement_id": achievement_id,
-                                              "recipient": {"name": name, "email": email}})
-    assert r.status_code == 201, r.text
-    return r.json()
+    return api.achievement(name=name, description=f"{name}, shown at work.",
+                           criteria={"narrative": "Assessed in practice."}, **extra)
 
 
 def _awarded(api, learner_id, achievement_id):
@@ -66,7 +34,7 @@ def _report(stack, url):
 
 
 def test_pathways_award_once_stack_and_are_verified_component_by_component(stack):
-    lakeside, hillcrest = _issuer(stack, "lakeside"), _issuer(stack, "hillcrest")
+    lakeside, hillcrest = new_issuer(stack.url("issuer"), "lakeside"), new_issuer(stack.url("issuer"), "hillcrest")
     listening = _achievement(lakeside, "Active Listening", achievementType="Competency")
     perspective = _achievement(lakeside, "Perspective Taking", achievementType="Competency")
     safety = _achievement(hillcrest, "Workplace Safety")
@@ -76,9 +44,9 @@ def test_pathways_award_once_stack_and_are_verified_component_by_component(stack
     stacked = _achievement(lakeside, "Customer Service Certificate", achievementType="Certificate",
                            requires={"all_of": [micro["id"], {"achievement": external_url,
                                                               "issuer": hillcrest.info["did"]}]})
-    first = _issue(lakeside, listening["id"])
+    first = lakeside.issue(listening["id"])
     learner = first["learner_id"]
-    second = _issue(lakeside, perspective["id"])
+    second = lakeside.issue(perspective["id"])
     [award] = wait_for(lambda: _awarded(lakeside, learner, micro["id"]), timeout=30, what="the micro-credential")
 
     # The verifier checks both components; once all are anchored the report says valid throughout.
@@ -94,8 +62,8 @@ def test_pathways_award_once_stack_and_are_verified_component_by_component(stack
     assert "Built from" in page and "Active Listening" in page and "Perspective Taking" in page
 
     # A component from another issuer: tampered, or someone else's, does not count.
-    genuine = _issue(hillcrest, safety["id"])
-    grace = _issue(hillcrest, safety["id"], email="grace@example.org", name="Grace Hopper")
+    genuine = hillcrest.issue(safety["id"])
+    grace = hillcrest.issue(safety["id"], email="grace@example.org", name="Grace Hopper")
     route = f"/api/v1/learners/{learner}/credentials/external"
     tampered = copy.deepcopy(genuine["credential"])
     tampered["credentialSubject"]["achievement"]["name"] = "Workplace Safety (Advanced)"
@@ -138,19 +106,19 @@ def test_pathways_award_once_stack_and_are_verified_component_by_component(stack
 
 
 def test_a_revoked_external_component_never_counts(stack):
-    lakeside, hillcrest = _issuer(stack, "lakeside2"), _issuer(stack, "hillcrest2")
+    lakeside, hillcrest = new_issuer(stack.url("issuer"), "lakeside2"), new_issuer(stack.url("issuer"), "hillcrest2")
     safety = _achievement(hillcrest, "Workplace Safety")
     local = _achievement(lakeside, "Induction")
     pathway = _achievement(lakeside, "Site Ready", requires={"all_of": [
         local["id"], {"achievement": safety["achievement"]["id"], "issuer": hillcrest.info["did"]}]})
-    learner = _issue(lakeside, local["id"], email="lin@example.org", name="Lin")["learner_id"]
-    theirs = _issue(hillcrest, safety["id"], email="lin@example.org", name="Lin")
+    learner = lakeside.issue(local["id"], email="lin@example.org", name="Lin")["learner_id"]
+    theirs = hillcrest.issue(safety["id"], email="lin@example.org", name="Lin")
     assert hillcrest.post(f"/api/v1/credentials/{theirs['id']}/revoke", json={"reason": "failed audit"}).status_code == 200
     r = lakeside.post(f"/api/v1/learners/{learner}/credentials/external",
                       json={"credential": theirs["credential"], "email": "lin@example.org"})
     assert r.status_code == 201, r.text
     assert r.json()["state"] == "revoked" and r.json()["counts"] is False
-    _issue(lakeside, local["id"], email="lin@example.org", name="Lin")  # another award job for Lin
+    lakeside.issue(local["id"], email="lin@example.org", name="Lin")  # another award job for Lin
     listed = lakeside.get(f"/api/v1/learners/{learner}/credentials/external").json()["items"]
     assert [i["state"] for i in listed] == ["revoked"]
     assert wait_for(lambda: lakeside.get(f"/api/v1/learners/{learner}/credentials").json()["items"], what="items")

@@ -9,33 +9,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
 
 
-@pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("profiles"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2", MICROCRED_AWARD_INTERVAL="0.2")
-    yield s
-    s.close()
-
-
 def _issuer(stack, slug):
-    admin = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                         timeout=30)
-    r = admin.post("/api/v1/issuers", json={"name": f"{slug.title()} College", "slug": slug,
-                                            "url": f"https://{slug}.example", "email": f"reg@{slug}.example"})
-    assert r.status_code == 201, r.text
-    api = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"],
-                       headers={"Authorization": f"Bearer {r.json()['api_key']}"}, timeout=30)
-    wait_for(lambda: api.get("/api/v1/issuer").json()["registry"]["state"] == "active", timeout=60,
-             what=f"{slug} registered")
-    return api
+    """A new issuer on the shared stack (tests/e2e/conftest.py), its slug made unique."""
+    return new_issuer(stack.url("issuer"), slug, name=f"{slug.title()} College")
 
 
 def _achievement(api, name, **extra):

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.ops.processes import free_port, spawn_app, wait_http
+from tests.support.issuers import create_issuer
 from tests.support.stack import ADMIN_TOKEN, APPS, SERVICE_TOKEN, make_stack
 
 pytestmark = pytest.mark.slow
@@ -26,11 +27,18 @@ ACHIEVEMENT = {"name": "Forklift Safety", "description": "Operates a forklift sa
 
 def _replica(stack, name: str) -> str:
     """Another process of the same app on its own port, same database and settings."""
-    proc = spawn_app(name, APPS["issuer" if name.startswith("issuer") else "registry"], free_port(),
-                     {**stack.env, "MICROCRED_TEST_COMMIT_DELAY": DELAY}, stack.root / "logs")
-    stack.procs[name] = proc
-    wait_http(proc, "/docs")
-    return proc.url
+    return _replicas(stack, name)[0]
+
+
+def _replicas(stack, *names: str) -> list[str]:
+    """Replicas started at once (they import in parallel), each answering when this returns."""
+    procs = [spawn_app(name, APPS["issuer" if name.startswith("issuer") else "registry"], free_port(),
+                       {**stack.env, "MICROCRED_TEST_COMMIT_DELAY": DELAY}, stack.root / "logs") for name in names]
+    for proc in procs:
+        stack.procs[proc.name] = proc
+    for proc in procs:
+        wait_http(proc, "/docs")
+    return [proc.url for proc in procs]
 
 
 @pytest.fixture
@@ -39,16 +47,9 @@ def issuers(database_url, tmp_path):
     stack = make_stack(tmp_path / "stack", "http://127.0.0.1:9", "0x" + "11" * 20, 31337, database_url=database_url,
                        MICROCRED_REGISTRY_CREATE_TIMEOUT="0.2")
     try:
-        yield stack, _replica(stack, "issuer-a"), _replica(stack, "issuer-b")
+        yield stack, *_replicas(stack, "issuer-a", "issuer-b")
     finally:
         stack.close()
-
-
-def _new_issuer(admin: httpx.Client, slug: str) -> dict:
-    r = admin.post("/api/v1/issuers", json={"name": f"{slug} College", "slug": slug,
-                                            "url": f"https://{slug}.example", "email": f"reg@{slug}.example"})
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 def _clients(a: str, b: str, key: str) -> tuple[httpx.Client, httpx.Client]:
@@ -61,7 +62,7 @@ def test_a_new_issuers_key_works_on_the_very_next_request(issuers):
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
         refused = []
         for i in range(30):
-            created = _new_issuer(admin, f"new-{i}")
+            created = create_issuer(admin, ADMIN_TOKEN, f"new-{i}")
             r = httpx.get(f"{b}/api/v1/issuer", headers={"Authorization": f"Bearer {created['api_key']}"})
             if r.status_code != 200:
                 refused.append((i, r.status_code, r.text[:100]))
@@ -71,7 +72,7 @@ def test_a_new_issuers_key_works_on_the_very_next_request(issuers):
 def test_a_revoked_api_key_is_refused_by_the_very_next_request(issuers):
     _stack, a, b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "keys")
+        owner = create_issuer(admin, ADMIN_TOKEN, "keys")
     manage_a, _ = _clients(a, b, owner["api_key"])
     accepted = []
     for i in range(10):
@@ -90,7 +91,7 @@ def test_a_revoked_api_key_is_refused_by_the_very_next_request(issuers):
 def test_credentials_batches_and_revocations_are_there_at_once(issuers):
     _stack, a, b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "creds")
+        owner = create_issuer(admin, ADMIN_TOKEN, "creds")
     api_a, api_b = _clients(a, b, owner["api_key"])
     achievement = api_a.post("/api/v1/achievements", json=ACHIEVEMENT)
     assert achievement.status_code == 201, achievement.text
@@ -123,7 +124,7 @@ def test_credentials_batches_and_revocations_are_there_at_once(issuers):
 def test_concurrent_revocations_first_wins_and_every_answer_tells_the_stored_one(issuers):
     stack, a, b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "race")
+        owner = create_issuer(admin, ADMIN_TOKEN, "race")
     api_a, api_b = _clients(a, b, owner["api_key"])
     achievement = api_a.post("/api/v1/achievements", json=ACHIEVEMENT).json()
     for attempt in range(3):
@@ -173,7 +174,7 @@ def _revocation_list_changes(stack, credential_id: str) -> int:
 def test_sigkill_right_after_201_loses_nothing(issuers):
     stack, a, _b = issuers
     with httpx.Client(base_url=a, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "crash")
+        owner = create_issuer(admin, ADMIN_TOKEN, "crash")
     headers = {"Authorization": f"Bearer {owner['api_key']}"}
     achievement = httpx.post(f"{a}/api/v1/achievements", json=ACHIEVEMENT, headers=headers).json()
     answered = []
@@ -195,7 +196,7 @@ def test_sigkill_right_after_201_loses_nothing(issuers):
 def registries(database_url, tmp_path):
     stack = make_stack(tmp_path / "stack", "http://127.0.0.1:9", "0x" + "11" * 20, 31337, database_url=database_url)
     try:
-        yield stack, _replica(stack, "registry-a"), _replica(stack, "registry-b")
+        yield stack, *_replicas(stack, "registry-a", "registry-b")
     finally:
         stack.close()
 
@@ -225,7 +226,7 @@ def test_the_status_link_in_every_credential_resolves_on_the_verifier(issuers):
     issuer = stack.start("issuer", {"MICROCRED_TEST_COMMIT_DELAY": DELAY}).url
     verifier = stack.start("verifier").url
     with httpx.Client(base_url=issuer, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        owner = _new_issuer(admin, "status")
+        owner = create_issuer(admin, ADMIN_TOKEN, "status")
     api, _ = _clients(issuer, issuer, owner["api_key"])
     achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
     credential = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],

@@ -3,10 +3,10 @@ skills, and a renewed credential pointing to its successor (docs/issuer.md, "Ren
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -18,27 +18,10 @@ ACHIEVEMENT = {"name": "Active Listening", "description": "Listens so that other
                               "targetUrl": "https://www.onetonline.org/find/descriptor/result/2.A.1.b"}]}
 
 
-@pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("renewal"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2")
-    yield s
-    s.close()
-
-
-def test_the_page_shows_the_level_and_skills_and_a_renewed_credential_points_to_its_successor(stack):
-    issuer_url = stack.env["MICROCRED_ISSUER_URL"]
-    with httpx.Client(base_url=issuer_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-        created = admin.post("/api/v1/issuers", json={"name": "Lakeside College", "slug": "lakeside",
-                                                      "url": "https://lakeside.example", "email": "reg@lakeside.example"})
-    assert created.status_code == 201, created.text
-    with httpx.Client(base_url=issuer_url, timeout=30,
-                      headers={"Authorization": f"Bearer {created.json()['api_key']}"}) as api, \
-            httpx.Client(base_url=stack.url("verifier"), timeout=30) as verifier:
-        achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
-        old = api.post("/api/v1/credentials", json={"achievement_id": achievement["id"],
-                                                    "recipient": {"name": "Ada", "email": "ada@example.org"}}).json()
+def test_the_page_shows_the_level_and_skills_and_a_renewed_credential_points_to_its_successor(stack, verifier):
+    with new_issuer(stack.url("issuer"), "lakeside", active=False) as api:
+        achievement = api.achievement(**ACHIEVEMENT)
+        old = api.issue(achievement["id"], name="Ada")
         page = verifier.get(f"/c/{old['id']}").text
         assert '<span class="level" id="level">Intermediate</span>' in page
         assert '<span class="category">soft</span>' in page and "0.5 credits" in page

@@ -21,10 +21,6 @@ the internet.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -32,7 +28,10 @@ import pytest
 
 from services.core import statuslist
 from services.core.jsonld import credential_hash
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.json_server import JsonServer
+from tests.support.node import require_packages, run_script
+from tests.support.stack import make_stack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -41,11 +40,7 @@ SCRIPT = REPO / "tests" / "interop" / "bitstring_status.mjs"
 NODE_PACKAGES = ("@digitalbazaar/vc", "@digitalbazaar/data-integrity", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite",
                  "@digitalbazaar/ed25519-multikey", "@digitalbazaar/vc-bitstring-status-list")
 
-if shutil.which("node") is None:
-    pytest.skip("node is not installed: cannot cross-check status lists with the JS libraries",
-                allow_module_level=True)
-if missing := [name for name in NODE_PACKAGES if not (REPO / "node_modules" / name).is_dir()]:
-    pytest.skip(f"node_modules lacks {', '.join(missing)} (run npm ci)", allow_module_level=True)
+require_packages(*NODE_PACKAGES, why="cannot cross-check status lists with the JS libraries")
 
 ACHIEVEMENT = {"name": "Critical Thinking", "description": "Weighs evidence and argues to a sound conclusion.",
                "criteria": {"narrative": "Wrote and defended three assessed case analyses."}}
@@ -53,10 +48,7 @@ MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 
 
 def run_js(command: str, payload: dict) -> dict:
-    run = subprocess.run(["node", str(SCRIPT), command], cwd=REPO, input=json.dumps(payload), capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return run_script(SCRIPT, command, payload=payload)
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +65,6 @@ def stack(devnet, tmp_path_factory):
         raise
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def verifier(stack):
-    with httpx.Client(base_url=stack.url("verifier"), timeout=30) as client:
-        yield client
 
 
 def _verify(verifier: httpx.Client, body: dict) -> dict:
@@ -102,26 +88,13 @@ class OurIssuer:
     def __init__(self, stack, devnet, slug: str) -> None:
         self.base = stack.env["MICROCRED_ISSUER_URL"]
         self.devnet = devnet
-        self.slug = slug
-        with httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                          timeout=30) as admin:
-            r = admin.post("/api/v1/issuers", json={"name": "Northgate College", "slug": slug,
-                                                    "url": f"https://{slug}.example", "email": f"reg@{slug}.example"})
-        assert r.status_code == 201, r.text
-        self.info = r.json()
-        self.api = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.info['api_key']}"},
-                                timeout=30)
-        registry = wait_for(lambda: (r := self.api.get("/api/v1/issuer")).status_code == 200
-                            and r.json()["registry"]["state"] == "active" and r.json()["registry"],
-                            timeout=60, what=f"{slug} registered on chain")
-        self.account = registry["address"]
-        self.achievement = self.api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
+        self.api = new_issuer(self.base, slug, name="Northgate College")
+        self.info, self.slug = self.api.info, self.api.slug
+        self.account = self.api.wait_active()["registry"]["address"]
+        self.achievement = self.api.achievement(**ACHIEVEMENT)
 
     def issue(self) -> dict:
-        r = self.api.post("/api/v1/credentials", json={"achievement_id": self.achievement["id"], "recipient": {
-            "name": "Ada Learner", "email": "ada@example.org"}})
-        assert r.status_code == 201, r.text
-        return r.json()
+        return self.api.issue(self.achievement["id"], name="Ada Learner")
 
     def anchored_document(self, credential_id: str) -> dict:
         wait_for(lambda: (r := self.api.get(f"/api/v1/credentials/{credential_id}")).status_code == 200
@@ -242,41 +215,9 @@ def test_digital_bazaar_refuses_a_tampered_copy_of_our_list(stack, devnet):
 
 
 # -- reverse: Digital Bazaar's credential and lists, our verifier --------------------------------------
-class ListServer:
-    """A loopback HTTP server for a third party's credential and status lists; records what was asked."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, dict] = {}
-        self.requests: list[str] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                owner.requests.append(self.path)
-                document = owner.documents.get(self.path)
-                body = json.dumps(document).encode() if document is not None else b"{}"
-                self.send_response(200 if document is not None else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def list_server():
-    server = ListServer()
+    server = JsonServer()
     yield server
     server.close()
 

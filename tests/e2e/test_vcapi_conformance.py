@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.core import dataintegrity
 from services.core.multiformats import decode_public_key, encode_public_key, multibase_decode
-from tests.e2e.test_vcapi_stack import stack, verifier  # noqa: F401 - the same real services, as fixtures
-from tests.support.stack import ADMIN_TOKEN, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -42,17 +42,9 @@ CREATED = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def issuer(stack):
-    with httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], timeout=30,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-        r = admin.post("/api/v1/issuers", json={"name": "Suite Issuer", "slug": "suite",
-                                                "url": "https://suite.example", "email": "ops@suite.example"})
-    assert r.status_code == 201, r.text
-    info = r.json()
-    api = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], timeout=30,
-                       headers={"Authorization": f"Bearer {info['api_key']}"})
-    wait_for(lambda: (r := api.get("/api/v1/issuer")).status_code == 200 and r.json()["registry"]["state"] == "active",
-             timeout=60, what="the issuer registered on chain")
-    yield api, info
+    api = new_issuer(stack.url("issuer"), "suite", name="Suite Issuer", url="https://suite.example",
+                     email="ops@suite.example")
+    yield api, api.info
     api.close()
 
 

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from services.issuer.credentials.document import identity_object
-from tests.support.stack import ADMIN_TOKEN, make_stack, wait_for
+from tests.support.issuers import new_issuer
+from tests.support.stack import wait_for
 from tests.unit.test_vcapi_verifier import Holder
 
 pytestmark = pytest.mark.slow
@@ -26,35 +27,11 @@ ACHIEVEMENT = {"name": "Drone Operations", "description": "Flies a small UAS saf
 
 
 @pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("vcapi"), devnet.rpc_url, devnet.address, 31337,
-                   services=["registry", "registry-worker", "issuer", "issuer-outbox", "verifier"],
-                   MICROCRED_OUTBOX_INTERVAL="0.2")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
 def issuer(stack):
-    with httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], timeout=30,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-        r = admin.post("/api/v1/issuers", json={"name": "Skyward Training", "slug": "skyward",
-                                                "url": "https://skyward.example", "email": "ops@skyward.example"})
-    assert r.status_code == 201, r.text
-    info = r.json()
-    api = httpx.Client(base_url=stack.env["MICROCRED_ISSUER_URL"], timeout=30,
-                       headers={"Authorization": f"Bearer {info['api_key']}"})
-    wait_for(lambda: (r := api.get("/api/v1/issuer")).status_code == 200 and r.json()["registry"]["state"] == "active",
-             timeout=60, what="the issuer registered on chain")
-    achievement = api.post("/api/v1/achievements", json=ACHIEVEMENT).json()
-    yield api, achievement
+    api = new_issuer(stack.url("issuer"), "skyward", name="Skyward Training", url="https://skyward.example",
+                     email="ops@skyward.example")
+    yield api, api.achievement(**ACHIEVEMENT)
     api.close()
-
-
-@pytest.fixture(scope="module")
-def verifier(stack):
-    with httpx.Client(base_url=stack.env["MICROCRED_PUBLIC_BASE_URL"], timeout=30) as client:
-        yield client
 
 
 def _issue(api: httpx.Client, achievement: dict, name: str) -> dict:

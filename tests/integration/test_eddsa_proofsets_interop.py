@@ -10,9 +10,6 @@ what they make must verify here, and both sides must fail the same tampered docu
 from __future__ import annotations
 
 import copy
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from services.core import dataintegrity, multiformats
 from services.core.jsonld import credential_hash
+from tests.support.node import require_packages, run_script
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "interop" / "eddsa_proofsets.mjs"
@@ -32,17 +30,11 @@ V2 = "https://www.w3.org/ns/credentials/v2"
 DI = dataintegrity.DATA_INTEGRITY_CONTEXT
 ALUMNI = {"AlumniCredential": "https://www.example.org/AlumniCredential", "alumniOf": "https://www.example.org/alumniOf"}
 
-if shutil.which("node") is None:
-    pytest.skip("node is not installed: cannot cross-check with the JS libraries", allow_module_level=True)
-if missing := [name for name in NODE_PACKAGES if not (REPO / "node_modules" / name).is_dir()]:
-    pytest.skip(f"node_modules lacks {', '.join(missing)} (run npm ci)", allow_module_level=True)
+require_packages(*NODE_PACKAGES)
 
 
 def node(command: str, payload: dict[str, Any]) -> dict[str, Any]:
-    run = subprocess.run(["node", str(SCRIPT), command], input=json.dumps(payload), capture_output=True,
-                         text=True, timeout=120, cwd=REPO)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return run_script(SCRIPT, command, payload=payload)
 
 
 def did_key(verification_method: str) -> bytes:

@@ -15,13 +15,7 @@ from services.core.multiformats import decode_public_key
 from services.issuer.models import (Achievement, ApiKey, Credential, IdempotencyRecord, Image, Issuer, OutboxKind,
                                     OutboxMessage, SigningKey, StatusList)
 from tests.integration.issuer_support import (ADMIN, ACHIEVEMENT, auth, count, create_achievement, create_issuer,
-                                              data_uri, issue, issuer_client, tiny_png)
-
-
-@pytest.fixture
-def client(database_url, tmp_path):
-    with issuer_client(database_url, tmp_path) as c:
-        yield c
+                                              data_uri, issue, tiny_png)
 
 
 @pytest.fixture

@@ -8,21 +8,16 @@ proof joins the proof set; and a tampered copy fails there too.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.integration.issuer_support import anchor_everything, create_achievement, create_issuer, issue, issuer_client
+from tests.support.node import require_packages
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_PACKAGES = ("@digitalbazaar/vc", "@digitalbazaar/data-integrity", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite")
 
-if shutil.which("node") is None:
-    pytest.skip("node is not installed: cannot cross-check with the JS libraries", allow_module_level=True)
-if missing := [name for name in NODE_PACKAGES if not (REPO / "node_modules" / name).is_dir()]:
-    pytest.skip(f"node_modules lacks {', '.join(missing)} (run npm ci)", allow_module_level=True)
+require_packages(*NODE_PACKAGES)
 
 VERIFY_JS = r"""
 import fs from 'node:fs';

@@ -5,15 +5,7 @@ On SQLite and PostgreSQL built by the migrations (docs/pathways.md, "Defining a 
 
 from __future__ import annotations
 
-import pytest
-
-from tests.integration.issuer_support import auth, create_achievement, create_issuer, issuer_client
-
-
-@pytest.fixture
-def client(database_url, tmp_path):
-    with issuer_client(database_url, tmp_path) as c:
-        yield c
+from tests.integration.issuer_support import auth, create_achievement, create_issuer
 
 
 def _nano(client, key, name):

@@ -13,10 +13,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import shutil
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -27,58 +23,23 @@ from services.core.credential import check_shape, issuer_id, summary
 from services.core.dataintegrity import verify_all
 from services.core.multiformats import decode_public_key
 from services.verifier.didweb import DidResolutionError, KeyCache, resolve_keys
+from tests.support.json_server import JsonServer
+from tests.support.node import require_packages, run_script
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "interop" / "third_party.mjs"
 NODE_PACKAGES = ("@digitalbazaar/vc", "@digitalbazaar/data-integrity", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite",
                  "@digitalbazaar/ed25519-multikey")
 
-if shutil.which("node") is None:
-    pytest.skip("node is not installed: cannot sign third-party fixtures with the JS libraries",
-                allow_module_level=True)
-if missing := [name for name in NODE_PACKAGES if not (REPO / "node_modules" / name).is_dir()]:
-    pytest.skip(f"node_modules lacks {', '.join(missing)} (run npm ci)", allow_module_level=True)
+require_packages(*NODE_PACKAGES, why="cannot sign third-party fixtures with the JS libraries")
 
 GOOD = ("didKey.plain", "didKey.revocationList", "didWeb.plain", "didWeb.revocationList", "didWeb.jwk")
 DID_PATH = "/issuers/acme/did.json"
 
 
-class _Server:
-    """A real HTTP server on 127.0.0.1 serving JSON documents by path; counts requests."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, dict] = {}
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                server.requests.append(self.path)
-                document = server.documents.get(self.path)
-                body = json.dumps(document).encode() if document is not None else b'{"error": "not found"}'
-                self.send_response(200 if document is not None else 404)
-                self.send_header("Content-Type", "application/did+json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture(scope="module")
 def server():
-    running = _Server()
+    running = JsonServer(content_type="application/did+json", not_found=b'{"error": "not found"}')
     yield running
     running.close()
 
@@ -86,10 +47,7 @@ def server():
 @pytest.fixture(scope="module")
 def fixtures(server):
     did = f"did:web:127.0.0.1%3A{server.port}:issuers:acme"
-    run = subprocess.run(["node", str(SCRIPT)], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         input=json.dumps({"didWeb": did}))
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout)
+    out = run_script(SCRIPT, payload={"didWeb": did})
     server.documents[DID_PATH] = out["didWeb"]["didDocument"]
     credentials = {f"{issuer}.{name}": credential
                    for issuer in ("didKey", "didWeb") for name, credential in out[issuer]["credentials"].items()}
@@ -225,7 +183,7 @@ def test_a_did_web_on_loopback_is_refused_without_the_flag_and_a_stopped_host_is
         resolve(fixtures["did_web"], allow_http_loopback=False)
     assert not caught.value.transient
 
-    stopped = _Server()
+    stopped = JsonServer(content_type="application/did+json", not_found=b'{"error": "not found"}')
     port = stopped.port
     stopped.close()
     with pytest.raises(DidResolutionError, match="right now") as caught:

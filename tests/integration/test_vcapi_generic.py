@@ -17,17 +17,11 @@ from services.core import dataintegrity
 from services.core.credential import VC2, check_shape
 from services.core.multiformats import decode_public_key
 from services.issuer.models import Credential, OutboxKind, OutboxMessage, StatusEntry
-from tests.integration.issuer_support import auth, count, create_issuer, issuer_client
+from tests.integration.issuer_support import auth, count, create_issuer
 
 VC2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 EXAMPLES = "https://www.w3.org/ns/credentials/examples/v2"
 SUBJECT = {"id": "did:key:z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b", "name": "ExampleClaim"}
-
-
-@pytest.fixture
-def client(database_url, tmp_path):
-    with issuer_client(database_url, tmp_path) as c:
-        yield c
 
 
 @pytest.fixture

@@ -19,16 +19,10 @@ from services.core.multiformats import decode_public_key
 from services.issuer.credentials.document import identity_object
 from services.issuer.models import Credential, IdempotencyRecord, OutboxKind, OutboxMessage, StatusEntry, StatusList
 from tests.integration.issuer_support import (anchor_everything, auth, count, create_achievement, create_issuer,
-                                              issue, issuer_client)
+                                              issue)
 
 CONTEXTS = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 SPEC_REVOKE = {"credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"}, "status": True}
-
-
-@pytest.fixture
-def client(database_url, tmp_path):
-    with issuer_client(database_url, tmp_path) as c:
-        yield c
 
 
 @pytest.fixture
