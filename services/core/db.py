@@ -91,6 +91,25 @@ def add_unless_taken(session: Session, row: object) -> bool:
         return False
 
 
+def insert_ignore(session: Session, table, rows: list[dict]) -> int:
+    """Insert ``rows`` in one statement, skipping any a unique key says exist already (made by a
+    concurrent transaction first); how many were inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: one statement, no savepoint,
+    and the transaction stays usable (on PostgreSQL a failed insert would abort it).
+    """
+    if not rows:
+        return 0
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the two backends we run
+        raise NotImplementedError(f"insert_ignore on {name}")
+    return int(session.execute(dialect_insert(table).values(rows).on_conflict_do_nothing()).rowcount or 0)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
