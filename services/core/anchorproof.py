@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import base58
 import orjson
 
-from services.core.multiformats import b58decode
+from services.core.multiformats import b58decode, b58encode
 
 CRYPTOSUITE = "microcred-anchor-2026"
 RECEIPT_VERSION = 1
@@ -57,7 +57,7 @@ def encode(receipt: AnchorReceipt, anchored_at: str) -> dict:
         "created": anchored_at,
         "proofPurpose": "assertionMethod",
         "verificationMethod": f"eip155:{receipt.chain_id}:{receipt.account}",
-        "proofValue": "z" + base58.b58encode(body).decode(),
+        "proofValue": "z" + b58encode(body),
     }
 
 
