@@ -91,15 +91,16 @@ def add_unless_taken(session: Session, row: object) -> bool:
         return False
 
 
-def insert_ignore(session: Session, table, rows: list[dict]) -> int:
-    """Insert ``rows`` in one statement, skipping any a unique key says exist already (made by a
-    concurrent transaction first); how many were inserted.
+def insert_ignore(session: Session, table, rows: list[dict]) -> None:
+    """Insert ``rows`` (one executemany), skipping any a unique key says exist already (made by a
+    concurrent transaction first).
 
-    ``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: one statement, no savepoint,
-    and the transaction stays usable (on PostgreSQL a failed insert would abort it).
+    ``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: no savepoint per row, and the
+    transaction stays usable (on PostgreSQL a failed insert would abort it). Callers read back
+    what they need: the count of rows inserted is not reliable over an executemany.
     """
     if not rows:
-        return 0
+        return
     name = session.get_bind().dialect.name
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -107,7 +108,7 @@ def insert_ignore(session: Session, table, rows: list[dict]) -> int:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:  # pragma: no cover - the two backends we run
         raise NotImplementedError(f"insert_ignore on {name}")
-    return int(session.execute(dialect_insert(table).values(rows).on_conflict_do_nothing()).rowcount or 0)
+    session.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
