@@ -106,7 +106,9 @@ def _first_try(session: Session, settings: IssuerSettings, issuer: Issuer, crede
         current.setdefault(status_list.purpose, status_list)
     if set(current) != set(PURPOSES):
         return False
-    picks = [(current[purpose], _rng.randrange(current[purpose].capacity)) for purpose in PURPOSES]
+    picks = [(current[purpose], _draw(current[purpose].capacity, 1)[0]) for purpose in PURPOSES]
+    # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL, unlock)
+    # what it wrote at once, or two writers retrying in different list orders could deadlock.
     try:
         with session.begin_nested():
             repo.insert_status_entry_rows(session, [(sl.id, index, credential_id) for sl, index in picks])

@@ -25,6 +25,14 @@ def add_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict
     return message
 
 
+def queue_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict) -> None:
+    """:func:`add_outbox` as one Core INSERT, for callers that need no row back (every issuance)."""
+    now = utcnow()
+    session.execute(OutboxMessage.__table__.insert(), [{
+        "issuer_id": issuer_id, "kind": kind, "payload": payload, "state": OutboxState.pending, "attempts": 0,
+        "next_attempt_at": now, "created_at": now}])
+
+
 def pending_outbox(session: Session, limit: int) -> Sequence[OutboxMessage]:
     return session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.pending)
                            .order_by(OutboxMessage.id).limit(limit)).all()

@@ -51,7 +51,12 @@ def ids_by_email_keys(session: Session, issuer_id: str, keys: Sequence[str]) -> 
 
 
 def insert_missing(session: Session, rows: list[dict]) -> None:
-    """New learners in bulk; a row a concurrent transaction made first (same email key or DID) is skipped."""
+    """New learners in bulk; a row a concurrent transaction made first (same email key or DID) is skipped.
+
+    In email-key order, so two transactions inserting some of the same learners wait for each
+    other in one order and never deadlock (PostgreSQL holds a conflicting insert until the other
+    commits)."""
+    rows = sorted(rows, key=lambda r: r["email_key"] or "")
     for start in range(0, len(rows), 500):
         insert_ignore(session, Learner.__table__, rows[start:start + 500])
 

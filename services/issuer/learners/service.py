@@ -53,19 +53,20 @@ def link_many(session: Session, issuer_id: str, learner_secret: bytes,
               recipients: list[tuple[str, str | None]]) -> list[str]:
     """Learner ids for ``(email, did)`` recipients, in order, creating the missing ones.
 
-    In bulk: one lookup of the known keys, one ``INSERT … ON CONFLICT DO NOTHING`` of the
-    missing learners (a concurrent transaction may have made some first; they are skipped),
-    one lookup of what was made — whatever the number of recipients (up to 500 per statement).
+    In bulk: one ``INSERT … ON CONFLICT DO NOTHING`` of every recipient's learner (those that
+    exist, or that a concurrent transaction makes first, are skipped), then one lookup of them
+    all — whatever the number of recipients (500 per statement).
     A learner's DID is the first one given; a later, different one is kept only in that
     credential (``credentialSubject.id``), not on the learner. A DID another learner of the
     issuer already has is not given to a new one (the learner is made without it).
     """
     wanted = [(keys.email_key(learner_secret, email), did) for email, did in recipients]
-    known = repo.ids_by_email_keys(session, issuer_id, [k for k, _ in wanted])
+    # Insert first (a learner that exists is skipped by its unique key), then read them all:
+    # two statements for the common cases, new learners and known ones alike.
     missing: dict[str, str | None] = {}
     for key, did in wanted:
-        if key not in known:
-            missing.setdefault(key, did)
+        missing.setdefault(key, did)
+    known: dict[str, tuple[str, str | None]] = {}
     for attempt in range(2):
         if not missing:
             break
