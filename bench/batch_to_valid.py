@@ -152,7 +152,7 @@ def main() -> None:
                     return r.json(), accepted, signed_at, time.perf_counter() - start
                 if time.perf_counter() - start > 600:
                     raise AssertionError(f"batch not anchored after 600 s: {state}")
-                time.sleep(0.1)
+                time.sleep(0.25)  # a caller polling four times a second
 
         # Warm the signing pool (started once per process) and the caches, as a running service has them.
         run_batch([{"name": f"Warm {i}", "email": f"warm{i}@example.org"} for i in range(4 * cores)])

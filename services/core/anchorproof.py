@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import base58
 import orjson
 
 from services.core.multiformats import b58decode, b58encode
