@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,7 @@ from services.issuer.signing import SigningPool
 log = logging.getLogger("microcred.issuer.batches")
 
 LEASE_TTL = timedelta(seconds=60)
+PIPELINE_DEPTH = 2  # chunks being signed while one is written
 
 
 class _KeyChanged(Exception):
@@ -120,14 +122,24 @@ class BatchRunner:
                                        [item[2] for item in items])
             return begin, now, valid_from, valid_until, items, futures
 
-        pending = prepare(start) if start < len(rows) else None
+        # Two chunks in the pool while this thread writes the one before them and builds the next:
+        # the signing processes then never wait for the database (each chunk's indices are reserved
+        # when it is built; those of a chunk never written are lost if the runner stops for good).
+        in_flight: deque = deque()
+        cursor = start
+
+        def top_up() -> None:
+            nonlocal cursor
+            while len(in_flight) < PIPELINE_DEPTH and cursor < len(rows) and not (stop and stop.is_set()):
+                in_flight.append(prepare(cursor))
+                cursor += len(in_flight[-1][4])
+
+        top_up()
         try:
-            while pending is not None:
-                begin, now, valid_from, valid_until, items, futures = pending
+            while in_flight:
+                begin, now, valid_from, valid_until, items, futures = in_flight.popleft()
                 end = begin + len(items)
-                # Start signing the next chunk before writing this one: the pool and the
-                # database then work at the same time.
-                pending = prepare(end) if end < len(rows) and not (stop and stop.is_set()) else None
+                top_up()
                 outcomes = self.pool.gather(futures)
                 self._write(batch_id, issuer_id, achievement_id, context.key_id, learner_secret, items, outcomes, now,
                             valid_from, valid_until, end, done=end >= len(rows))
@@ -137,8 +149,8 @@ class BatchRunner:
                     break
         except _KeyChanged:
             log.info("batch %s: signing key rotated; resuming with the new key", batch_id)
-            if pending is not None:
-                self.pool.gather(pending[5])
+            for chunk_in_flight in in_flight:
+                self.pool.gather(chunk_in_flight[5])
             return True
         return True
 
