@@ -1,10 +1,11 @@
 """The batch runner: issues a bulk request's good rows in chunks, each chunk one transaction.
 
 A runner claims a batch with a lease (so any number of processes may run one; only one
-works a batch at a time), then loops: build the next chunk's documents, sign them in the
-process pool while the previous chunk is written, and commit each chunk together with
-its outbox message and the batch's progress (``next_index``). A crash loses at most the
-chunk in hand, and the next runner resumes at ``next_index``: no row is issued twice.
+works a batch at a time), then loops: build the next chunks' documents, sign them in the
+process pool (two chunks at a time) while the one before them is written, and commit each
+chunk together with its outbox message and the batch's progress (``next_index``), in a few
+set-based statements. A crash loses at most the chunks in hand, and the next runner resumes at
+``next_index``: no row is issued twice.
 """
 
 from __future__ import annotations
