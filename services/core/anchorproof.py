@@ -17,10 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import base58
 import orjson
 
-from services.core.multiformats import b58decode
+from services.core.multiformats import b58decode, b58encode
 
 CRYPTOSUITE = "microcred-anchor-2026"
 RECEIPT_VERSION = 1
@@ -57,7 +56,7 @@ def encode(receipt: AnchorReceipt, anchored_at: str) -> dict:
         "created": anchored_at,
         "proofPurpose": "assertionMethod",
         "verificationMethod": f"eip155:{receipt.chain_id}:{receipt.account}",
-        "proofValue": "z" + base58.b58encode(body).decode(),
+        "proofValue": "z" + b58encode(body),
     }
 
 

@@ -91,6 +91,29 @@ def add_unless_taken(session: Session, row: object) -> bool:
         return False
 
 
+def _dialect_insert(session: Session, table):
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the two backends we run
+        raise NotImplementedError(f"INSERT … ON CONFLICT on {name}")
+    return dialect_insert(table)
+
+
+def insert_ignore(session: Session, table, rows: list[dict]) -> None:
+    """Insert ``rows`` (one executemany), skipping any a unique key says exist already (made by a
+    concurrent transaction first).
+
+    ``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: no savepoint per row, and the
+    transaction stays usable (on PostgreSQL a failed insert would abort it). Callers read back
+    what they need: the count of rows inserted is not reliable over an executemany.
+    """
+    if rows:
+        session.execute(_dialect_insert(session, table).on_conflict_do_nothing(), rows)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -9,6 +9,8 @@ Controlled Identifiers spec, §Multikey, and the multicodec table.
 from __future__ import annotations
 
 import base64
+import math
+from functools import lru_cache
 
 import base58
 
@@ -47,6 +49,47 @@ def b58decode(text: str) -> bytes:
         number = number * 58 ** len(chunk) + value
     zeros = len(text) - len(text.lstrip("1"))  # each leading '1' is a zero byte
     return b"\0" * zeros + number.to_bytes((number.bit_length() + 7) // 8, "big")
+
+
+def b58encode(data: bytes) -> str:
+    """``data`` as base58btc, the same as ``base58.b58encode`` but in near-linear time.
+
+    The library takes one ``divmod`` by 58 of the whole number per digit, quadratic in the
+    length: ≈ 4 ms for the 1 kB anchor receipt of a credential in a root of 10,000 (its Merkle
+    path), which made attaching a batch's anchor proofs slower than issuing it. Here the number
+    is split in halves by powers of 58 (divide and conquer), and only short pieces digit by digit.
+    """
+    number = int.from_bytes(data, "big")
+    width = math.ceil(len(data) * _DIGITS_PER_BYTE) + 1  # enough digits for any number of that many bytes
+    encoded = _digits(number, width).lstrip("1") if number else ""
+    zeros = len(data) - len(data.lstrip(b"\0"))  # each leading zero byte is a '1'
+    return "1" * zeros + encoded
+
+
+_DIGITS_PER_BYTE = math.log(256) / math.log(58)
+
+
+@lru_cache(maxsize=256)
+def _power(width: int) -> int:
+    return 58 ** width
+
+
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # two digits per divmod at the leaves
+
+
+def _digits(number: int, width: int) -> str:
+    """Exactly ``width`` base58 digits of ``number`` (< 58**width), leading zeros as '1'."""
+    if width <= 20:
+        out = []
+        for _ in range(width // 2):
+            number, pair = divmod(number, 3364)
+            out.append(_PAIRS[pair])
+        if width % 2:
+            out.append(_ALPHABET[number])
+        return "".join(reversed(out))
+    half = width // 2 & ~1  # even, so the leaves take pairs
+    high, low = divmod(number, _power(half))
+    return _digits(high, width - half) + _digits(low, half)
 
 
 def multibase_encode(data: bytes) -> str:

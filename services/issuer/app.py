@@ -69,7 +69,13 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
         relay = None
         if settings.run_batches:
             app.state.wake_batches = threading.Event()
-            runner = BatchRunner(settings, sessions, pool)
+
+            def chunk_written() -> None:  # the relay in this process, if any, sends the chunk's hashes now
+                wake = getattr(app.state, "wake_relay", None)
+                if wake is not None:
+                    wake.set()
+
+            runner = BatchRunner(settings, sessions, pool, on_chunk=chunk_written)
             threads.append(threading.Thread(target=runner.run, args=(stop, app.state.wake_batches),
                                             name="batch-runner", daemon=True))
         if settings.run_awards:

@@ -14,7 +14,6 @@ from services.core.db import transaction, utcnow
 from services.core.errors import Forbidden, InvalidInput, Unauthorized
 from services.core.web import bearer_token, require_token
 from services.issuer.apikeys import repository as apikeys_repo, tokens as apikeys
-from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import Issuer
 from services.issuer.registry_client import Registry
 from services.issuer.settings import IssuerSettings
@@ -68,12 +67,12 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
         raise Unauthorized("missing API key: send 'Authorization: Bearer mc_live_…'")
     if not apikeys.looks_like_key(token):
         raise Unauthorized("not an API key of this service (they start with 'mc_live_')")
-    key = apikeys_repo.api_key_by_hash(session, apikeys.hash_key(token))
-    if key is None:
+    found = apikeys_repo.api_key_and_issuer_by_hash(session, apikeys.hash_key(token))
+    if found is None:
         raise Unauthorized("unknown API key")
+    key, issuer = found
     if key.revoked_at is not None:
         raise Unauthorized("this API key was revoked")
-    issuer = issuers_repo.issuer(session, key.issuer_id)
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
         apikeys_repo.touch_api_key(session, key.id, now)

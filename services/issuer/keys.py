@@ -8,6 +8,7 @@ data, so a sealed key copied onto another issuer's row does not open.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -43,8 +44,10 @@ def new_signing_key(key_encryption_key: str, issuer_id: str) -> NewKey:
                   seal(key_encryption_key, seed, _aad(issuer_id, public_hex)))
 
 
+@lru_cache(maxsize=1024)
 def open_seed(key_encryption_key: str, issuer_id: str, public_key: str, sealed: str) -> bytes:
-    """The 32-byte seed; callers keep it only while signing."""
+    """The 32-byte seed. Opened once per key and process (cached by the sealed value, so a new
+    key or another key-encryption key opens afresh); the seed never leaves the process."""
     return open_sealed(key_encryption_key, sealed, _aad(issuer_id, public_key))
 
 

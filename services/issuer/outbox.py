@@ -39,6 +39,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
@@ -46,7 +47,7 @@ from services.core.wakeup import Wakeup
 from services.issuer import statuslists
 from services.issuer.anchoring import repository as repo
 from services.issuer.anchoring.repository import OUTBOX_CHANNEL
-from services.issuer.anchoring.service import attach_anchor
+from services.issuer.anchoring.service import anchored_values
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.issuers.service import record_account
 from services.issuer.models import AnchorState, OutboxKind
@@ -55,6 +56,7 @@ from services.issuer.registry_client import Registry, RegistryRefused, RegistryU
 from services.issuer.settings import IssuerSettings
 from services.issuer.credentials import document as cred
 from services.issuer.webhooks import events
+from services.issuer.webhooks import repository as webhooks_repo
 
 log = logging.getLogger("microcred.issuer.outbox")
 
@@ -168,6 +170,8 @@ class Relay:
                     and len(last[3]["hashes"]) + len(payload["hashes"]) <= MAX_HASHES):
                 last[2].append(mid)
                 last[3]["hashes"].extend(payload["hashes"])
+                if payload.get("flush"):
+                    last[3]["flush"] = True
             else:
                 groups.append((issuer_id, kind, [mid], {**payload, "hashes": list(payload.get("hashes", []))}
                                if mergeable else payload))
@@ -199,11 +203,13 @@ class Relay:
                 account = self.registry.rotate_key(issuer_id, _rotation(payload))
             case OutboxKind.anchor:
                 # One call per signing key: the registry holds each group until its key is on chain.
+                # ``flush`` (a batch's last chunk is in it): the registry anchors them without waiting.
+                flush = {"flush": True} if payload.get("flush") else {}
                 for public_key, hashes in self._by_signing_key(payload["hashes"]):
                     if public_key is None:
-                        self.registry.queue_anchors(issuer_id, hashes)
+                        self.registry.queue_anchors(issuer_id, hashes, **flush)
                     else:
-                        self.registry.queue_anchors(issuer_id, hashes, public_key=public_key)
+                        self.registry.queue_anchors(issuer_id, hashes, public_key=public_key, **flush)
             case OutboxKind.revoke:
                 self.registry.queue_revocations(issuer_id, payload["hashes"])
             case OutboxKind.status_list:
@@ -269,21 +275,26 @@ class Relay:
             if budget <= 0:
                 return True
             with transaction(self.sessions) as session:
-                waiting = [(c.id, c.credential_hash, c.created_at)
-                           for c in repo.awaiting_anchor(session, issuer_id, utcnow(), min(budget, 2_000))]
+                waiting = repo.awaiting_anchor(session, issuer_id, utcnow(), min(budget, 2_000))
             budget -= len(waiting)
             busy = self._collect(issuer_id, waiting) or busy
         return busy
 
-    def _collect(self, issuer_id: str, waiting: list[tuple[str, str, datetime]], window: int = 32) -> bool:
-        """Receipts in issuance order, ``window`` at a time; stop after a window with an unconfirmed one.
+    def _collect(self, issuer_id: str, waiting: list[tuple[str, str, datetime]], window: int = 2_000) -> bool:
+        """Receipts in issuance order, ``window`` at a time in one registry call each (32 single reads
+        at a time from a registry without the bulk route); stop after a window with an unconfirmed one.
 
         An unconfirmed credential is asked again after a delay that grows with its age (1 s
         while fresh, up to a minute), so one stuck hash never holds back those behind it.
         """
+        bulk = getattr(self.registry, "anchor_receipts", None)
+        window = window if bulk is not None else 32
         for start in range(0, len(waiting), window):
             part = waiting[start:start + window]
-            receipts = list(self._receipts.map(lambda item: self.registry.anchor_receipt(item[1]), part))
+            if bulk is not None:
+                receipts = bulk([h for _, h, _ in part])
+            else:
+                receipts = list(self._receipts.map(lambda item: self.registry.anchor_receipt(item[1]), part))
             confirmed, unconfirmed = [], []
             for (cid, h, created), receipt in zip(part, receipts, strict=True):
                 if receipt is None:
@@ -292,7 +303,7 @@ class Relay:
                     confirmed.append((cid, receipt))
                 else:
                     unconfirmed.append((cid, created))
-            self._attach(confirmed)
+            self._attach(issuer_id, confirmed)
             if unconfirmed:
                 now = utcnow()
                 later = {cid: now + _poll_delay(now - created) for cid, created in unconfirmed}
@@ -301,24 +312,42 @@ class Relay:
                 return False
         return bool(waiting)
 
-    def _attach(self, confirmed: list[tuple[str, dict]]) -> None:
+    def _attach(self, issuer_id: str, confirmed: list[tuple[str, dict]]) -> None:
+        """Anchor proofs into the confirmed credentials: one read and one bulk update per 500."""
         if not confirmed:
             return
         with transaction(self.sessions) as session:
             now = utcnow()
-            anchored = []
-            for cid, receipt in confirmed:
-                c = repo.credential(session, cid)
-                if c is not None and c.anchor_state != AnchorState.anchored:
-                    attach_anchor(c, receipt, now)
-                    anchored.append(c.anchored_at - c.created_at)
-                    # Webhooks (docs/webhooks.md), in the transaction that attaches the proof.
-                    events.about(session, c, events.CREDENTIAL_ANCHORED, anchor={
-                        "anchored_at": cred.xsd_datetime(c.anchored_at), "chain_id": int(receipt["chainId"]),
-                        "contract": receipt["contract"], "tx_hash": receipt["txHash"],
-                        "block_number": int(receipt["blockNumber"]), "root": receipt["root"]})
+            anchored, rows = [], []
+            for start in range(0, len(confirmed), 500):
+                part = confirmed[start:start + 500]
+                current = repo.unanchored_documents(session, [cid for cid, _ in part])
+                for cid, receipt in part:
+                    if cid in current:
+                        document, created = current[cid]
+                        rows.append({"id": cid, **anchored_values(document, receipt, now)})
+                        anchored.append(rows[-1]["anchored_at"] - created)
+            repo.set_anchored(session, rows)
+            self._anchored_events(session, issuer_id, rows, dict(confirmed))
         observe_anchored(anchored)  # committed: microcred_issuer_issue_to_anchor_seconds
-        log.info("anchor proofs attached to %d credential(s)", len(confirmed))
+        log.info("anchor proofs attached to %d credential(s)", len(rows))
+
+    @staticmethod
+    def _anchored_events(session, issuer_id: str, rows: list[dict], receipts: dict[str, dict]) -> None:
+        """``credential.anchored`` for each credential just anchored (webhooks, docs/webhooks.md), in the
+        transaction that attaches the proofs; nothing read when no endpoint of the issuer wants it."""
+        if not rows or not webhooks_repo.subscribed(session, issuer_id, events.CREDENTIAL_ANCHORED):
+            return
+        items = []
+        for row in rows:
+            c, receipt = repo.credential(session, row["id"]), receipts[row["id"]]
+            items.append((c.id, {"credential": events.credential_ref(c.id, orjson.loads(c.document)["id"],
+                                                                     c.achievement_id, c.learner_id),
+                                 "anchor": {"anchored_at": cred.xsd_datetime(row["anchored_at"]),
+                                            "chain_id": int(receipt["chainId"]), "contract": receipt["contract"],
+                                            "tx_hash": receipt["txHash"], "block_number": int(receipt["blockNumber"]),
+                                            "root": receipt["root"]}}))
+        events.record_many(session, issuer_id, events.CREDENTIAL_ANCHORED, items)
 
     def _poll_later(self, when: dict[str, datetime]) -> None:
         by_time: dict[datetime, list[str]] = {}
@@ -372,7 +401,8 @@ def main() -> None:
     sessions = make_sessionmaker(make_engine(settings.database_url))
     relay = build_relay(settings, sessions)
     pool = SigningPool(settings.sign_processes)
-    runner = BatchRunner(settings, sessions, pool)
+    wake = threading.Event()  # a written batch chunk wakes the relay: its hashes go to the registry at once
+    runner = BatchRunner(settings, sessions, pool, on_chunk=wake.set)
     stop = threading.Event()
     wakes = [threading.Event(), threading.Event()]  # the runners' waits end at a stop too
 
@@ -396,7 +426,7 @@ def main() -> None:
     webhooks = threading.Thread(target=deliverer.run, args=(stop,), name="webhook-deliverer", daemon=True)
     webhooks.start()
     log.info("issuer outbox relay %s started (registry %s)", relay.holder, settings.registry_url)
-    relay.run(stop)
+    relay.run(stop, wake)
     batches.join(timeout=30)
     awards.join(timeout=30)
     webhooks.join(timeout=30)

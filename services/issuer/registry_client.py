@@ -70,9 +70,11 @@ class Registry(Protocol):
     def get_issuer(self, issuer_id: str) -> ChainAccount: ...
     def key_states(self, issuer_id: str) -> list[KeyChainState]: ...
     def rotate_key(self, issuer_id: str, body: dict) -> ChainAccount: ...
-    def queue_anchors(self, issuer_id: str, hashes: list[str], public_key: str | None = None) -> dict: ...
+    def queue_anchors(self, issuer_id: str, hashes: list[str], public_key: str | None = None,
+                      flush: bool = False) -> dict: ...
     def queue_revocations(self, issuer_id: str, hashes: list[str]) -> dict: ...
     def anchor_receipt(self, credential_hash: str) -> dict | None: ...
+    def anchor_receipts(self, hashes: list[str]) -> list[dict | None]: ...
     def chain(self) -> dict: ...
     def queue_status_list(self, issuer_id: str, list_id: str, list_hash: str, version: int) -> dict: ...
     def status_list(self, issuer_id: str, list_id: str) -> dict | None: ...
@@ -133,11 +135,15 @@ class HttpRegistry:
         answer = self._call("POST", f"/api/v1/issuers/{issuer_id}/keys", body)
         return ChainAccount(answer["address"], answer["state"])
 
-    def queue_anchors(self, issuer_id: str, hashes: list[str], public_key: str | None = None) -> dict:
-        """Queue hashes signed by ``public_key``; the registry anchors them once that key is on chain."""
+    def queue_anchors(self, issuer_id: str, hashes: list[str], public_key: str | None = None,
+                      flush: bool = False) -> dict:
+        """Queue hashes signed by ``public_key``; the registry anchors them once that key is on chain
+        (``flush``: the last of a batch, anchored in the registry's next pass)."""
         body: dict[str, Any] = {"issuer_id": issuer_id, "hashes": hashes}
         if public_key is not None:
             body["public_key"] = public_key
+        if flush:
+            body["flush"] = True
         return self._call("POST", "/api/v1/anchors", body)
 
     def queue_revocations(self, issuer_id: str, hashes: list[str]) -> dict:
@@ -145,6 +151,10 @@ class HttpRegistry:
 
     def anchor_receipt(self, credential_hash: str) -> dict | None:
         return self._call("GET", f"/api/v1/anchors/{credential_hash}", ok_404=True)
+
+    def anchor_receipts(self, hashes: list[str]) -> list[dict | None]:
+        """Up to 10,000 receipts in one call, in order (None: never queued)."""
+        return self._call("POST", "/api/v1/anchors/receipts", {"hashes": hashes})["receipts"]
 
     def chain(self) -> dict:
         return self._call("GET", "/api/v1/chain")

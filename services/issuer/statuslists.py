@@ -25,6 +25,7 @@ The rules of the format are services.core.statuslist's; this module keeps the li
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -105,7 +106,9 @@ def _first_try(session: Session, settings: IssuerSettings, issuer: Issuer, crede
         current.setdefault(status_list.purpose, status_list)
     if set(current) != set(PURPOSES):
         return False
-    picks = [(current[purpose], _rng.randrange(current[purpose].capacity)) for purpose in PURPOSES]
+    picks = [(current[purpose], _draw(current[purpose].capacity, 1)[0]) for purpose in PURPOSES]
+    # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL, unlock)
+    # what it wrote at once, or two writers retrying in different list orders could deadlock.
     try:
         with session.begin_nested():
             repo.insert_status_entry_rows(session, [(sl.id, index, credential_id) for sl, index in picks])
@@ -174,19 +177,39 @@ def _pick(session: Session, status_list: StatusList, want: int) -> list[int]:
         need = want - len(chosen)
         if need <= 0:
             break
-        candidates = {_rng.randrange(size) for _ in range(2 * need + 2)} - chosen
+        candidates = set(_draw(size, 2 * need + 2)) - chosen
         taken = repo.taken_indices(session, status_list.id, candidates)
-        free = sorted(candidates - taken)
-        _rng.shuffle(free)
+        free = _shuffled(sorted(candidates - taken))
         chosen.update(free[:need])
         if 2 * len(taken) > len(candidates):
             break  # crowded: random draws would mostly miss
     if len(chosen) < want:
         free = sorted(set(range(size)) - repo.all_taken_indices(session, status_list.id) - chosen)
         chosen.update(_rng.sample(free, min(len(free), want - len(chosen))))
-    picks = list(chosen)
-    _rng.shuffle(picks)
-    return picks
+    return _shuffled(sorted(chosen))
+
+
+def _draw(size: int, count: int) -> list[int]:
+    """``count`` uniform random indices below ``size`` from one read of the OS CSPRNG (rejection
+    sampling on masked bits: no modulo bias). ``SystemRandom.randrange`` reads it once per draw."""
+    bits = max(1, (size - 1).bit_length())
+    width, mask = (bits + 7) // 8, (1 << bits) - 1
+    out: list[int] = []
+    while len(out) < count:
+        block = os.urandom(width * 2 * (count - len(out)))  # at most half is rejected on average
+        for start in range(0, len(block), width):
+            value = int.from_bytes(block[start:start + width], "big") & mask
+            if value < size:
+                out.append(value)
+                if len(out) == count:
+                    break
+    return out
+
+
+def _shuffled(items: list[int]) -> list[int]:
+    """``items`` in a uniformly random order: sorted by 64-bit keys from one read of the OS CSPRNG."""
+    keys = os.urandom(8 * len(items))
+    return [item for _, item in sorted(zip((keys[i:i + 8] for i in range(0, len(keys), 8)), items))]
 
 
 # -- changes ------------------------------------------------------------------------------------------

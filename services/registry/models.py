@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.core.db import UTCDateTime, new_metadata, string_enum, utcnow
@@ -132,6 +132,9 @@ class Anchor(Base):
     # is registered on chain for this account. None (rows from before): batched at once.
     public_key: Mapped[str | None] = mapped_column(String(66))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Queued with ``flush``: the caller sent the last of a batch, so the worker cuts a root at once
+    # instead of waiting MICROCRED_ANCHOR_INTERVAL for more (docs/registry.md).
+    flush: Mapped[bool | None] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_registry_anchors_account_state", "account_id", "state"),
                       Index("ix_registry_anchors_job", "job_id"),

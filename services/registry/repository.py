@@ -36,11 +36,35 @@ def anchors_by_hash(session: Session, hashes: Sequence[str]) -> dict[str, Anchor
     return found
 
 
-def insert_anchors(session: Session, account_id: int, hashes: Sequence[str], public_key: str | None = None) -> None:
+def insert_anchors(session: Session, account_id: int, hashes: Sequence[str], public_key: str | None = None,
+                   flush: bool = False) -> None:
     now = utcnow()
     if hashes:
         session.execute(insert(Anchor), [{"hash": h, "account_id": account_id, "state": ItemState.queued,
-                                          "public_key": public_key, "created_at": now} for h in hashes])
+                                          "public_key": public_key, "created_at": now, "flush": flush}
+                                         for h in hashes])
+
+
+def flush_anchors(session: Session, account_id: int, hashes: Sequence[str]) -> None:
+    """Hashes queued earlier without ``flush`` that a later call asks to anchor at once."""
+    for start in range(0, len(hashes), 500):
+        session.execute(update(Anchor).where(Anchor.account_id == account_id, Anchor.hash.in_(hashes[start:start + 500]),
+                                             Anchor.job_id.is_(None), Anchor.flush.is_not(True))
+                        .values(flush=True).execution_options(synchronize_session=False))
+
+
+def anchors_with_jobs(session: Session, hashes: Sequence[str]) -> dict[str, tuple[Anchor, ChainJob | None, ChainAccount]]:
+    """:func:`anchor_with_job` for many hashes at once (500 per query)."""
+    found: dict[str, tuple[Anchor, ChainJob | None, ChainAccount]] = {}
+    ordered = sorted(set(hashes))
+    for start in range(0, len(ordered), 500):
+        for anchor, job, account in session.execute(
+                select(Anchor, ChainJob, ChainAccount)
+                .join(ChainAccount, Anchor.account_id == ChainAccount.id)
+                .outerjoin(ChainJob, Anchor.job_id == ChainJob.id)
+                .where(Anchor.hash.in_(ordered[start:start + 500]))):
+            found[anchor.hash] = (anchor, job, account)
+    return found
 
 
 def anchor_with_job(session: Session, credential_hash: str) -> tuple[Anchor, ChainJob | None, ChainAccount] | None:
@@ -76,6 +100,12 @@ def oldest_unbatched(session: Session, model: type[Anchor] | type[Revocation], a
     if oldest is not None and oldest.tzinfo is None:  # SQLite returns aggregates naive
         oldest = oldest.replace(tzinfo=UTC)
     return int(count), oldest
+
+
+def flush_asked(session: Session, account_id: int, keys: Collection[str] | None = None) -> bool:
+    """Whether a ready anchor was queued with ``flush`` (its batch is whole: anchor without waiting)."""
+    return session.scalar(select(Anchor.id).where(*_ready(Anchor, account_id, keys), Anchor.flush.is_(True))
+                          .limit(1)) is not None
 
 
 def assign_to_job(session: Session, model: type[Anchor] | type[Revocation], rows: list[dict]) -> None:

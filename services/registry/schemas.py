@@ -94,6 +94,17 @@ class HashesIn(Strict):
 class AnchorsIn(HashesIn):
     public_key: Bytes32 | None = Field(None, description="the Ed25519 key (0x hex) that signed these credentials: "
                                                          "they are batched only once it is registered on chain")
+    flush: bool = Field(False, description="the last hashes of a batch: anchor them in the next pass, without "
+                                           "waiting MICROCRED_ANCHOR_INTERVAL for more")
+
+
+class ReceiptsIn(Strict):
+    hashes: list[Bytes32] = Field(min_length=1, max_length=10_000)
+
+
+class ReceiptsOut(BaseModel):
+    receipts: list["AnchorReceipt | None"] = Field(description="one per hash asked, in order; null for a hash "
+                                                               "never queued")
 
 
 class QueuedOut(BaseModel):
@@ -202,3 +213,6 @@ class JobRead(BaseModel):
     error: str | None
     failedAt: str | None
     acknowledgedAt: str | None
+
+
+ReceiptsOut.model_rebuild()

@@ -14,7 +14,7 @@ from services.core.errors import Conflict, NotFound
 from services.registry import repository as repo
 from services.registry.accounts import new_sealed_account
 from services.registry.chain import ChainError, RegistryChain
-from services.registry.models import (AccountState, ChainAccount, ChainJob, ItemState, JobKind, JobState,
+from services.registry.models import (AccountState, Anchor, ChainAccount, ChainJob, ItemState, JobKind, JobState,
                                       StatusListState, StatusListUpdate)
 from services.registry.schemas import (AnchorReceipt, AnchorsIn, ChainStatus, FailedJob, HashesIn, IssuerCreate,
                                        IssuerRead, JobRead, KeyChainState, KeyRetirementState, KeyRotate, QueuedOut,
@@ -161,8 +161,11 @@ def queue_anchors(session: Session, body: AnchorsIn | HashesIn) -> QueuedOut:
     if foreign:
         raise Conflict(f"{len(foreign)} hash(es) are already queued by another issuer, e.g. {foreign[0]}")
     new = [h for h in hashes if h not in existing]
-    repo.insert_anchors(session, account.id, new, getattr(body, "public_key", None))
-    if new:
+    flush = bool(getattr(body, "flush", False))
+    repo.insert_anchors(session, account.id, new, getattr(body, "public_key", None), flush=flush)
+    if flush and len(new) < len(hashes):  # a retried delivery: those queued before are to go at once too
+        repo.flush_anchors(session, account.id, [h for h in hashes if h in existing])
+    if new or flush:
         repo.notify_work(session)
     return QueuedOut(issuer_id=body.issuer_id, queued=len(new), already_queued=len(hashes) - len(new))
 
@@ -189,7 +192,26 @@ def anchor_receipt(session: Session, chain: RegistryChain | None, head: Callable
     found = repo.anchor_with_job(session, credential_hash)
     if found is None:
         raise NotFound(f"hash {credential_hash} was never queued for anchoring")
-    anchor, job, account = found
+    return _receipt(chain, head, *found)
+
+
+def anchor_receipts(session: Session, chain: RegistryChain | None, head: Callable[[], int | None],
+                    hashes: list[str]) -> list[AnchorReceipt | None]:
+    """The receipts of many hashes (None for one never queued), in order: a few queries and one
+    look at the head block, however many hashes (the issuer's relay asks for a batch at once)."""
+    found = repo.anchors_with_jobs(session, hashes)
+    head_block: list[int | None] = []
+
+    def head_once() -> int | None:
+        if not head_block:
+            head_block.append(head())
+        return head_block[0]
+
+    return [_receipt(chain, head_once, *found[h]) if h in found else None for h in hashes]
+
+
+def _receipt(chain: RegistryChain | None, head: Callable[[], int | None], anchor: Anchor, job: ChainJob | None,
+             account: ChainAccount) -> AnchorReceipt:
     sent = job is not None and job.tx_hash is not None and anchor.state != ItemState.queued
     proof = [("0x" + anchor.proof[i:i + 64]) for i in range(0, len(anchor.proof), 64)] if sent and anchor.proof is not None else None
     return AnchorReceipt(

@@ -271,7 +271,8 @@ class Worker:
             keys = repo.confirmed_keys(session, sender)
             self._report_waiting(session, sender, account_id, keys)
             count, oldest = repo.oldest_unbatched(session, Anchor, account_id, keys)
-            if not self._due(count, oldest, limit, force):
+            # A batch's last hashes come with ``flush``: nothing more of it is coming to wait for.
+            if not self._due(count, oldest, limit, force or (count > 0 and repo.flush_asked(session, account_id, keys))):
                 return
             items = repo.unbatched(session, Anchor, account_id, limit, keys)
             tree = MerkleTree.build([bytes.fromhex(a.hash[2:]) for a in items])

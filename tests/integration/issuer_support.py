@@ -88,7 +88,7 @@ class FakeRegistry:
                 retirement_error=failure.get("retirement_error")))
         return states
 
-    def queue_anchors(self, issuer_id, hashes, public_key=None):
+    def queue_anchors(self, issuer_id, hashes, public_key=None, flush=False):
         self._check("queue_anchors")
         if issuer_id not in self.accounts:
             raise RegistryRefused(404, "not_found", "no account")
@@ -114,6 +114,9 @@ class FakeRegistry:
             "hash": credential_hash, "state": "queued", "account": self.accounts[issuer_id]["address"],
             "chainId": None, "contract": None, "root": None, "proof": None, "txHash": None, "blockNumber": None,
             "confirmations": None}
+
+    def anchor_receipts(self, hashes):
+        return [self.anchor_receipt(h) for h in hashes]
 
     def confirm_all(self, block: int = 7) -> None:
         """Pretend every queued hash was anchored (one fake root per call)."""

@@ -13,7 +13,8 @@ from services.core.multiformats import decode_public_key
 from services.issuer.batches.runner import BatchRunner
 from services.issuer.models import Batch, Credential, OutboxKind, OutboxMessage
 from services.issuer.signing import SigningPool
-from tests.integration.issuer_support import auth, count, create_achievement, create_issuer, issuer_client
+from tests.integration.issuer_support import (anchor_everything, auth, count, create_achievement, create_issuer,
+                                              issuer_client)
 
 
 @pytest.fixture
@@ -62,6 +63,26 @@ def test_bad_rows_are_reported_and_good_rows_issued_in_chunks(setup):
     assert doc["credentialSubject"]["name"] == "Learner 0"
     vm = doc["proof"][0]["verificationMethod"]
     assert dataintegrity.verify(doc, decode_public_key(vm.split("#")[1])).valid
+
+
+def test_progress_counts_signed_then_anchored_and_the_last_chunk_asks_to_anchor_at_once(setup):
+    client, key, achievement_id = setup
+    batch = _post(client, key, {"achievement_id": achievement_id, "recipients": _recipients(60)}).json()
+    assert batch["signed"] == 0 and batch["anchored"] == 0
+    BatchRunner(client.settings, client.sessions, SigningPool(1)).tick()
+    progress = client.get(f"/api/v1/credentials/batches/{batch['id']}", params={"limit": 0}, headers=auth(key)).json()
+    assert progress["state"] == "done" and progress["signed"] == progress["issued"] == 60
+    assert progress["anchored"] == 0 and progress["credentials"] == []  # limit=0: the counts alone
+    with client.sessions() as s:
+        messages = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.anchor)
+                             .order_by(OutboxMessage.id)).all()
+        assert [bool(m.payload.get("flush")) for m in messages] == [False, False, True]  # chunks of 25, 25, 10
+    anchor_everything(client)
+    progress = client.get(f"/api/v1/credentials/batches/{batch['id']}", params={"limit": 0}, headers=auth(key)).json()
+    assert progress["anchored"] == 60
+    one = client.get(f"/api/v1/credentials/batches/{batch['id']}", headers=auth(key)).json()["credentials"][0]
+    document = client.get(f"/api/v1/credentials/{one['id']}", headers=auth(key)).json()["credential"]
+    assert [p["cryptosuite"] for p in document["proof"]] == ["eddsa-rdfc-2022", "microcred-anchor-2026"]
 
 
 def test_progress_is_readable_while_it_runs_and_a_stopped_runner_resumes_without_duplicates(setup):

@@ -174,9 +174,10 @@ def test_an_index_taken_by_a_concurrent_transaction_is_drawn_again(client, lakes
     # The first draws hit an index another transaction has just written but not committed
     # (invisible to the check): the insert fails on the unique constraint and is drawn again,
     # first by the one-statement try, then by the general path.
-    draws = iter([taken] * 6)
-    real_randrange = statuslists._rng.randrange
-    monkeypatch.setattr(statuslists._rng, "randrange", lambda n: next(draws, real_randrange(n)))
+    draws = iter([True, True, True])  # the first try draws once per list, then the general path
+    real_draw = statuslists._draw
+    monkeypatch.setattr(statuslists, "_draw",
+                        lambda size, count: [taken] * count if next(draws, False) else real_draw(size, count))
     real_taken, blind = repo.taken_indices, iter([True])
     monkeypatch.setattr(repo, "taken_indices",
                         lambda s, lid, c: set() if next(blind, False) else real_taken(s, lid, c))
@@ -193,6 +194,9 @@ def test_an_index_taken_by_a_concurrent_transaction_is_drawn_again(client, lakes
     second = issue(client, key, achievement_id, email="second@example.org")
     assert len(collisions) == 2 and all(taken in [index for _, index, _ in rows] for rows in collisions)
     assert int(status_entry(second["credential"], "revocation")["statusListIndex"]) != taken
+    # nothing of the first try is left behind: the credential holds one entry per list
+    with client.sessions() as session:
+        assert len(repo.status_entries_of(session, second["id"])) == 2
 
 
 def test_a_crowded_list_still_finds_its_last_free_index(database_url, tmp_path):

@@ -16,7 +16,7 @@ from services.core.merkle import verify_proof
 from services.registry import service
 from services.registry.chain import Web3Chain
 from services.registry.models import AccountState, Anchor, ChainAccount, ChainJob, ItemState, JobKind, JobState
-from services.registry.schemas import HashesIn, IssuerCreate
+from services.registry.schemas import AnchorsIn, HashesIn, IssuerCreate
 from services.registry.settings import RegistrySettings
 from services.registry.worker import Worker
 
@@ -133,6 +133,27 @@ def test_batches_are_cut_at_max_leaves(chain, database_url, tmp_path):
     sizes = sorted(j.payload["leafCount"] for j in {j.id: j for _, j in anchors.values()}.values())
     assert sizes == [5, 10, 10]
     assert len(harness.anchored_roots()) == 3
+
+
+def test_a_flushed_batch_is_cut_at_once_and_its_receipts_come_in_one_call(harness):
+    """The anchoring interval is an hour here: hashes queued without ``flush`` wait, the last chunk of
+    a batch (``flush``) is cut in the next pass with those before it; the bulk receipts equal the single ones."""
+    harness.create_issuer()
+    earlier, last = [_h() for _ in range(30)], [_h() for _ in range(7)]
+    harness.queue(earlier)
+    worker = harness.worker()
+    for _ in range(3):
+        worker.tick()
+    assert {a.state for a, _ in harness.anchors().values()} == {ItemState.queued}, "nothing is due yet"
+    with transaction(harness.sessions) as s:
+        service.queue_anchors(s, AnchorsIn(issuer_id="iss_a", hashes=last, flush=True))
+    harness.settle(worker, harness.all_confirmed, force_cut=False)
+    assert len(harness.anchored_roots()) == 1  # one root for the whole batch
+    unknown = _h()
+    with harness.sessions() as s:
+        bulk = service.anchor_receipts(s, harness.adapter, harness.adapter.head, [*earlier, *last, unknown])
+    assert bulk[-1] is None
+    assert [r.model_dump() for r in bulk[:-1]] == [harness.receipt(h).model_dump() for h in [*earlier, *last]]
 
 
 def test_receipt_waits_for_the_configured_confirmations(chain, database_url, tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.core import leases, wakeup
@@ -30,17 +30,27 @@ def add_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict
     return message
 
 
+def queue_outbox(session: Session, issuer_id: str, kind: OutboxKind, payload: dict) -> None:
+    """:func:`add_outbox` as one Core INSERT, for callers that need no row back (every issuance)."""
+    now = utcnow()
+    session.execute(OutboxMessage.__table__.insert(), [{
+        "issuer_id": issuer_id, "kind": kind, "payload": payload, "state": OutboxState.pending, "attempts": 0,
+        "next_attempt_at": now, "created_at": now}])
+    wakeup.notify(session, OUTBOX_CHANNEL)
+
+
 def pending_outbox(session: Session, limit: int) -> Sequence[OutboxMessage]:
     return session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.pending)
                            .order_by(OutboxMessage.id).limit(limit)).all()
 
 
-def awaiting_anchor(session: Session, issuer_id: str, now: datetime, limit: int) -> Sequence[Credential]:
-    """Credentials the registry holds whose anchor is not attached yet, oldest first."""
-    return session.scalars(
-        select(Credential).where(Credential.issuer_id == issuer_id, Credential.anchor_state == AnchorState.queued,
-                                 (Credential.anchor_next_poll_at.is_(None)) | (Credential.anchor_next_poll_at <= now))
-        .order_by(Credential.created_at, Credential.id).limit(limit)).all()
+def awaiting_anchor(session: Session, issuer_id: str, now: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+    """(id, hash, created_at) of credentials the registry holds whose anchor is not attached yet, oldest first."""
+    return [tuple(row) for row in session.execute(
+        select(Credential.id, Credential.credential_hash, Credential.created_at)
+        .where(Credential.issuer_id == issuer_id, Credential.anchor_state == AnchorState.queued,
+               (Credential.anchor_next_poll_at.is_(None)) | (Credential.anchor_next_poll_at <= now))
+        .order_by(Credential.created_at, Credential.id).limit(limit))]
 
 
 def issuers_awaiting_anchor(session: Session) -> list[str]:
@@ -126,6 +136,24 @@ def signing_key_of(session: Session, hashes: Sequence[str]) -> dict[str, str]:
             .where(Credential.credential_hash.in_(hashes[start:start + 500]))).all()
         key_of.update((h, key) for h, key in rows)
     return key_of
+
+
+def unanchored_documents(session: Session, credential_ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
+    """id → (document, created_at) of those credentials not anchored yet (columns only, 500 ids per query)."""
+    found: dict[str, tuple[str, datetime]] = {}
+    for start in range(0, len(credential_ids), 500):
+        for cid, document, created in session.execute(
+                select(Credential.id, Credential.document, Credential.created_at)
+                .where(Credential.id.in_(credential_ids[start:start + 500]),
+                       Credential.anchor_state != AnchorState.anchored)):
+            found[cid] = (document, created)
+    return found
+
+
+def set_anchored(session: Session, rows: list[dict]) -> None:
+    """Bulk UPDATE by primary key: ``rows`` are ``id`` with the values of ``service.anchored_values``."""
+    if rows:
+        session.execute(update(Credential), rows)
 
 
 def credential(session: Session, credential_id: str) -> Credential | None:

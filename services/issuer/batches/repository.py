@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, defer
 
 from services.core.db import utcnow
-from services.issuer.models import Batch, BatchState, Credential
+from services.issuer.models import AnchorState, Batch, BatchState, Credential
 
 
 def batch(session: Session, issuer_id: str, batch_id: str) -> Batch | None:
-    return session.scalar(select(Batch).where(Batch.issuer_id == issuer_id, Batch.id == batch_id))
+    """The batch without its recipients (a large JSON value a progress poll has no use for)."""
+    return session.scalar(select(Batch).options(defer(Batch.rows))
+                          .where(Batch.issuer_id == issuer_id, Batch.id == batch_id))
 
 
 def claimable_batches(session: Session, now: datetime) -> list[str]:
@@ -40,3 +42,9 @@ def batch_credentials(session: Session, batch_id: str, offset: int, limit: int) 
     return [(r, i) for r, i in session.execute(
         select(Credential.batch_row, Credential.id).where(Credential.batch_id == batch_id)
         .order_by(Credential.batch_row).offset(offset).limit(limit))]
+
+
+def anchored_count(session: Session, batch_id: str) -> int:
+    """How many of the batch's credentials carry their anchor proof (the batch index, then the rows)."""
+    return int(session.scalar(select(func.count()).select_from(Credential).where(
+        Credential.batch_id == batch_id, Credential.anchor_state == AnchorState.anchored)) or 0)

@@ -1,10 +1,11 @@
 """The batch runner: issues a bulk request's good rows in chunks, each chunk one transaction.
 
 A runner claims a batch with a lease (so any number of processes may run one; only one
-works a batch at a time), then loops: build the next chunk's documents, sign them in the
-process pool while the previous chunk is written, and commit each chunk together with
-its outbox message and the batch's progress (``next_index``). A crash loses at most the
-chunk in hand, and the next runner resumes at ``next_index``: no row is issued twice.
+works a batch at a time), then loops: build the next chunks' documents, sign them in the
+process pool (two chunks at a time) while the one before them is written, and commit each
+chunk together with its outbox message and the batch's progress (``next_index``), in a few
+set-based statements. A crash loses at most the chunks in hand, and the next runner resumes at
+``next_index``: no row is issued twice.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import os
 import socket
 import threading
 import uuid
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
@@ -37,6 +41,7 @@ from services.issuer.webhooks import events
 log = logging.getLogger("microcred.issuer.batches")
 
 LEASE_TTL = timedelta(seconds=60)
+PIPELINE_DEPTH = 2  # chunks being signed while one is written
 
 
 class _KeyChanged(Exception):
@@ -45,10 +50,12 @@ class _KeyChanged(Exception):
 
 class BatchRunner:
     def __init__(self, settings: IssuerSettings, sessions: sessionmaker[Session], pool: SigningPool,
-                 holder: str | None = None) -> None:
+                 holder: str | None = None, on_chunk: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
         self.pool = pool
+        # Called after each chunk commits (the relay's wake-up: its hashes go to the registry at once).
+        self.on_chunk = on_chunk
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None, interval: float = 1.0) -> None:
@@ -121,23 +128,35 @@ class BatchRunner:
                                        [item[2] for item in items])
             return begin, now, valid_from, valid_until, items, futures
 
-        pending = prepare(start) if start < len(rows) else None
+        # Two chunks in the pool while this thread writes the one before them and builds the next:
+        # the signing processes then never wait for the database (each chunk's indices are reserved
+        # when it is built; those of a chunk never written are lost if the runner stops for good).
+        in_flight: deque = deque()
+        cursor = start
+
+        def top_up() -> None:
+            nonlocal cursor
+            while len(in_flight) < PIPELINE_DEPTH and cursor < len(rows) and not (stop and stop.is_set()):
+                in_flight.append(prepare(cursor))
+                cursor += len(in_flight[-1][4])
+
+        top_up()
         try:
-            while pending is not None:
-                begin, now, valid_from, valid_until, items, futures = pending
+            while in_flight:
+                begin, now, valid_from, valid_until, items, futures = in_flight.popleft()
                 end = begin + len(items)
-                # Start signing the next chunk before writing this one: the pool and the
-                # database then work at the same time.
-                pending = prepare(end) if end < len(rows) and not (stop and stop.is_set()) else None
+                top_up()
                 outcomes = self.pool.gather(futures)
                 self._write(batch_id, issuer_id, achievement_id, context.key_id, learner_secret, items, outcomes, now,
                             valid_from, valid_until, end, done=end >= len(rows))
+                if self.on_chunk is not None:
+                    self.on_chunk()
                 if stop is not None and stop.is_set():
                     break
         except _KeyChanged:
             log.info("batch %s: signing key rotated; resuming with the new key", batch_id)
-            if pending is not None:
-                self.pool.gather(pending[5])
+            for chunk_in_flight in in_flight:
+                self.pool.gather(chunk_in_flight[5])
             return True
         return True
 
@@ -150,7 +169,6 @@ class BatchRunner:
             key = issuers_repo.signing_key(session, key_id)
             if key is None or key.state != KeyState.active:
                 raise _KeyChanged()
-            batch = session.get(Batch, batch_id)
             rows, errors, not_issued = [], [], []
             signed = []
             for (row_index, cid, _, recipient), outcome in zip(items, outcomes, strict=True):
@@ -159,7 +177,7 @@ class BatchRunner:
                     not_issued.append(cid)
                     continue
                 signed.append((row_index, cid, recipient, outcome))
-            # Each issued row's learner, found or created in this chunk's transaction.
+            # Each issued row's learner, found or created in bulk in this chunk's transaction.
             learner_ids = learners.link_many(session, issuer_id, learner_secret, [r for _, _, r, _ in signed])
             for (row_index, cid, _, outcome), learner_id in zip(signed, learner_ids, strict=True):
                 rows.append(credentials_repo.credential_row(
@@ -172,14 +190,19 @@ class BatchRunner:
             awards.queue(session, issuer_id, [(r.get("learner_id"), achievement_id) for r in rows], now)
             statuslists_repository.delete_status_entries(session, not_issued)
             if rows:
-                outbox.add_outbox(session, issuer_id, OutboxKind.anchor, {"hashes": [r["credential_hash"] for r in rows]})
-            batch.next_index = end
-            batch.processed += len(items)
-            batch.issued += len(rows)
-            batch.failed += len(errors)
+                # The last chunk asks the registry to anchor at once (``flush``): the batch is whole,
+                # nothing more of it will come to wait for.
+                outbox.add_outbox(session, issuer_id, OutboxKind.anchor,
+                                  {"hashes": [r["credential_hash"] for r in rows], **({"flush": True} if done else {})})
+            # Progress in one UPDATE: the batch row's recipients (a large JSON value) are not read back.
+            values: dict = {"next_index": end, "processed": Batch.processed + len(items),
+                            "issued": Batch.issued + len(rows), "failed": Batch.failed + len(errors)}
             if errors:
-                batch.errors = [*(batch.errors or []), *errors]
+                stored = session.scalar(select(Batch.errors).where(Batch.id == batch_id))
+                values["errors"] = [*(stored or []), *errors]
             if done:
-                batch.state, batch.finished_at = BatchState.done, datetime.now(UTC)
-                batch.rows = None  # the only copy of plain email addresses goes with it
-                batch.lease_holder = batch.lease_until = None
+                values.update(state=BatchState.done, finished_at=datetime.now(UTC),
+                              rows=None,  # the only copy of plain email addresses goes with it
+                              lease_holder=None, lease_until=None)
+            session.execute(update(Batch).where(Batch.id == batch_id).values(**values)
+                            .execution_options(synchronize_session=False))

@@ -86,6 +86,9 @@ class BatchRead(BaseModel):
     processed: int
     issued: int
     failed: int
+    signed: int = Field(description="credentials signed and stored so far (the same as issued)")
+    anchored: int = Field(description="of those, how many carry their anchor proof (anchored on chain): the batch "
+                                      "is wholly verifiable once anchored == issued and state is done")
     errors: list[RowError]
     credentials: list[BatchCredential] = Field(description="issued so far, by row (paged: offset, limit)")
     created_at: datetime

@@ -97,7 +97,8 @@ def get_batch(session: Session, settings: IssuerSettings, issuer: Issuer, batch_
 def _batch_read(session: Session, settings: IssuerSettings, batch: Batch, offset: int, limit: int) -> BatchRead:
     issued = repo.batch_credentials(session, batch.id, offset, limit)
     return BatchRead(id=batch.id, state=batch.state.value, achievement_id=batch.achievement_id, total=batch.total,
-                     processed=batch.processed, issued=batch.issued, failed=batch.failed,
+                     processed=batch.processed, issued=batch.issued, failed=batch.failed, signed=batch.issued,
+                     anchored=repo.anchored_count(session, batch.id) if batch.issued else 0,
                      errors=[RowError(**e) for e in sorted(batch.errors or [], key=lambda e: e["row"])],
                      credentials=[BatchCredential(row=r, id=cid, url=cred.credential_url(settings.public_base_url, cid))
                                   for r, cid in issued],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +42,13 @@ def xsd_datetime(value: datetime) -> str:
     """UTC, to the second, with a 'Z': what every date in our documents looks like."""
     if value.tzinfo is None:
         raise ValueError("naive datetime")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _xsd(value)
+
+
+@lru_cache(maxsize=256)  # a batch chunk formats the same few times for every row
+def _xsd(value: datetime) -> str:
+    u = value.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
 
 
 def normalize_email(email: str) -> str:

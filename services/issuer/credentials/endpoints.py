@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from services.issuer.deps import IdempotencyKey, Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing
 from services.issuer.routing import CredentialId, wake
 from services.issuer.credentials import service
+from services.issuer.pathways import awards
 from services.issuer.credentials.schemas import (CredentialCreate, CredentialList, CredentialRead, CredentialStatusRead,
                                                  RenewIn, RevokeIn, SuspendIn)
 
@@ -26,7 +27,8 @@ def issue_credential(body: CredentialCreate, principal: Issuing, session: Sessio
     credential, created = service.issue_credential(session, settings, principal.issuer, body, idempotency_key)
     if created:
         tasks.add_task(wake, request, "wake_relay")
-        tasks.add_task(wake, request, "wake_awards")
+        if awards.jobs_queued(session):  # a pathway component: no other issuance wakes the award runner
+            tasks.add_task(wake, request, "wake_awards")
     else:
         response.status_code = 200
     return credential

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.issuer.models import AnchorState, Credential
@@ -81,8 +81,9 @@ def credentials_page(session: Session, issuer_id: str, limit: int, after: tuple[
 
 
 def insert_credentials(session: Session, rows: list[dict]) -> None:
+    """One executemany of the table's INSERT (Core: the ORM's bulk path costs more per row than SQLite)."""
     if rows:
-        session.execute(insert(Credential), rows)
+        session.execute(Credential.__table__.insert(), rows)
 
 
 def credentials_invalidated_by_compromise(session: Session, key_id: int, until: datetime) -> int:

@@ -72,22 +72,38 @@ def issue_credential(session: Session, settings: IssuerSettings, issuer: Issuer,
     now = utcnow()
     valid_from = body.valid_from.astimezone(UTC) if body.valid_from else now
     learner_id = learners.link(session, settings, issuer, email=body.recipient.email, did=body.recipient.did)
+    row: dict = {}
     credential_id = _issue(
         session, settings, issuer, achievement, now=now, credential_id=cred.new_credential_id(),
         subject=builder.recipient_subject(body.recipient.name, body.recipient.email, did=body.recipient.did),
         valid_from=valid_from, valid_until=cred.valid_until_for(valid_from, achievement.validity_days),
         evidence=[e.model_dump(exclude_none=True) for e in body.evidence] if body.evidence else None,
-        learner_id=learner_id)
+        learner_id=learner_id, written=row)
     if idempotency_key:
         idempotency.remember(session, issuer, idempotency_key, fingerprint, "credential", credential_id)
     session.flush()
-    return get_credential(session, issuer, credential_id), True
+    # Answered from what was just written (the active key signed it), not read back: two queries less.
+    return _read_new(row, now), True
+
+
+def _read_new(row: dict, now: datetime) -> CredentialRead:
+    """The answer for a credential this transaction wrote: pending anchoring, not revoked or suspended."""
+    document = row["signed"]
+    status = cred.status_of(revoked_at=None, valid_from=row["valid_from"], valid_until=row["valid_until"],
+                            anchored=False, signed_after_key_invalid=False, now=now, suspended_at=None)
+    return CredentialRead(id=row["id"], url=document["id"], status=status, credential=document,
+                          credential_hash=row["credential_hash"], achievement_id=row["achievement_id"],
+                          anchored_at=None, revoked=False, revoked_at=None, revocation_reason=None, suspended=False,
+                          suspended_at=None, suspension_reason=None, created_at=row["created_at"],
+                          learner_id=row["learner_id"], replaces=row["replaces"], replaced_by=None)
 
 
 def _issue(session: Session, settings: IssuerSettings, issuer: Issuer, achievement: Achievement, *, now: datetime,
            credential_id: str, subject: dict, valid_from: datetime, valid_until: datetime | None,
-           evidence: list[dict] | None, learner_id: str | None, replaces: str | None = None) -> str:
-    """Build, sign and store one credential with its hash in the outbox, in the caller's transaction."""
+           evidence: list[dict] | None, learner_id: str | None, replaces: str | None = None,
+           written: dict | None = None) -> str:
+    """Build, sign and store one credential with its hash in the outbox, in the caller's transaction
+    (``written``, if given, receives the stored row and the signed document)."""
     key = active_key(session, issuer)
     context = signer(settings, issuer, key)
     # Its indices in the current revocation and suspension lists, written in this transaction.
@@ -104,7 +120,9 @@ def _issue(session: Session, settings: IssuerSettings, issuer: Issuer, achieveme
         valid_until=valid_until, now=now, learner_id=learner_id, replaces=replaces)
     repo.insert_credentials(session, [row])
     events.issued(session, issuer.id, [row])  # webhooks (docs/webhooks.md), in this transaction
-    outbox.add_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
+    if written is not None:
+        written.update(row, signed=outcome.document)
+    outbox.queue_outbox(session, issuer.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
     # A component of a pathway: the learner's award job, in this transaction (docs/pathways.md).
     awards.queue(session, issuer.id, [(learner_id, achievement.id)], now)
     return credential_id

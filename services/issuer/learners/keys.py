@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 from services.core.secretbox import open_sealed, seal
 from services.issuer.credentials.document import normalize_email
@@ -24,6 +25,7 @@ def new_sealed_secret(key_encryption_key: str, issuer_id: str) -> str:
     return seal(key_encryption_key, secrets.token_bytes(32), _aad(issuer_id))
 
 
+@lru_cache(maxsize=4096)  # one AES-GCM open per issuer and process; the sealed value never changes
 def open_secret(key_encryption_key: str, issuer_id: str, sealed: str) -> bytes:
     return open_sealed(key_encryption_key, sealed, _aad(issuer_id))
 

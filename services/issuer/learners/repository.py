@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.core.db import add_unless_taken
+from services.core.db import add_unless_taken, insert_ignore
 from services.issuer.models import Credential, Issuer, Learner
 
 
@@ -36,6 +36,29 @@ def by_email_keys(session: Session, issuer_id: str, keys: Sequence[str]) -> dict
                                                          Learner.email_key.in_(ordered[start:start + 500]))):
             found[row.email_key] = row
     return found
+
+
+def ids_by_email_keys(session: Session, issuer_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """email key → (learner id, DID), for those of ``keys`` the issuer has (columns only, no ORM rows)."""
+    found: dict[str, tuple[str, str | None]] = {}
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), 500):
+        for key, learner_id, did in session.execute(
+                select(Learner.email_key, Learner.id, Learner.did)
+                .where(Learner.issuer_id == issuer_id, Learner.email_key.in_(ordered[start:start + 500]))):
+            found[key] = (learner_id, did)
+    return found
+
+
+def insert_missing(session: Session, rows: list[dict]) -> None:
+    """New learners in bulk; a row a concurrent transaction made first (same email key or DID) is skipped.
+
+    In email-key order, so two transactions inserting some of the same learners wait for each
+    other in one order and never deadlock (PostgreSQL holds a conflicting insert until the other
+    commits)."""
+    rows = sorted(rows, key=lambda r: r["email_key"] or "")
+    for start in range(0, len(rows), 500):
+        insert_ignore(session, Learner.__table__, rows[start:start + 500])
 
 
 def by_did(session: Session, issuer_id: str, did: str) -> Learner | None:

@@ -20,8 +20,12 @@ from services.issuer.settings import IssuerSettings
 
 
 def secret(session: Session, settings: IssuerSettings, issuer: Issuer) -> bytes:
-    """The issuer's learner secret, made (once, first writer wins) on first use."""
-    sealed = repo.sealed_secret(session, issuer.id)
+    """The issuer's learner secret, made (once, first writer wins) on first use.
+
+    Once made it never changes, so the sealed value on the issuer row the caller loaded is
+    used as it is (no query), and opened once per process (``keys.open_secret`` is cached).
+    """
+    sealed = issuer.sealed_learner_secret or repo.sealed_secret(session, issuer.id)
     if sealed is None:
         repo.set_secret_if_absent(session, issuer.id,
                                   keys.new_sealed_secret(settings.secret("key_encryption_key"), issuer.id))
@@ -49,24 +53,39 @@ def link_many(session: Session, issuer_id: str, learner_secret: bytes,
               recipients: list[tuple[str, str | None]]) -> list[str]:
     """Learner ids for ``(email, did)`` recipients, in order, creating the missing ones.
 
+    In bulk: one ``INSERT … ON CONFLICT DO NOTHING`` of every recipient's learner (those that
+    exist, or that a concurrent transaction makes first, are skipped), then one lookup of them
+    all — whatever the number of recipients (500 per statement).
     A learner's DID is the first one given; a later, different one is kept only in that
-    credential (``credentialSubject.id``), not on the learner.
+    credential (``credentialSubject.id``), not on the learner. A DID another learner of the
+    issuer already has is not given to a new one (the learner is made without it).
     """
     wanted = [(keys.email_key(learner_secret, email), did) for email, did in recipients]
-    known = repo.by_email_keys(session, issuer_id, [k for k, _ in wanted])
+    # Insert first (a learner that exists is skipped by its unique key), then read them all:
+    # two statements for the common cases, new learners and known ones alike.
+    missing: dict[str, str | None] = {}
+    for key, did in wanted:
+        missing.setdefault(key, did)
+    known: dict[str, tuple[str, str | None]] = {}
+    for attempt in range(2):
+        if not missing:
+            break
+        now = utcnow()
+        # The second attempt drops the DID: its unique key is what refused the first.
+        repo.insert_missing(session, [{"id": new_id("lrn"), "issuer_id": issuer_id, "email_key": key,
+                                       "did": did if attempt == 0 else None, "created_at": now}
+                                      for key, did in missing.items()])
+        known.update(repo.ids_by_email_keys(session, issuer_id, list(missing)))
+        missing = {key: did for key, did in missing.items() if key not in known}
+    if missing:  # pragma: no cover - a learner row we inserted or found must be there
+        raise RuntimeError("learners could not be linked")
     ids = []
     for key, did in wanted:
-        found = known.get(key)
-        if found is None:
-            row = Learner(id=new_id("lrn"), issuer_id=issuer_id, email_key=key, did=did, created_at=utcnow())
-            if repo.add(session, row):
-                found = row
-            else:  # created by a concurrent request meanwhile
-                found = repo.by_email_keys(session, issuer_id, [key])[key]
-            known[key] = found
-        elif did is not None and found.did is None:
-            repo.set_did_if_absent(session, found.id, did)
-        ids.append(found.id)
+        learner_id, learner_did = known[key]
+        if did is not None and learner_did is None:
+            repo.set_did_if_absent(session, learner_id, did)
+            known[key] = (learner_id, did)
+        ids.append(learner_id)
     return ids
 
 

@@ -40,7 +40,8 @@ from services.issuer.webhooks import events
 
 log = logging.getLogger("microcred.issuer.pathways")
 
-COUNTING = ("pending", "anchored")  # a component counts while it is neither revoked, suspended, expired nor invalid
+COUNTING = ("pending", "anchored")
+JOBS_QUEUED = "award_jobs_queued"  # key in ``Session.info``: this transaction queued award jobs  # a component counts while it is neither revoked, suspended, expired nor invalid
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,17 @@ class Held:
     external_id: str | None = None
 
 
+def jobs_queued(session: Session) -> bool:
+    return bool(session.info.get(JOBS_QUEUED))
+
+
 def queue(session: Session, issuer_id: str, held: list[tuple[str | None, str]], now: datetime) -> None:
     """In the component's transaction: an award job per learner of ``(learner_id, component)`` pairs
     whose component (an achievement id or an external ref) is an element of a pathway."""
     pairs = [(learner, component) for learner, component in held if learner]
     if pairs and repo.is_component(session, issuer_id, [c for _, c in pairs]):
         repo.add_jobs(session, issuer_id, [learner for learner, _ in pairs], now)
+        session.info[JOBS_QUEUED] = True  # the route wakes the award runner only then
 
 
 def evidence_of(component: Held) -> dict:
