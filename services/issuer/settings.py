@@ -63,6 +63,7 @@ class IssuerSettings(ServiceSettings):
     run_webhooks: bool = False
     # How often the deliverer looks for due deliveries; how long one attempt may take.
     webhook_interval: float = 0.25
+    # (the whole attempt: DNS, connecting, sending, the response's status and headers).
     webhook_timeout: float = 5.0
     # Retries: the n-th failed attempt waits base * 2**(n-1) seconds, at most max; a delivery still
     # failing once its next attempt would fall more than retry_for after it was queued is failed.
@@ -71,6 +72,9 @@ class IssuerSettings(ServiceSettings):
     webhook_retry_for: float = 24 * 3600.0
     # Endpoints sent to at once (each endpoint's deliveries go one after another).
     webhook_concurrency: int = 8
+    # Delivered and failed deliveries, and events none of them still needs, are deleted this
+    # many days after they were queued: the delivery log (and redelivery) reaches that far back.
+    webhook_retention_days: float = 30.0
 
     @model_validator(mode="after")
     def _issuer_defaults(self) -> IssuerSettings:

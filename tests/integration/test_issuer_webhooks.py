@@ -270,7 +270,7 @@ def test_no_issuer_receives_or_reaches_another_issuers_webhooks(client, delivere
         issue(client, a, create_achievement(client, a)["id"])
         _drain(deliverer, lambda: len(ours.events()) == 1)
         time.sleep(0.2)
-        deliverer.tick()
+        deliverer.tick(wait=True)
         assert theirs.received == []
         [d] = _deliveries(client, a, hook_a["id"])
         # B sees only its own webhook, and A's are 404 to it whatever it tries
@@ -287,7 +287,7 @@ def test_no_issuer_receives_or_reaches_another_issuers_webhooks(client, delivere
         assert client.get(f"/api/v1/webhooks/{hook_a['id']}/deliveries", headers=auth(a)).status_code == 404
         issue(client, a, create_achievement(client, a, name="Another")["id"], email="x@example.org")
         time.sleep(0.2)
-        deliverer.tick()
+        deliverer.tick(wait=True)
         assert len(ours.received) == 1
     finally:
         ours.stop()
@@ -429,7 +429,7 @@ def test_no_endpoint_no_rows_and_only_subscribed_types_are_sent(client, receiver
     client.post(f"/api/v1/credentials/{c['id']}/revoke", json={"reason": "r"}, headers=auth(key))
     _drain(deliverer, lambda: len(receiver.events()) == 1)
     time.sleep(0.2)
-    deliverer.tick()
+    deliverer.tick(wait=True)
     assert [e["type"] for e in receiver.events()] == ["credential.revoked"]  # earlier events are not replayed
 
 
@@ -460,7 +460,7 @@ def test_an_endorsement_reaches_the_endorsed_issuers_partners_only(client, recei
         assert e["data"]["endorsement"]["endorser"]["name"] == "Nusenda Credit Union"
         assert e["data"]["endorsement"]["comment"] == "Co-designed with our branch staff."
         time.sleep(0.2)
-        deliverer.tick()
+        deliverer.tick(wait=True)
         assert other.events() == []  # the bystander issuer hears nothing of it
     finally:
         other.stop()
