@@ -90,9 +90,10 @@ class IssuerSettings(ServiceSettings):
             self.verifier_url = self.public_base_url
         self.verifier_url = self.verifier_url.rstrip("/")
         if not (0 < self.webhook_retry_base <= self.webhook_retry_max and self.webhook_retry_for > 0
-                and self.webhook_timeout > 0 and self.webhook_interval > 0 and self.webhook_concurrency >= 1):
+                and self.webhook_timeout > 0 and self.webhook_interval > 0 and self.webhook_concurrency >= 1
+                and self.webhook_retention_days > 0):
             raise SettingsError("MICROCRED_WEBHOOK_*: the intervals, timeout and retry window must be positive, "
-                                "RETRY_BASE at most RETRY_MAX, CONCURRENCY at least 1")
+                                "RETRY_BASE at most RETRY_MAX, CONCURRENCY at least 1, RETENTION_DAYS positive")
         if self.sign_processes <= 0:
             self.sign_processes = os.cpu_count() or 1
         return self
