@@ -496,7 +496,7 @@ def test_a_receiver_trickling_its_answer_is_cut_at_the_deadline_and_stalls_no_on
     time by a deliverer that takes the lease over, and the credential's next event waits.
     """
     slow = TricklingReceiver(every=0.1)
-    with issuer_client(database_url, tmp_path, **{**FAST, "webhook_timeout": 1.5,
+    with issuer_client(database_url, tmp_path, **{**FAST, "webhook_timeout": 3.0,
                                                    "webhook_retry_base": 5.0, "webhook_retry_max": 10.0}) as client:
         first = Deliverer(client.settings, client.sessions, holder="first")
         second = Deliverer(client.settings, client.sessions, holder="second")
@@ -512,7 +512,7 @@ def test_a_receiver_trickling_its_answer_is_cut_at_the_deadline_and_stalls_no_on
             client.post(f"/api/v1/credentials/{c['id']}/revoke", json={"reason": "r"}, headers=auth(a))
             # another issuer's event is delivered while the slow attempt is still open
             issue(client, b, create_achievement(client, b)["id"])
-            _wait(lambda: len(receiver.events()) == 1, 1.2, "the other issuer's event")
+            _wait(lambda: len(receiver.events()) == 1, 2.5, "the other issuer's event")
             assert slow.closed == [], "the slow attempt is still open: the other was not waiting for it"
             # a second deliverer taking the lease over does not send the claimed delivery again
             with client.sessions.begin() as s:
@@ -520,12 +520,12 @@ def test_a_receiver_trickling_its_answer_is_cut_at_the_deadline_and_stalls_no_on
             second.tick(wait=True)
             assert len(slow.opened) == 1
             # the attempt ends at its deadline, as a failure, and the revocation has waited
-            _wait(lambda: slow.closed, 4, "the slow attempt to be cut")
-            assert 1.3 < slow.closed[0] - started < 2.5
+            _wait(lambda: slow.closed, 5, "the slow attempt to be cut")
+            assert 2.8 < slow.closed[0] - started < 4.5
             _wait(lambda: _deliveries(client, a, hook_a["id"], state="pending")[-1]["attempts"] == 1, 5,
                   "the failure to be recorded")
             issued, revoked = sorted(_deliveries(client, a, hook_a["id"]), key=lambda d: d["id"])
-            assert issued["last_error"] == "no answer within 1.5 s" and issued["last_status_code"] is None
+            assert issued["last_error"] == "no answer within 3 s" and issued["last_status_code"] is None
             assert revoked["attempts"] == 0
             assert [e["type"] for e in slow.events()] == ["credential.issued"]
         finally:
@@ -550,7 +550,7 @@ def test_a_hostname_whose_dns_never_answers_fails_at_the_deadline(database_url, 
         return real(host, port)
 
     monkeypatch.setattr(urlsafety, "_addresses_blocking", resolve)
-    with issuer_client(database_url, tmp_path, **{**FAST, "webhook_timeout": 1.0,
+    with issuer_client(database_url, tmp_path, **{**FAST, "webhook_timeout": 2.0,
                                                    "webhook_retry_base": 5.0, "webhook_retry_max": 10.0}) as client:
         d = Deliverer(client.settings, client.sessions, holder="dns")
         try:
@@ -561,15 +561,14 @@ def test_a_hostname_whose_dns_never_answers_fails_at_the_deadline(database_url, 
             issue(client, a, create_achievement(client, a)["id"])
             started = time.monotonic()
             d.tick()
+            _register(client, b, receiver.url)
             issue(client, b, create_achievement(client, b)["id"])
-            _register(client, b, receiver.url)  # after the event: B's next one is the test
-            issue(client, b, create_achievement(client, b, name="Second")["id"], email="y@example.org")
-            _drain(d, lambda: len(receiver.events()) == 1, timeout=0.9, what="the other issuer's event")
-            _drain(d, lambda: _deliveries(client, a, hook_a["id"])[0]["attempts"] == 1, timeout=3,
+            _drain(d, lambda: len(receiver.events()) == 1, timeout=1.8, what="the other issuer's event")
+            _drain(d, lambda: _deliveries(client, a, hook_a["id"])[0]["attempts"] == 1, timeout=5,
                    what="the DNS attempt to end")
-            assert time.monotonic() - started < 2.5
+            assert time.monotonic() - started < 4
             [dd] = _deliveries(client, a, hook_a["id"])
-            assert dd["state"] == "pending" and dd["last_error"] == "no answer within 1 s"
+            assert dd["state"] == "pending" and dd["last_error"] == "no answer within 2 s"
             assert [r.path for r in receiver.received] == ["/hooks"]  # A's never reached it
         finally:
             release.set()
