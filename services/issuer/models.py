@@ -535,6 +535,8 @@ class WebhookEvent(Base):
     body: Mapped[str] = mapped_column(Text)               # JSON text, the same bytes on every attempt
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    __table_args__ = (Index("ix_issuer_webhook_events_created", "created_at"),)  # the retention prune
+
 
 class WebhookDelivery(Base):
     """One event for one endpoint, and its delivery log; ``id`` orders them (per endpoint and subject)."""
@@ -555,8 +557,12 @@ class WebhookDelivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who is sending it right now, until when: no other deliverer takes it before then (docs/webhooks.md).
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_issuer_webhook_deliveries_endpoint", "endpoint_id", "id"),
+                      Index("ix_issuer_webhook_deliveries_created", "created_at"),  # the retention prune
                       # Only deliveries still to make: the deliverer's "earlier one pending?" and due-work
                       # queries, and /metrics.
                       Index("ix_issuer_webhook_deliveries_pending", "endpoint_id", "subject_id", "id",

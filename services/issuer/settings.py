@@ -63,6 +63,7 @@ class IssuerSettings(ServiceSettings):
     run_webhooks: bool = False
     # How often the deliverer looks for due deliveries; how long one attempt may take.
     webhook_interval: float = 0.25
+    # (the whole attempt: DNS, connecting, sending, the response's status and headers).
     webhook_timeout: float = 5.0
     # Retries: the n-th failed attempt waits base * 2**(n-1) seconds, at most max; a delivery still
     # failing once its next attempt would fall more than retry_for after it was queued is failed.
@@ -71,6 +72,9 @@ class IssuerSettings(ServiceSettings):
     webhook_retry_for: float = 24 * 3600.0
     # Endpoints sent to at once (each endpoint's deliveries go one after another).
     webhook_concurrency: int = 8
+    # Delivered and failed deliveries, and events none of them still needs, are deleted this
+    # many days after they were queued: the delivery log (and redelivery) reaches that far back.
+    webhook_retention_days: float = 30.0
 
     @model_validator(mode="after")
     def _issuer_defaults(self) -> IssuerSettings:
@@ -86,9 +90,10 @@ class IssuerSettings(ServiceSettings):
             self.verifier_url = self.public_base_url
         self.verifier_url = self.verifier_url.rstrip("/")
         if not (0 < self.webhook_retry_base <= self.webhook_retry_max and self.webhook_retry_for > 0
-                and self.webhook_timeout > 0 and self.webhook_interval > 0 and self.webhook_concurrency >= 1):
+                and self.webhook_timeout > 0 and self.webhook_interval > 0 and self.webhook_concurrency >= 1
+                and self.webhook_retention_days > 0):
             raise SettingsError("MICROCRED_WEBHOOK_*: the intervals, timeout and retry window must be positive, "
-                                "RETRY_BASE at most RETRY_MAX, CONCURRENCY at least 1")
+                                "RETRY_BASE at most RETRY_MAX, CONCURRENCY at least 1, RETENTION_DAYS positive")
         if self.sign_processes <= 0:
             self.sign_processes = os.cpu_count() or 1
         return self

@@ -9,20 +9,24 @@ from __future__ import annotations
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from services.core import secretbox, urlsafety
-from services.issuer.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookState
+from services.issuer.models import Lease, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookState
 from services.issuer.pathways.runner import AwardRunner
+from services.core.db import utcnow
+from services.issuer.webhooks import deliverer as deliverer_module, repository as webhooks_repo
 from services.issuer.webhooks.deliverer import Deliverer
 from services.issuer.webhooks.service import associated_data
 from tests.integration.issuer_support import (ADMIN, anchor_everything, auth, count, create_achievement, create_issuer, issue,
                                               issuer_client)
-from tests.support.webhook_receiver import Receiver
+from tests.support.webhook_receiver import Receiver, TricklingReceiver
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
@@ -270,7 +274,7 @@ def test_no_issuer_receives_or_reaches_another_issuers_webhooks(client, delivere
         issue(client, a, create_achievement(client, a)["id"])
         _drain(deliverer, lambda: len(ours.events()) == 1)
         time.sleep(0.2)
-        deliverer.tick()
+        deliverer.tick(wait=True)
         assert theirs.received == []
         [d] = _deliveries(client, a, hook_a["id"])
         # B sees only its own webhook, and A's are 404 to it whatever it tries
@@ -287,7 +291,7 @@ def test_no_issuer_receives_or_reaches_another_issuers_webhooks(client, delivere
         assert client.get(f"/api/v1/webhooks/{hook_a['id']}/deliveries", headers=auth(a)).status_code == 404
         issue(client, a, create_achievement(client, a, name="Another")["id"], email="x@example.org")
         time.sleep(0.2)
-        deliverer.tick()
+        deliverer.tick(wait=True)
         assert len(ours.received) == 1
     finally:
         ours.stop()
@@ -429,7 +433,7 @@ def test_no_endpoint_no_rows_and_only_subscribed_types_are_sent(client, receiver
     client.post(f"/api/v1/credentials/{c['id']}/revoke", json={"reason": "r"}, headers=auth(key))
     _drain(deliverer, lambda: len(receiver.events()) == 1)
     time.sleep(0.2)
-    deliverer.tick()
+    deliverer.tick(wait=True)
     assert [e["type"] for e in receiver.events()] == ["credential.revoked"]  # earlier events are not replayed
 
 
@@ -460,10 +464,197 @@ def test_an_endorsement_reaches_the_endorsed_issuers_partners_only(client, recei
         assert e["data"]["endorsement"]["endorser"]["name"] == "Nusenda Credit Union"
         assert e["data"]["endorsement"]["comment"] == "Co-designed with our branch staff."
         time.sleep(0.2)
-        deliverer.tick()
+        deliverer.tick(wait=True)
         assert other.events() == []  # the bystander issuer hears nothing of it
     finally:
         other.stop()
     with pytest.raises(ValueError):
         with client.sessions.begin() as s:
             events.record(s, issuer["id"], "credential.deleted", "x", {})
+
+
+def _wait(until, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _running(deliverer):
+    stop = threading.Event()
+    thread = threading.Thread(target=deliverer.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def test_a_receiver_trickling_its_answer_is_cut_at_the_deadline_and_stalls_no_one(database_url, tmp_path, receiver):
+    """Headers sent a byte at a time reset every per-phase timeout: only the attempt's deadline ends it.
+
+    Meanwhile another issuer's events go out at once, the stuck delivery is not sent a second
+    time by a deliverer that takes the lease over, and the credential's next event waits.
+    """
+    slow = TricklingReceiver(every=0.1)
+    with issuer_client(database_url, tmp_path, **{**FAST, "webhook_timeout": 3.0,
+                                                   "webhook_retry_base": 5.0, "webhook_retry_max": 10.0}) as client:
+        first = Deliverer(client.settings, client.sessions, holder="first")
+        second = Deliverer(client.settings, client.sessions, holder="second")
+        stop, thread = _running(first)
+        try:
+            a = create_issuer(client, "lakeside")["api_key"]
+            b = create_issuer(client, "hillcrest")["api_key"]
+            hook_a = _register(client, a, slow.url)
+            _register(client, b, receiver.url)
+            c = issue(client, a, create_achievement(client, a)["id"])
+            _wait(lambda: len(slow.opened) == 1, 10, "the slow receiver's connection")
+            started = slow.opened[0]
+            client.post(f"/api/v1/credentials/{c['id']}/revoke", json={"reason": "r"}, headers=auth(a))
+            # another issuer's event is delivered while the slow attempt is still open
+            issue(client, b, create_achievement(client, b)["id"])
+            _wait(lambda: len(receiver.events()) == 1, 2.5, "the other issuer's event")
+            assert slow.closed == [], "the slow attempt is still open: the other was not waiting for it"
+            # a second deliverer taking the lease over does not send the claimed delivery again
+            with client.sessions.begin() as s:
+                s.execute(update(Lease).where(Lease.name == "issuer-webhooks").values(expires_at=utcnow()))
+            second.tick(wait=True)
+            assert len(slow.opened) == 1
+            # the attempt ends at its deadline, as a failure, and the revocation has waited
+            _wait(lambda: slow.closed, 5, "the slow attempt to be cut")
+            assert 2.8 < slow.closed[0] - started < 4.5
+            _wait(lambda: _deliveries(client, a, hook_a["id"], state="pending")[-1]["attempts"] == 1, 5,
+                  "the failure to be recorded")
+            issued, revoked = sorted(_deliveries(client, a, hook_a["id"]), key=lambda d: d["id"])
+            assert issued["last_error"] == "no answer within 3 s" and issued["last_status_code"] is None
+            assert revoked["attempts"] == 0
+            assert [e["type"] for e in slow.events()] == ["credential.issued"]
+        finally:
+            stop.set()
+            thread.join(10)
+            first.close()
+            second.close()
+            slow.stop()
+
+
+def test_a_hostname_whose_dns_never_answers_fails_at_the_deadline(database_url, tmp_path, receiver, monkeypatch):
+    """The issuer controls its hostname's DNS: a lookup that hangs is one failed attempt, not a stuck deliverer."""
+    release = threading.Event()
+    real = urlsafety._addresses_blocking
+    hanging = {"on": False}
+
+    def resolve(host, port):
+        if host == "hang.partner.example":
+            if hanging["on"]:
+                release.wait(30)
+            return ["127.0.0.1"]
+        return real(host, port)
+
+    monkeypatch.setattr(urlsafety, "_addresses_blocking", resolve)
+    with issuer_client(database_url, tmp_path, **{**FAST, "webhook_timeout": 2.0,
+                                                   "webhook_retry_base": 5.0, "webhook_retry_max": 10.0}) as client:
+        d = Deliverer(client.settings, client.sessions, holder="dns")
+        try:
+            a = create_issuer(client, "lakeside")["api_key"]
+            b = create_issuer(client, "hillcrest")["api_key"]
+            hook_a = _register(client, a, f"http://hang.partner.example:{receiver.port}/hooks")
+            hanging["on"] = True
+            issue(client, a, create_achievement(client, a)["id"])
+            started = time.monotonic()
+            d.tick()
+            _register(client, b, receiver.url)
+            issue(client, b, create_achievement(client, b)["id"])
+            _drain(d, lambda: len(receiver.events()) == 1, timeout=1.8, what="the other issuer's event")
+            _drain(d, lambda: _deliveries(client, a, hook_a["id"])[0]["attempts"] == 1, timeout=5,
+                   what="the DNS attempt to end")
+            assert time.monotonic() - started < 4
+            [dd] = _deliveries(client, a, hook_a["id"])
+            assert dd["state"] == "pending" and dd["last_error"] == "no answer within 2 s"
+            assert [r.path for r in receiver.received] == ["/hooks"]  # A's never reached it
+        finally:
+            release.set()
+            d.close()
+
+
+def test_redeliver_wakes_the_deliverer_after_its_commit(client, receiver, deliverer):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url)
+    issue(client, key, create_achievement(client, key)["id"])
+    _drain(deliverer, lambda: len(receiver.events()) == 1)
+    [d] = _deliveries(client, key, hook["id"])
+    seen: list[int] = []
+
+    class Probe(threading.Event):
+        def set(self):  # what a deliverer woken now would find
+            seen.append(_pending(client))
+            super().set()
+
+    client.app.state.wake_webhooks = Probe()
+    try:
+        r = client.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{d['id']}/redeliver", headers=auth(key))
+        assert r.status_code == 202, r.text
+    finally:
+        del client.app.state.wake_webhooks
+    assert seen == [1]
+
+
+def test_the_endpoint_limit_holds_under_concurrent_registrations(client, receiver, monkeypatch):
+    key = create_issuer(client)["api_key"]
+    for n in range(18):
+        _register(client, key, f"{receiver.url}/{n}", events=["credential.issued"])
+    real = webhooks_repo.count_endpoints
+
+    def slow_count(session, issuer_id):
+        found = real(session, issuer_id)
+        time.sleep(0.3)  # widens the read-then-insert window
+        return found
+
+    monkeypatch.setattr(webhooks_repo, "count_endpoints", slow_count)
+
+    def register(n):
+        return client.post("/api/v1/webhooks", json={"url": f"{receiver.url}/c{n}", "events": ["credential.issued"]},
+                           headers=auth(key))
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(register, range(6)))
+    assert sorted(r.status_code for r in answers) == [201, 201, 409, 409, 409, 409], [r.text for r in answers]
+    assert {r.json()["error"]["code"] for r in answers if r.status_code == 409} == {"too_many_webhooks"}
+    assert count(client, WebhookEndpoint) == 20
+
+
+def test_finished_deliveries_and_their_events_are_pruned_after_the_retention(client, receiver, deliverer,
+                                                                             monkeypatch):
+    key = create_issuer(client)["api_key"]
+    hook = _register(client, key, receiver.url, events=["credential.issued"])
+    achievement = create_achievement(client, key)["id"]
+    for n in range(3):
+        issue(client, key, achievement, email=f"p{n}@example.org")
+    _drain(deliverer, lambda: len(receiver.events()) == 3)
+    receiver.status = 500
+    issue(client, key, achievement, email="late@example.org")
+    _drain(deliverer, lambda: _deliveries(client, key, hook["id"], state="pending")[0]["attempts"] >= 1)
+    old, older, recent, pending = sorted(_deliveries(client, key, hook["id"]), key=lambda d: d["id"])
+    aged = utcnow() - timedelta(days=31)
+    with client.sessions.begin() as s:
+        for d in (old, older, pending):
+            s.execute(update(WebhookDelivery).where(WebhookDelivery.id == d["id"]).values(created_at=aged))
+            s.execute(update(WebhookEvent).where(WebhookEvent.id == d["event_id"]).values(created_at=aged))
+    monkeypatch.setattr(deliverer_module, "PRUNE_BATCH", 1)  # bounded: one row of each table per prune
+    assert deliverer.prune(utcnow()) == (1, 1)
+    assert deliverer.prune(utcnow()) == (1, 1)
+    assert deliverer.prune(utcnow()) == (0, 0)  # the pending one and its event stay, as does the recent one
+    left = _deliveries(client, key, hook["id"])
+    assert sorted(d["id"] for d in left) == [recent["id"], pending["id"]]
+    with client.sessions() as s:
+        assert sorted(s.scalars(select(WebhookEvent.id))) == sorted([recent["event_id"], pending["event_id"]])
+    # past the retention a delivery is gone from the log, and so is its redelivery
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{old['id']}/redeliver",
+                       headers=auth(key)).status_code == 404
+    # the loop prunes on its own: a fresh deliverer's first pass
+    with client.sessions.begin() as s:
+        s.execute(update(WebhookDelivery).where(WebhookDelivery.id == recent["id"]).values(created_at=aged))
+    fresh = Deliverer(client.settings, client.sessions, holder="fresh")
+    try:
+        fresh.tick(wait=True)
+    finally:
+        fresh.close()
+    assert [d["id"] for d in _deliveries(client, key, hook["id"])] == [pending["id"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
 from services.issuer.deps import Managing, Reading, SessionDep, SettingsDep
 from services.issuer.routing import ResourceId, wake
@@ -46,8 +46,10 @@ def list_deliveries(webhook_id: ResourceId, principal: Reading, session: Session
 @api.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202,
           response_model=DeliveryRead)
 def redeliver(webhook_id: ResourceId, delivery_id: DeliveryId, principal: Managing, session: SessionDep,
-              request: Request) -> DeliveryRead:
+              request: Request, tasks: BackgroundTasks) -> DeliveryRead:
     """Send the event again (same ``webhook-id``, same body)."""
     delivery = service.redeliver(session, principal.issuer, webhook_id, delivery_id)
-    wake(request, "wake_webhooks")
+    # A background task runs after the response, so after the commit: woken earlier, the
+    # deliverer would not see the new delivery yet and go back to sleep for an interval.
+    tasks.add_task(wake, request, "wake_webhooks")
     return delivery

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from services.issuer.models import Issuer, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookState
@@ -23,6 +23,17 @@ def add_endpoint(session: Session, row: WebhookEndpoint) -> None:
 def endpoints_of(session: Session, issuer_id: str) -> Sequence[WebhookEndpoint]:
     return session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.issuer_id == issuer_id)
                            .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)).all()
+
+
+def lock_issuer(session: Session, issuer_id: str) -> None:
+    """Hold the issuer's row until the commit, so a read-then-insert per issuer is not raced.
+
+    A no-change UPDATE rather than SELECT … FOR UPDATE: it locks the row on PostgreSQL (a non-key
+    column, so inserts that reference the issuer are not blocked) and, on SQLite, makes this
+    transaction the writer at once (waiting for any other), which FOR UPDATE cannot.
+    """
+    session.execute(update(Issuer).where(Issuer.id == issuer_id).values(name=Issuer.name)
+                    .execution_options(synchronize_session=False))
 
 
 def count_endpoints(session: Session, issuer_id: str) -> int:
@@ -95,14 +106,15 @@ def work_due(session: Session, now: datetime) -> bool:
 
 
 def eligible(session: Session, now: datetime, resting: Sequence[str], limit: int) -> list[tuple[int, str]]:
-    """(id, endpoint) of due deliveries with no earlier pending one for the same endpoint and subject, in order.
+    """(id, endpoint) of due, unclaimed deliveries with no earlier pending one for the same endpoint and subject.
 
     The "no earlier one" rule is what keeps events about one credential in order: the second
-    waits, whatever its own due time, while the first is pending or retrying.
+    waits, whatever its own due time, while the first is pending, retrying or being sent.
     """
     earlier = aliased(WebhookDelivery)
     query = (select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
              .where(WebhookDelivery.state == WebhookState.pending, WebhookDelivery.next_attempt_at <= now,
+                    _unclaimed(now),
                     ~exists().where(earlier.state == WebhookState.pending,
                                     earlier.endpoint_id == WebhookDelivery.endpoint_id,
                                     earlier.subject_id == WebhookDelivery.subject_id,
@@ -126,15 +138,60 @@ def endpoints_by_id(session: Session, ids: Sequence[str]) -> dict[str, WebhookEn
     return {e.id: e for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(list(ids))))}
 
 
-def attempted(session: Session, delivery_id: int, *, now: datetime, status_code: int | None, error: str | None,
-              state: WebhookState, next_attempt_at: datetime | None) -> None:
-    """One attempt's outcome; only a delivery still pending is changed (it may be gone: endpoint deleted)."""
+def _unclaimed(now: datetime):
+    return or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now)
+
+
+def claim(session: Session, delivery_id: int, holder: str, now: datetime, until: datetime) -> bool:
+    """Take this delivery for one attempt, unless another deliverer holds it; True when ``holder`` has it.
+
+    One conditional UPDATE decides, on SQLite and PostgreSQL alike.
+    """
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.state == WebhookState.pending,
+               WebhookDelivery.next_attempt_at <= now, _unclaimed(now))
+        .values(claimed_by=holder, claimed_until=until).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def attempted(session: Session, delivery_id: int, holder: str, *, now: datetime, status_code: int | None,
+              error: str | None, state: WebhookState, next_attempt_at: datetime | None) -> bool:
+    """One attempt's outcome, and the claim released; False when ``holder`` no longer held the claim.
+
+    Only a delivery still pending and claimed by ``holder`` is changed (it may be gone: endpoint deleted).
+    """
     values = dict(attempts=WebhookDelivery.attempts + 1, last_attempt_at=now, last_status_code=status_code,
-                  last_error=error, state=state)
+                  last_error=error, state=state, claimed_by=None, claimed_until=None)
     if state == WebhookState.delivered:
         values["delivered_at"] = now
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
-                                                  WebhookDelivery.state == WebhookState.pending)
-                    .values(**values).execution_options(synchronize_session=False))
+    result = session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
+                                                           WebhookDelivery.state == WebhookState.pending,
+                                                           WebhookDelivery.claimed_by == holder)
+                             .values(**values).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def prune(session: Session, before: datetime, limit: int) -> tuple[int, int]:
+    """Delete up to ``limit`` finished deliveries queued before ``before``, then events no delivery needs.
+
+    (deliveries, events) deleted. An event is kept while any delivery of it remains (a pending
+    one, or a newer redelivery).
+    """
+    ids = list(session.scalars(select(WebhookDelivery.id)
+                               .where(WebhookDelivery.created_at < before,
+                                      WebhookDelivery.state.in_([WebhookState.delivered, WebhookState.failed]))
+                               .order_by(WebhookDelivery.created_at).limit(limit)))
+    if ids:
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                        .execution_options(synchronize_session=False))
+    events = list(session.scalars(select(WebhookEvent.id)
+                                  .where(WebhookEvent.created_at < before,
+                                         ~exists().where(WebhookDelivery.event_id == WebhookEvent.id))
+                                  .order_by(WebhookEvent.created_at).limit(limit)))
+    if events:
+        session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(events))
+                        .execution_options(synchronize_session=False))
+    return len(ids), len(events)

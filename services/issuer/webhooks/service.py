@@ -48,6 +48,7 @@ def check_url(settings: IssuerSettings, url: str) -> None:
 
 def create(session: Session, settings: IssuerSettings, issuer: Issuer, body: WebhookCreate) -> WebhookCreated:
     check_url(settings, body.url)
+    repo.lock_issuer(session, issuer.id)  # two concurrent registrations cannot both pass the count
     if repo.count_endpoints(session, issuer.id) >= MAX_ENDPOINTS:
         raise Conflict(f"an issuer has at most {MAX_ENDPOINTS} webhooks; delete one first", code="too_many_webhooks")
     endpoint_id = new_id("whk")
