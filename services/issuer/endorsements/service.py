@@ -135,7 +135,7 @@ def _public(settings: IssuerSettings, rows) -> PublicEndorsementList:
 
 
 def public_for_achievement(session: Session, settings: IssuerSettings, achievement_id: str) -> PublicEndorsementList:
-    """An achievement's endorsements and its issuer's, newest first (what a verifier checks on its credentials)."""
+    """An achievement's endorsements and its issuer's, standing ones first (what a verifier checks on its credentials)."""
     achievement = achievements_repo.public_achievement(session, achievement_id)
     if achievement is None:
         raise NotFound("no such achievement")
