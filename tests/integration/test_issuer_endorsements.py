@@ -215,3 +215,32 @@ def test_one_endorser_revoking_again_and_again_pushes_no_one_out_of_the_public_l
                            json={"achievement_id": achievement["id"], "comment": "Final."}).json()
     listed = [i["url"] for i in client.get(f"/public/achievements/{achievement['id']}/endorsements").json()["items"]]
     assert listed == [standing["url"], kept["url"], withdrawn[-1]]
+
+
+def test_the_migrated_table_is_the_models_with_its_partial_unique_indexes(database_url):
+    """Migration 0013 and ``models.Endorsement`` agree: columns, indexes, and what each unique index covers."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    from services.core.db import make_engine
+    from services.issuer.models import Base
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            assert [d for d in diffs if "issuer_endorsements" in repr(d)] == []
+            indexes = {i["name"]: (tuple(i["column_names"]), bool(i["unique"]))
+                       for i in inspect(conn).get_indexes("issuer_endorsements")}
+            if conn.dialect.name == "sqlite":
+                sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all())
+            else:
+                sql = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all())
+    finally:
+        engine.dispose()
+    modelled = {i.name: (tuple(c.name for c in i.columns), bool(i.unique)) for i in Endorsement.__table__.indexes}
+    assert indexes == modelled
+    normal = {name: re.sub(r"[()\s]+", " ", sql[name]).lower() for name in modelled if name.startswith("uq_")}
+    assert "where standing and achievement_id is not null" in normal["uq_issuer_endorsements_standing_achievement"]
+    assert "where standing and subject_issuer_id is not null" in normal["uq_issuer_endorsements_standing_issuer"]

@@ -16,10 +16,6 @@ STANDING_LIMIT = 50
 WITHDRAWN_LIMIT = 20
 
 
-def add(session: Session, row: Endorsement) -> None:
-    session.add(row)
-
-
 def by_endorser(session: Session, endorser_id: str) -> Sequence[tuple[Endorsement, Credential]]:
     return session.execute(select(Endorsement, Credential).join(Credential, Credential.id == Endorsement.id)
                            .where(Endorsement.endorser_id == endorser_id)
