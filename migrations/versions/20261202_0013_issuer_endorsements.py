@@ -2,7 +2,8 @@
 
 * ``issuer_issuers`` gains ``kind`` (``issuer`` | ``endorser``); every existing row is an issuer.
 * ``issuer_endorsements``: an endorsement credential (same id as its ``issuer_credentials`` row),
-  its endorser, and what it endorses: an achievement or an issuer.
+  its endorser, and what it endorses: an achievement or an issuer; ``standing`` until it is revoked,
+  and at most one standing endorsement per endorser and subject (partial unique indexes).
 
 Revision ID: 0013_issuer_endorsements
 Revises: 0012_issuer_learner_profiles
@@ -18,6 +19,9 @@ down_revision = '0012_issuer_learner_profiles'
 branch_labels = None
 depends_on = None
 
+STANDING_ACHIEVEMENT = "standing AND achievement_id IS NOT NULL"
+STANDING_ISSUER = "standing AND subject_issuer_id IS NOT NULL"
+
 
 def upgrade() -> None:
     with op.batch_alter_table('issuer_issuers', schema=None) as batch_op:
@@ -29,6 +33,7 @@ def upgrade() -> None:
     sa.Column('achievement_id', sa.String(length=40), nullable=True),
     sa.Column('subject_issuer_id', sa.String(length=40), nullable=True),
     sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('standing', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['id'], ['issuer_credentials.id'], name=op.f('fk_issuer_endorsements_id_issuer_credentials')),
     sa.ForeignKeyConstraint(['endorser_id'], ['issuer_issuers.id'], name=op.f('fk_issuer_endorsements_endorser_id_issuer_issuers')),
@@ -39,9 +44,17 @@ def upgrade() -> None:
     op.create_index('ix_issuer_endorsements_achievement', 'issuer_endorsements', ['achievement_id', 'created_at'], unique=False)
     op.create_index('ix_issuer_endorsements_subject_issuer', 'issuer_endorsements', ['subject_issuer_id', 'created_at'], unique=False)
     op.create_index('ix_issuer_endorsements_endorser', 'issuer_endorsements', ['endorser_id', 'created_at'], unique=False)
+    op.create_index('uq_issuer_endorsements_standing_achievement', 'issuer_endorsements',
+                    ['endorser_id', 'achievement_id'], unique=True,
+                    sqlite_where=sa.text(STANDING_ACHIEVEMENT), postgresql_where=sa.text(STANDING_ACHIEVEMENT))
+    op.create_index('uq_issuer_endorsements_standing_issuer', 'issuer_endorsements',
+                    ['endorser_id', 'subject_issuer_id'], unique=True,
+                    sqlite_where=sa.text(STANDING_ISSUER), postgresql_where=sa.text(STANDING_ISSUER))
 
 
 def downgrade() -> None:
+    op.drop_index('uq_issuer_endorsements_standing_issuer', table_name='issuer_endorsements')
+    op.drop_index('uq_issuer_endorsements_standing_achievement', table_name='issuer_endorsements')
     op.drop_index('ix_issuer_endorsements_endorser', table_name='issuer_endorsements')
     op.drop_index('ix_issuer_endorsements_subject_issuer', table_name='issuer_endorsements')
     op.drop_index('ix_issuer_endorsements_achievement', table_name='issuer_endorsements')

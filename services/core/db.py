@@ -77,6 +77,15 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(connection, _name) -> None:
+            # pysqlite opens a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT outside one
+            # starts its own, and releasing it commits: what it wrote would outlive a later rollback
+            # (a refused request's status-list entries). So open the transaction first.
+            dbapi_connection = connection.connection.dbapi_connection
+            if not dbapi_connection.in_transaction:
+                dbapi_connection.execute("BEGIN")
+
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 

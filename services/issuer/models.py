@@ -481,11 +481,18 @@ class LearnerProfile(Base):
     __table_args__ = (UniqueConstraint("issuer_id", "learner_id", name="uq_issuer_learner_profiles_one"),)
 
 
+# One standing endorsement per endorser and subject (migration 0013 writes the same predicates).
+STANDING_ACHIEVEMENT = "standing AND achievement_id IS NOT NULL"
+STANDING_ISSUER = "standing AND subject_issuer_id IS NOT NULL"
+
+
 class Endorsement(Base):
     """An endorsement credential (its row in ``issuer_credentials``, same id) and what it is about.
 
     Exactly one of ``achievement_id`` (an achievement) and ``subject_issuer_id`` (an issuer) is set;
     the verifier lists an achievement's endorsements with those of its issuer (docs/endorsements.md).
+    ``standing`` is true until the credential is revoked: the partial unique indexes let the database
+    refuse a second standing endorsement of one subject by one endorser, whatever races.
     """
 
     __tablename__ = "issuer_endorsements"
@@ -495,11 +502,17 @@ class Endorsement(Base):
     achievement_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_achievements.id"))
     subject_issuer_id: Mapped[str | None] = mapped_column(ForeignKey("issuer_issuers.id"))
     comment: Mapped[str] = mapped_column(Text)
+    standing: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_issuer_endorsements_achievement", "achievement_id", "created_at"),
                       Index("ix_issuer_endorsements_subject_issuer", "subject_issuer_id", "created_at"),
-                      Index("ix_issuer_endorsements_endorser", "endorser_id", "created_at"))
+                      Index("ix_issuer_endorsements_endorser", "endorser_id", "created_at"),
+                      Index("uq_issuer_endorsements_standing_achievement", "endorser_id", "achievement_id",
+                            unique=True, sqlite_where=text(STANDING_ACHIEVEMENT),
+                            postgresql_where=text(STANDING_ACHIEVEMENT)),
+                      Index("uq_issuer_endorsements_standing_issuer", "endorser_id", "subject_issuer_id",
+                            unique=True, sqlite_where=text(STANDING_ISSUER), postgresql_where=text(STANDING_ISSUER)))
 
 
 class WebhookState(enum.StrEnum):

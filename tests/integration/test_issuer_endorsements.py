@@ -8,11 +8,12 @@ no key row can be given the other kind's scopes.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, update
 
-from services.issuer.models import ApiKey, Credential, Endorsement, OutboxKind, OutboxMessage
+from services.issuer.models import ApiKey, Credential, Endorsement, OutboxKind, OutboxMessage, StatusEntry
 from tests.integration.issuer_support import (ADMIN, auth, count, create_achievement, create_issuer, issue,
                                               issuer_client)
 
@@ -150,3 +151,96 @@ def test_an_endorser_rotates_its_own_key_and_signs_with_the_new_one(world):
     created = client.post("/api/v1/endorsements", headers=key,
                           json={"achievement_id": achievement["id"], "comment": "After the rotation."}).json()
     assert created["credential"]["proof"][0]["verificationMethod"] == new["verification_method"]
+
+
+def _rows(client) -> tuple[int, int, int, int]:
+    return (count(client, Endorsement), count(client, Credential), count(client, OutboxMessage),
+            count(client, StatusEntry))
+
+
+def test_concurrent_endorsements_of_one_subject_make_one_and_the_rest_change_nothing(world, monkeypatch):
+    """Six POSTs at once (as replicas would): the database's unique index, not a read before the insert, decides."""
+    client, issuer, achievement, _, endorser = world
+    key = auth(endorser["api_key"])
+    before = _rows(client)
+    # Each transaction waits before committing, so every request reads "not endorsed yet" before any commits.
+    monkeypatch.setenv("MICROCRED_TEST_COMMIT_DELAY", "0.3")
+    for body in ({"achievement_id": achievement["id"], "comment": "Yes."}, {"issuer": "cascade", "comment": "Yes."}):
+        with ThreadPoolExecutor(6) as ex:
+            answers = list(ex.map(lambda _: client.post("/api/v1/endorsements", headers=key, json=body), range(6)))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [201, 409, 409, 409, 409, 409], [a.text for a in answers]
+        assert all(a.json()["error"]["code"] == "already_endorsed" for a in answers if a.status_code == 409)
+    monkeypatch.delenv("MICROCRED_TEST_COMMIT_DELAY")
+    # Two endorsements, each one credential, one anchor message and two status-list entries; nothing else.
+    assert _rows(client) == (before[0] + 2, before[1] + 2, before[2] + 2, before[3] + 4)
+    mine = client.get("/api/v1/endorsements", headers=key).json()["items"]
+    assert sorted(m["about"] for m in mine) == ["achievement", "issuer"]
+
+
+def test_a_revoked_endorsement_no_longer_stands_and_the_subject_can_be_endorsed_again(world):
+    client, _, achievement, _, endorser = world
+    key = auth(endorser["api_key"])
+    body = {"achievement_id": achievement["id"], "comment": "Yes."}
+    first = client.post("/api/v1/endorsements", headers=key, json=body).json()
+    before = _rows(client)
+    r = client.post("/api/v1/endorsements", headers=key, json=body)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_endorsed"
+    assert _rows(client) == before
+    assert client.post(f"/api/v1/credentials/{first['id']}/revoke", headers=key, json={"reason": "x"}
+                       ).status_code == 200
+    with client.sessions() as s:
+        assert s.get(Endorsement, first["id"]).standing is False
+    second = client.post("/api/v1/endorsements", headers=key, json={**body, "comment": "Yes, still."})
+    assert second.status_code == 201, second.text
+    r = client.post("/api/v1/endorsements", headers=key, json=body)
+    assert r.status_code == 409
+
+
+def test_one_endorser_revoking_again_and_again_pushes_no_one_out_of_the_public_list(world):
+    client, _, achievement, _, loud = world
+    quiet = _create_endorser(client, slug="bosque", name="Bosque Builders")
+    kept = client.post("/api/v1/endorsements", headers=auth(quiet["api_key"]),
+                       json={"achievement_id": achievement["id"], "comment": "Sound work."}).json()
+    withdrawn = []
+    for n in range(22):  # more than the old list of the newest 20, revoked ones included
+        made = client.post("/api/v1/endorsements", headers=auth(loud["api_key"]),
+                           json={"achievement_id": achievement["id"], "comment": f"Take {n}."}).json()
+        assert client.post(f"/api/v1/credentials/{made['id']}/revoke", headers=auth(loud["api_key"]),
+                           json={"reason": "changed my mind"}).status_code == 200
+        withdrawn.append(made["url"])
+    listed = [i["url"] for i in client.get(f"/public/achievements/{achievement['id']}/endorsements").json()["items"]]
+    assert listed == [kept["url"], withdrawn[-1]]  # the standing one first, then the loud endorser's latest only
+    standing = client.post("/api/v1/endorsements", headers=auth(loud["api_key"]),
+                           json={"achievement_id": achievement["id"], "comment": "Final."}).json()
+    listed = [i["url"] for i in client.get(f"/public/achievements/{achievement['id']}/endorsements").json()["items"]]
+    assert listed == [standing["url"], kept["url"], withdrawn[-1]]
+
+
+def test_the_migrated_table_is_the_models_with_its_partial_unique_indexes(database_url):
+    """Migration 0013 and ``models.Endorsement`` agree: columns, indexes, and what each unique index covers."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    from services.core.db import make_engine
+    from services.issuer.models import Base
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            assert [d for d in diffs if "issuer_endorsements" in repr(d)] == []
+            indexes = {i["name"]: (tuple(i["column_names"]), bool(i["unique"]))
+                       for i in inspect(conn).get_indexes("issuer_endorsements")}
+            if conn.dialect.name == "sqlite":
+                sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all())
+            else:
+                sql = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all())
+    finally:
+        engine.dispose()
+    modelled = {i.name: (tuple(c.name for c in i.columns), bool(i.unique)) for i in Endorsement.__table__.indexes}
+    assert indexes == modelled
+    normal = {name: re.sub(r"[()\s]+", " ", sql[name]).lower() for name in modelled if name.startswith("uq_")}
+    assert "where standing and achievement_id is not null" in normal["uq_issuer_endorsements_standing_achievement"]
+    assert "where standing and subject_issuer_id is not null" in normal["uq_issuer_endorsements_standing_issuer"]

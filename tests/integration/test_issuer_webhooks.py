@@ -33,7 +33,7 @@ METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 FAST = dict(webhook_retry_base=0.2, webhook_retry_max=0.8, webhook_retry_for=30.0, webhook_interval=0.05,
             run_awards=False, metrics_token=METRICS_TOKEN)
 ALL = ["credential.issued", "credential.anchored", "credential.revoked", "credential.suspended",
-       "credential.unsuspended", "pathway.awarded", "endorsement.added"]
+       "credential.unsuspended", "pathway.awarded", "endorsement.added", "endorsement.revoked"]
 
 
 @pytest.fixture
@@ -658,3 +658,54 @@ def test_finished_deliveries_and_their_events_are_pruned_after_the_retention(cli
     finally:
         fresh.close()
     assert [d["id"] for d in _deliveries(client, key, hook["id"])] == [pending["id"]]
+
+
+def test_revoking_an_endorsement_reaches_the_endorsed_issuers_partners_in_the_revocations_transaction(
+        client, receiver, deliverer):
+    """The endorser revokes by the shared route; the endorsed issuer (who has webhooks) hears ``endorsement.revoked``."""
+    issuer, bystander = create_issuer(client, "endorsed"), create_issuer(client, "bystander")
+    _register(client, issuer["api_key"], receiver.url, events=["endorsement.added", "endorsement.revoked"])
+    other = Receiver()
+    try:
+        _register(client, bystander["api_key"], other.url, events=ALL)
+        r = client.post("/api/v1/endorsers", headers=auth(ADMIN),
+                        json={"name": "Nusenda Credit Union", "slug": "nusenda", "url": "https://nusenda.example",
+                              "email": "hr@nusenda.example"})
+        endorser = r.json()
+        r = client.post("/api/v1/endorsements", headers=auth(endorser["api_key"]),
+                        json={"issuer": "endorsed", "comment": "A partner we trust."})
+        assert r.status_code == 201, r.text
+        endorsement = r.json()
+        route = f"/api/v1/credentials/{endorsement['id']}/revoke"
+        assert client.post(route, headers=auth(endorser["api_key"]), json={"reason": "partnership ended"}
+                           ).status_code == 200
+        # Recorded with the revocation, under the endorsed issuer: the event row exists before any delivery.
+        with client.sessions() as s:
+            recorded = s.execute(select(WebhookEvent.issuer_id, WebhookEvent.type)
+                                 .where(WebhookEvent.subject_id == endorsement["id"])
+                                 .order_by(WebhookEvent.created_at)).all()
+        assert [tuple(row) for row in recorded] == [(issuer["id"], "endorsement.added"),
+                                                    (issuer["id"], "endorsement.revoked")]
+        # A second revocation changes nothing and sends nothing.
+        assert client.post(route, headers=auth(endorser["api_key"]), json={"reason": "again"}).status_code == 200
+        assert count(client, WebhookEvent) == 2
+        _drain(deliverer, lambda: len(receiver.events()) == 2)
+        added, revoked = receiver.events()
+        assert (added["type"], revoked["type"]) == ("endorsement.added", "endorsement.revoked")
+        assert revoked["data"]["issuer"]["id"] == issuer["id"]
+        assert revoked["data"]["endorsement"] == added["data"]["endorsement"]  # the same description of it
+        assert revoked["data"]["endorsement"]["about"] == "issuer"
+        assert revoked["data"]["endorsement"]["subject"] == issuer["did"]
+        assert revoked["data"]["endorsement"]["endorser"]["id"] == endorser["id"]
+        assert revoked["data"]["reason"] == "partnership ended" and revoked["data"]["revoked_at"].endswith("Z")
+        time.sleep(0.2)
+        deliverer.tick(wait=True)
+        assert other.events() == []
+    finally:
+        other.stop()
+    # An issuer's own credential revoked is no endorsement: only credential.revoked, nothing else.
+    key = issuer["api_key"]
+    c = issue(client, key, create_achievement(client, key)["id"])
+    assert client.post(f"/api/v1/credentials/{c['id']}/revoke", headers=auth(key), json={"reason": "x"}
+                       ).status_code == 200
+    assert count(client, WebhookEvent) == 2

@@ -24,6 +24,7 @@ from services.issuer.anchoring import repository as outbox
 from services.issuer.credentials import builder, document as cred, repository as repo
 from services.issuer.credentials.schemas import (CredentialCreate, CredentialList, CredentialRead,
                                                  CredentialStatusRead, RenewIn)
+from services.issuer.endorsements import notices as endorsement_notices
 from services.issuer.learners import service as learners
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import Achievement, AnchorState, Credential, Issuer, OutboxKind, SigningKey
@@ -237,6 +238,8 @@ def revoke_credential(session: Session, issuer: Issuer, credential_id: str, reas
             if statuslists.set_status(session, credential_id, statuslists.REVOCATION, True) is None:
                 outbox.add_outbox(session, issuer.id, OutboxKind.revoke, {"hashes": [c.credential_hash]})
             events.about(session, c, events.CREDENTIAL_REVOKED, revoked_at=cred.xsd_datetime(when), reason=reason)
+            # An endorsement stands no more, and the endorsed issuer (not the endorser) hears of it.
+            endorsement_notices.withdrawn(session, c, cred.xsd_datetime(when), reason)
         session.refresh(c)
     return read(c, issuers_repo.signing_key(session, c.signing_key_id), utcnow())
 

@@ -68,8 +68,8 @@ def get_endorsement(endorsement_id: ResourceId, principal: Endorsing, session: S
 
 @public.get("/public/achievements/{achievement_id}/endorsements", tags=["public"])
 def achievement_endorsements(achievement_id: ResourceId, session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    """The endorsements of an achievement and of its issuer, newest first (at most 20): URLs only — a verifier
-    checks each endorsement credential itself."""
+    """The endorsements of an achievement and of its issuer, standing ones first, then each endorser's latest
+    revoked one: URLs only — a verifier checks each endorsement credential itself."""
     body = service.public_for_achievement(session, settings, achievement_id)
     return JSONResponse(body.model_dump(), headers=CACHE)
 
@@ -77,6 +77,6 @@ def achievement_endorsements(achievement_id: ResourceId, session: SessionDep, se
 @public.get("/issuers/{slug}/endorsements", tags=["public"])
 def issuer_endorsements(slug: Annotated[str, Path(max_length=64)], session: SessionDep,
                         settings: SettingsDep) -> JSONResponse:
-    """The endorsements of an issuer itself (at most 20, newest first)."""
+    """The endorsements of an issuer itself, in the same order."""
     body = service.public_for_issuer(session, settings, slug)
     return JSONResponse(body.model_dump(), headers=CACHE)

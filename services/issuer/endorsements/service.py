@@ -8,7 +8,8 @@ in ``issuer_endorsements`` saying what it is about.
 
 Rules: only an endorser endorses (its key's only scope is ``endorse``); it endorses an issuer's
 achievement, or an issuer — never another endorser, never itself; the comment is 1 to 2,000
-characters of prose; one standing (unrevoked) endorsement per endorser and subject.
+characters of prose; one standing (unrevoked) endorsement per endorser and subject — the
+database's partial unique indexes decide it, so concurrent requests make one.
 """
 
 from __future__ import annotations
@@ -16,21 +17,20 @@ from __future__ import annotations
 import orjson
 from sqlalchemy.orm import Session
 
-from services.core.db import utcnow
+from services.core.db import add_unless_taken, utcnow
 from services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.issuer import signing, statuslists
 from services.issuer.achievements import repository as achievements_repo
 from services.issuer.anchoring import repository as outbox
 from services.issuer.credentials import builder, document as cred, repository as credentials_repo
 from services.issuer.credentials import service as credentials
-from services.issuer.endorsements import repository as repo
+from services.issuer.endorsements import notices, repository as repo
 from services.issuer.endorsements.schemas import (EndorsementCreate, EndorsementCreated, EndorsementList,
                                                   EndorsementRead, PublicEndorsement, PublicEndorsementList)
 from services.issuer.issuers import repository as issuers_repo
 from services.issuer.models import (Achievement, AnchorState, Credential, Endorsement, Issuer, OrganisationKind,
                                     OutboxKind)
 from services.issuer.settings import IssuerSettings
-from services.issuer.webhooks import events
 
 
 def _target(session: Session, settings: IssuerSettings, endorser: Issuer,
@@ -66,8 +66,7 @@ def create_endorsement(session: Session, settings: IssuerSettings, endorser: Iss
         raise InvalidInput("an organisation cannot endorse itself", code="self_endorsement")
     if repo.standing(session, endorser.id, achievement_id=achievement.id if achievement else None,
                      subject_issuer_id=None if achievement else issuer.id):
-        raise Conflict("this endorser already endorses that; revoke the endorsement first to say something new",
-                       code="already_endorsed")
+        raise _already_endorsed()
     now = utcnow()
     credential_id = cred.new_credential_id()
     key = credentials.active_key(session, endorser)
@@ -82,19 +81,25 @@ def create_endorsement(session: Session, settings: IssuerSettings, endorser: Iss
         credential_id=credential_id, issuer_id=endorser.id, achievement_id=None, key_id=key.id,
         document=outcome.document, credential_hash=outcome.credential_hash, valid_from=now, valid_until=None, now=now)])
     row = Endorsement(id=credential_id, endorser_id=endorser.id, achievement_id=achievement.id if achievement else None,
-                      subject_issuer_id=None if achievement else issuer.id, comment=body.comment, created_at=now)
-    repo.add(session, row)
+                      subject_issuer_id=None if achievement else issuer.id, comment=body.comment, standing=True,
+                      created_at=now)
+    if not add_unless_taken(session, row):
+        # A concurrent request endorsed the same subject first. The error rolls the whole request
+        # back: the status-list entries and the credential row written above go with it.
+        raise _already_endorsed()
     outbox.add_outbox(session, endorser.id, OutboxKind.anchor, {"hashes": [outcome.credential_hash]})
     session.flush()
     found = repo.one(session, endorser.id, credential_id)
     read = _read(session, found[0], found[1])
     # The endorsed issuer's partners hear of it (the endorser has no webhooks: its key only endorses).
-    events.record(session, issuer.id, events.ENDORSEMENT_ADDED, credential_id, {"endorsement": {
-        "id": credential_id, "url": read.url, "about": read.about, "achievement_id": read.achievement_id,
-        "subject": read.subject, "comment": body.comment,
-        "endorser": {"id": endorser.id, "did": endorser.did, "name": endorser.name}}})
+    notices.added(session, found[0], found[1], endorser)
     return EndorsementCreated(**read.model_dump(), credential=orjson.loads(found[1].document),
                               credential_hash=outcome.credential_hash)
+
+
+def _already_endorsed() -> Conflict:
+    return Conflict("this endorser already endorses that; revoke the endorsement first to say something new",
+                    code="already_endorsed")
 
 
 def _read(session: Session, e: Endorsement, c: Credential) -> EndorsementRead:
@@ -130,7 +135,7 @@ def _public(settings: IssuerSettings, rows) -> PublicEndorsementList:
 
 
 def public_for_achievement(session: Session, settings: IssuerSettings, achievement_id: str) -> PublicEndorsementList:
-    """An achievement's endorsements and its issuer's, newest first (what a verifier checks on its credentials)."""
+    """An achievement's endorsements and its issuer's, standing ones first (what a verifier checks on its credentials)."""
     achievement = achievements_repo.public_achievement(session, achievement_id)
     if achievement is None:
         raise NotFound("no such achievement")
