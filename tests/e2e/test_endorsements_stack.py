@@ -10,14 +10,12 @@ creates nothing.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import httpx
 import orjson
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.browser import ARTIFACTS, chromium
 from tests.support.issuers import unique_slug
 from tests.support.stack import ADMIN_TOKEN, wait_for
 
@@ -302,22 +300,9 @@ def test_bad_endorsements_are_refused_and_create_nothing(world, stack, body, sta
 
 
 # -- in real Chromium ------------------------------------------------------------------------------
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
 @pytest.fixture(scope="module")
 def browser():
-    from tests.e2e.test_browser import CHROMIUM as path, FLAGS
-
-    if not Path(path).exists() and not shutil.which("chromium"):
-        pytest.skip(f"browser test skipped: no Chromium at {path}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=FLAGS)
-        yield b
-        b.close()
+    yield from chromium()
 
 
 def test_the_credential_page_shows_the_endorsement_in_chromium(browser, world):
