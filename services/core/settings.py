@@ -7,9 +7,11 @@ restart reuses it; in production a missing or placeholder secret refuses to star
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -30,20 +32,38 @@ def _generate(name: str) -> str:
 
 
 def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
-    """The development secrets kept under the data folder, generating the missing ones."""
+    """The development secrets kept under the data folder, generating the missing ones.
+
+    Several processes may start on a fresh folder at once (``make run``'s services, parallel CLI
+    runs): the first file to be linked into place wins and the others read it, so they all hold
+    the same secrets. Each is written 0600 under a name of its own first, so a half-written file
+    is never read.
+    """
     path = data_dir / "secrets.json"
-    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    missing = [name for name in SECRET_FIELDS if not stored.get(name)]
-    if missing:
+    for _ in range(5):
+        existed = path.exists()
+        stored: dict[str, str] = json.loads(path.read_text()) if existed else {}
+        missing = [name for name in SECRET_FIELDS if not stored.get(name)]
+        if not missing:
+            return stored
         stored.update({name: _generate(name) for name in missing})
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        # Written 0600 then renamed, so a half-written file is never read.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(stored, fh, indent=2)
-        os.replace(tmp, path)
-    return stored
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secrets-", suffix=".tmp")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(stored, fh, indent=2)
+            if existed:
+                os.replace(tmp, path)  # an older file lacking a newer secret: completed
+            else:
+                try:
+                    os.link(tmp, path)  # atomic, and refused when another process was first
+                except FileExistsError:
+                    continue  # read the winner's
+            return stored
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    raise SettingsError(f"could not create {path}")
 
 
 class ServiceSettings(BaseSettings):
