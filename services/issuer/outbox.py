@@ -318,31 +318,34 @@ class Relay:
             return
         with transaction(self.sessions) as session:
             now = utcnow()
-            anchored, rows = [], []
+            anchored, rows, refs = [], [], {}
             for start in range(0, len(confirmed), 500):
                 part = confirmed[start:start + 500]
                 current = repo.unanchored_documents(session, [cid for cid, _ in part])
                 for cid, receipt in part:
                     if cid in current:
-                        document, created = current[cid]
+                        document, created, achievement_id, learner_id = current[cid]
                         rows.append({"id": cid, **anchored_values(document, receipt, now)})
                         anchored.append(rows[-1]["anchored_at"] - created)
+                        refs[cid] = (achievement_id, learner_id)
             repo.set_anchored(session, rows)
-            self._anchored_events(session, issuer_id, rows, dict(confirmed))
+            self._anchored_events(session, issuer_id, rows, dict(confirmed), refs)
         observe_anchored(anchored)  # committed: microcred_issuer_issue_to_anchor_seconds
         log.info("anchor proofs attached to %d credential(s)", len(rows))
 
     @staticmethod
-    def _anchored_events(session, issuer_id: str, rows: list[dict], receipts: dict[str, dict]) -> None:
+    def _anchored_events(session, issuer_id: str, rows: list[dict], receipts: dict[str, dict],
+                         refs: dict[str, tuple[str | None, str | None]]) -> None:
         """``credential.anchored`` for each credential just anchored (webhooks, docs/webhooks.md), in the
-        transaction that attaches the proofs; nothing read when no endpoint of the issuer wants it."""
+        transaction that attaches the proofs, from the rows the attach already read (``refs``: their
+        achievement and learner); nothing parsed when no endpoint of the issuer wants it."""
         if not rows or not webhooks_repo.subscribed(session, issuer_id, events.CREDENTIAL_ANCHORED):
             return
         items = []
         for row in rows:
-            c, receipt = repo.credential(session, row["id"]), receipts[row["id"]]
-            items.append((c.id, {"credential": events.credential_ref(c.id, orjson.loads(c.document)["id"],
-                                                                     c.achievement_id, c.learner_id),
+            cid, receipt = row["id"], receipts[row["id"]]
+            items.append((cid, {"credential": events.credential_ref(cid, orjson.loads(row["document"])["id"],
+                                                                    *refs[cid]),
                                  "anchor": {"anchored_at": cred.xsd_datetime(row["anchored_at"]),
                                             "chain_id": int(receipt["chainId"]), "contract": receipt["contract"],
                                             "tx_hash": receipt["txHash"], "block_number": int(receipt["blockNumber"]),

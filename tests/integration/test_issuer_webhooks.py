@@ -144,6 +144,9 @@ def test_every_change_is_signed_and_verifies_as_a_partner_would(client, receiver
     assert events["credential.suspended"]["reason"] == "under review"
     assert events["credential.anchored"]["anchor"]["tx_hash"].startswith("0x")
     assert events["credential.issued"]["credential"]["achievement_id"] == achievement["id"]
+    # the bulk anchor attach describes the credential exactly as its issue did
+    assert events["credential.anchored"]["credential"] == {k: v for k, v in events["credential.issued"]["credential"].items()
+                                                          if k != "replaces"}
     # the log says delivered, once each, with the answer's status
     log = _deliveries(client, key, hook["id"])
     assert [d["state"] for d in log] == ["delivered"] * len(types)

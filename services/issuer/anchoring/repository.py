@@ -138,15 +138,18 @@ def signing_key_of(session: Session, hashes: Sequence[str]) -> dict[str, str]:
     return key_of
 
 
-def unanchored_documents(session: Session, credential_ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
-    """id → (document, created_at) of those credentials not anchored yet (columns only, 500 ids per query)."""
-    found: dict[str, tuple[str, datetime]] = {}
+def unanchored_documents(session: Session, credential_ids: Sequence[str]
+                         ) -> dict[str, tuple[str, datetime, str | None, str | None]]:
+    """id → (document, created_at, achievement_id, learner_id) of those credentials not anchored yet
+    (columns only, 500 ids per query)."""
+    found: dict[str, tuple[str, datetime, str | None, str | None]] = {}
     for start in range(0, len(credential_ids), 500):
-        for cid, document, created in session.execute(
-                select(Credential.id, Credential.document, Credential.created_at)
+        for cid, document, created, achievement_id, learner_id in session.execute(
+                select(Credential.id, Credential.document, Credential.created_at, Credential.achievement_id,
+                       Credential.learner_id)
                 .where(Credential.id.in_(credential_ids[start:start + 500]),
                        Credential.anchor_state != AnchorState.anchored)):
-            found[cid] = (document, created)
+            found[cid] = (document, created, achievement_id, learner_id)
     return found
 
 
