@@ -15,6 +15,13 @@ issues credentials, then, in one run and against the same server:
 The machine is shared, so load drifts: the limit and the cold requests are measured in
 alternating rounds (``BENCH_ROUNDS``), and each ratio is of the medians over all of them.
 
+The client is measured too, and kept out of the way: the requests go through aiohttp (the
+library the verifier itself reads the chain with) and the limit's chain read through one
+kept-alive ``http.client`` connection per thread. ``httpx.AsyncClient`` costs ≈ 2 ms a request
+by itself on this machine, against a bare Starlette app: it would be measuring the client
+(docs/verifier.md, "Where the time goes"). The first rows are that bare app, served by the
+same uvicorn in a process of its own, through every client — the floor under any route.
+
 Bounded: a fixed count of requests, a few at a time, loopback only.
 
 With ``BENCH_ENDORSEMENTS`` (default 2) endorsers endorse the credentials' achievement first, so
@@ -28,17 +35,23 @@ credentials nobody endorses.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
+import orjson
 from web3 import HTTPProvider, Web3
 
 from services.core import anchorproof
 from services.core.merkle import leaf_hash, process_proof
 from services.verifier.checker import document_verdict
+from services.ops.processes import free_port, spawn_app, wait_http
 from tests.support.stack import ADMIN_TOKEN, stack_on_new_chain, wait_for
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
@@ -49,17 +62,42 @@ ENDORSEMENTS = int(os.environ.get("BENCH_ENDORSEMENTS", "2"))
 TARGET = 1.5  # cold verify p50 ≤ 1.5 × (raw verification + one chain read), issue 11
 
 
-async def _load(client: httpx.AsyncClient, make_request, count: int, concurrency: int) -> tuple[float, list[float]]:
+class Client:
+    """A kept-alive aiohttp session; ``get`` and ``post`` read the whole answer and fail on a non-200."""
+
+    def __init__(self, base_url: str, concurrency: int) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+
+    async def _send(self, method: str, path: str, body: bytes | None = None, accept: str | None = None) -> bytes:
+        headers = {"Accept": accept} if accept else {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        async with self.session.request(method, self.base_url + path, data=body, headers=headers) as r:
+            data = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"{method} {path} answered {r.status}: {data[:200]!r}")
+            return data
+
+    async def get(self, path: str, accept: str | None = None) -> bytes:
+        return await self._send("GET", path, accept=accept)
+
+    async def post(self, path: str, document: dict) -> bytes:
+        return await self._send("POST", path, orjson.dumps(document))
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def _load(client: Client, make_request, count: int, concurrency: int) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue = iter(range(count))
 
     async def worker() -> None:
         for i in queue:
             start = time.perf_counter()
-            r = await make_request(client, i)
+            await make_request(client, i)
             latencies.append(time.perf_counter() - start)
-            if r.status_code != 200:
-                raise RuntimeError(f"request {i} answered {r.status_code}: {r.text[:200]}")
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -73,14 +111,25 @@ def _row(name: str, elapsed: float, latencies: list[float]) -> tuple:
 
 class Limit:
     """The floor of a cold verification: the raw verification in process, then one eth_call
-    (a raw JSON-RPC request on a kept-alive connection)."""
+    (a raw JSON-RPC request on a kept-alive connection of the thread's own)."""
 
     def __init__(self, w3: Web3, contract: str) -> None:
         from services.core.contract import ABI
 
         self.registry = w3.eth.contract(address=contract, abi=ABI)
         self.url, self.contract = w3.provider.endpoint_uri, contract
-        self.rpc = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=8))
+        self.local = threading.local()
+
+    def _post(self, body: bytes) -> None:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            u = urlsplit(self.url)
+            conn = self.local.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        conn.request("POST", urlsplit(self.url).path or "/", body, {"Content-Type": "application/json"})
+        answer = conn.getresponse()
+        data = answer.read()
+        if answer.status != 200 or b'"result"' not in data:
+            raise RuntimeError(f"eth_call answered {answer.status}: {data[:200]!r}")
 
     def raw(self, doc: dict) -> float:
         start = time.perf_counter()
@@ -94,10 +143,10 @@ class Limit:
     def read(self, doc: dict) -> float:
         root = anchorproof.decode(anchorproof.find(doc["proof"])).root
         data = self.registry.encode_abi("anchorOf", args=[bytes.fromhex(root[2:])])
-        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_call",
-                "params": [{"to": self.contract, "data": data}, "latest"]}
+        body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                             "params": [{"to": self.contract, "data": data}, "latest"]})
         start = time.perf_counter()
-        self.rpc.post(self.url, json=body).raise_for_status()
+        self._post(body)
         return time.perf_counter() - start
 
     def measure(self, documents: list[dict], concurrency: int) -> tuple[list[float], list[float], list[float]]:
@@ -146,51 +195,79 @@ def main() -> None:
         verifier = stack.url("verifier")
         cold_rows: dict[int, dict[str, list[float]]] = {}
 
-        async def run() -> list[tuple]:
-            limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-            async with httpx.AsyncClient(base_url=verifier, limits=limits, timeout=30) as client:
-                for i in ids[:20]:  # warm the report cache's neighbours: connections, contexts
-                    await client.get(f"/c/{i}", headers={"Accept": "application/json"})
-                rows = []
-                elapsed, lat = await _load(client, lambda c, i: c.get("/api/v1/health"), REQUESTS, CONCURRENCY)
-                rows.append(_row("GET /api/v1/health (trivial)", elapsed, lat))
-                warm_id = ids[0]
-                elapsed, lat = await _load(client, lambda c, i: c.get(f"/c/{warm_id}", headers={"Accept": "application/json"}),
-                                           REQUESTS, CONCURRENCY)
-                rows.append(_row("GET /c/{id} JSON (warm)", elapsed, lat))
-                # Cold: a credential this verifier has never seen. Each round measures the limit and
-                # then the verify requests at concurrency 1, then both at CONCURRENCY.
-                cold = documents[20:]
-                per = len(cold) // (2 * ROUNDS)
-                seen: list[dict] = []
-                for r in range(ROUNDS):
-                    for j, concurrency in enumerate((1, CONCURRENCY)):
-                        batch = cold[(2 * r + j) * per:(2 * r + j + 1) * per]
-                        seen += batch
-                        acc = cold_rows.setdefault(concurrency, {"raw": [], "read": [], "limit": [], "verify": [],
-                                                                  "elapsed": []})
-                        raw, read, both = await asyncio.to_thread(limit.measure, batch, concurrency)
-                        acc["raw"] += raw
-                        acc["read"] += read
-                        acc["limit"] += both
-                        elapsed, lat = await _load(client, lambda c, i, b=batch: c.post(
-                            "/api/v1/verify", json={"credential": b[i]}), len(batch), concurrency)
-                        acc["verify"] += lat
-                        acc["elapsed"].append(elapsed)
-                for concurrency, acc in cold_rows.items():
-                    rows.append(_row(f"POST /api/v1/verify (cold, {concurrency} at a time)", sum(acc["elapsed"]),
-                                     acc["verify"]))
-                elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", json={"credential": seen[i]}),
-                                           min(len(seen), 200), 1)
-                rows.append(_row("POST /api/v1/verify (cache warm, 1 at a time)", elapsed, lat))
-                return rows
+        async def floor(url: str) -> list[tuple]:
+            """The bare app through aiohttp and through httpx.AsyncClient: what the client costs."""
+            client = Client(url, 1)
+            try:
+                await _load(client, lambda c, i: c.get("/health"), 200, 1)
+                rows = [_row("bare app GET /health, aiohttp", *await _load(client, lambda c, i: c.get("/health"),
+                                                                        REQUESTS, 1))]
+            finally:
+                await client.close()
+            async with httpx.AsyncClient(base_url=url) as hx:
+                async def get(c, i):
+                    (await hx.get("/health")).raise_for_status()
+                await _load(None, get, 200, 1)
+                rows.append(_row("bare app GET /health, httpx.AsyncClient", *await _load(None, get, REQUESTS, 1)))
+            return rows
 
+        async def run() -> list[tuple]:
+            client = Client(verifier, CONCURRENCY)
+            try:
+                return await measure(client)
+            finally:
+                await client.close()
+
+        async def measure(client: Client) -> list[tuple]:
+            json_ = "application/json"
+            for i in ids[:20]:  # warm the report cache's neighbours: connections, contexts
+                await client.get(f"/c/{i}", accept=json_)
+            rows = []
+            elapsed, lat = await _load(client, lambda c, i: c.get("/api/v1/health"), REQUESTS, CONCURRENCY)
+            rows.append(_row("GET /api/v1/health (trivial)", elapsed, lat))
+            warm_id = ids[0]
+            elapsed, lat = await _load(client, lambda c, i: c.get(f"/c/{warm_id}", accept=json_),
+                                       REQUESTS, CONCURRENCY)
+            rows.append(_row("GET /c/{id} JSON (warm)", elapsed, lat))
+            # Cold: a credential this verifier has never seen. Each round measures the limit and
+            # then the verify requests at concurrency 1, then both at CONCURRENCY.
+            cold = documents[20:]
+            per = len(cold) // (2 * ROUNDS)
+            seen: list[dict] = []
+            for r in range(ROUNDS):
+                for j, concurrency in enumerate((1, CONCURRENCY)):
+                    batch = cold[(2 * r + j) * per:(2 * r + j + 1) * per]
+                    seen += batch
+                    acc = cold_rows.setdefault(concurrency, {"raw": [], "read": [], "limit": [], "verify": [],
+                                                              "elapsed": []})
+                    raw, read, both = await asyncio.to_thread(limit.measure, batch, concurrency)
+                    acc["raw"] += raw
+                    acc["read"] += read
+                    acc["limit"] += both
+                    elapsed, lat = await _load(client, lambda c, i, b=batch: c.post(
+                        "/api/v1/verify", {"credential": b[i]}), len(batch), concurrency)
+                    acc["verify"] += lat
+                    acc["elapsed"].append(elapsed)
+            for concurrency, acc in cold_rows.items():
+                rows.append(_row(f"POST /api/v1/verify (cold, {concurrency} at a time)", sum(acc["elapsed"]),
+                                 acc["verify"]))
+            elapsed, lat = await _load(client, lambda c, i: c.post("/api/v1/verify", {"credential": seen[i]}),
+                                       min(len(seen), 200), 1)
+            rows.append(_row("POST /api/v1/verify (cache warm, 1 at a time)", elapsed, lat))
+            return rows
+
+        bare = spawn_app("bench-bare-app", "bench.bare_app:create_app", free_port(), dict(os.environ), None)
+        try:
+            wait_http(bare, "/health")
+            floor_rows = asyncio.run(floor(bare.url))
+        finally:
+            bare.stop()
         rows = asyncio.run(run())
         print(f"{len(documents)} anchored credentials, {REQUESTS} requests per warm route, concurrency {CONCURRENCY}, "
               f"{len(endorsement_urls)} endorsements of their achievement\n")
         print(f"{'route':<48} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7}")
         print(f"{'-' * 48}-+-{'-' * 8}-+-{'-' * 7}-+-{'-' * 7}")
-        for name, rps, p50, p99 in rows:
+        for name, rps, p50, p99 in floor_rows + rows:
             print(f"{name:<48} | {rps:>8.0f} | {p50:>7.2f} | {p99:>7.2f}")
         trivial, warm = rows[0][2], rows[1][2]  # p50s
         print(f"\nwarm GET /c/{{id}} p50 / trivial p50 = {warm / trivial:.2f}× (target ≤ 2×)")

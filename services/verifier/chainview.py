@@ -22,6 +22,7 @@ from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 
 from services.core.contract import ABI
+from services.verifier import abiwords
 
 
 ROOT_ANCHORED_TOPIC = "0x" + Web3.keccak(text="RootAnchored(address,bytes32,uint256)").hex().removeprefix("0x")
@@ -99,9 +100,10 @@ class ChainView:
         self._functions = {}
         for e in ABI:
             if e.get("type") == "function":
-                inputs = [_abi_type(i) for i in e["inputs"]]
+                inputs = tuple(_abi_type(i) for i in e["inputs"])
+                outputs = tuple(_abi_type(o) for o in e["outputs"])
                 self._functions[e["name"]] = (function_signature_to_4byte_selector(f"{e['name']}({','.join(inputs)})"),
-                                              inputs, [_abi_type(o) for o in e["outputs"]])
+                                              inputs, outputs, abiwords.is_static(inputs), abiwords.is_static(outputs))
         self._chain_id: int | None = None
         self._anchors = _TTLCache(ttl=24 * 3600)  # only non-zero records: they can only vanish in a re-org
         self._issuers = _TTLCache(ttl=fresh_seconds)
@@ -123,10 +125,11 @@ class ChainView:
 
     # -- JSON-RPC ------------------------------------------------------------------
     def _call_request(self, name: str, *args) -> dict:
-        selector, types, outputs = self._functions[name]
-        data = selector + abi_encode(types, list(args))
+        selector, types, outputs, static_in, static_out = self._functions[name]
+        # One word per value where the types allow it (services/verifier/abiwords.py), eth_abi otherwise.
+        data = selector + (abiwords.encode(types, args) if static_in else abi_encode(types, list(args)))
         return {"method": "eth_call", "params": [{"to": self.address, "data": "0x" + data.hex()}, "latest"],
-                "decode": outputs}
+                "decode": (outputs, static_out)}
 
     async def _batch(self, requests: list[dict]) -> list:
         payload = [{"jsonrpc": "2.0", "id": i, "method": r["method"], "params": r["params"]}
@@ -157,7 +160,8 @@ class ChainView:
                 if not raw:
                     raise ChainReadError("no contract at the configured address")
                 try:
-                    result = abi_decode(request["decode"], raw)
+                    types, static = request["decode"]
+                    result = abiwords.decode(types, raw) if static else abi_decode(types, raw)
                 except Exception:
                     raise ChainReadError("the contract's answer could not be decoded") from None
             results.append(result)
