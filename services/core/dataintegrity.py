@@ -219,7 +219,8 @@ def verify(document: Mapping[str, Any], public_key: PublicKeySource, expected_pu
 
 
 def verify_all(document: Mapping[str, Any], public_key: PublicKeySource, expected_purpose: str | None = "assertionMethod",
-               now: datetime | None = None, *, loader: StaticDocumentLoader | None = None) -> ProofSetResult:
+               now: datetime | None = None, *, loader: StaticDocumentLoader | None = None,
+               document_hash: bytes | None = None) -> ProofSetResult:
     """Check every eddsa-rdfc-2022 proof in the document's proof set or chain (DI 1.0 §4.4).
 
     Each proof is checked over the document without ``proof`` — plus, for a proof with
@@ -233,6 +234,10 @@ def verify_all(document: Mapping[str, Any], public_key: PublicKeySource, expecte
     ``proofPurpose``, ``proofValue``; ``created``/``expires`` not an XML Schema dateTime;
     ``previousProof`` not an id or list of ids) or has another purpose than
     ``expected_purpose`` (None: any). Whatever ``public_key`` raises propagates.
+
+    ``document_hash``: the SHA-256 of the document's canonical form without ``proof``
+    (``jsonld.credential_hash`` with the same loader), when the caller has it already — the
+    verifier computes it first to send its chain read while the signatures are checked.
     """
     document = _require_object(document, "the document")
     now = _now(now)
@@ -245,6 +250,8 @@ def verify_all(document: Mapping[str, Any], public_key: PublicKeySource, expecte
               for index, proof in ours]
 
     document_hashes: dict[Any, bytes] = {}  # canonicalise each distinct input once
+    if document_hash is not None:
+        document_hashes[(repr(unsecured.get("@context")), repr(None))] = document_hash
 
     def hash_of(hashed: dict[str, Any]) -> bytes:
         key = (repr(hashed.get("@context")), repr(hashed.get("proof")))

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import aiohttp
 import orjson
+import yarl
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
@@ -93,6 +94,7 @@ class ChainView:
 
     def __init__(self, rpc_url: str, contract_address: str, timeout: float = 3.0, fresh_seconds: float = 2.0) -> None:
         self.rpc_url = rpc_url
+        self._url = yarl.URL(rpc_url)  # parsed once, not on every request
         self.address = Web3.to_checksum_address(contract_address)
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None  # made on first use, inside the running loop
@@ -117,9 +119,13 @@ class ChainView:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # No cookies, no compression, no default headers to add: a JSON-RPC endpoint needs none,
+            # and each costs CPU on every request of every verification.
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=30),
+                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
                 json_serialize=lambda value: orjson.dumps(value).decode())
         return self._session
 
@@ -135,15 +141,18 @@ class ChainView:
         payload = [{"jsonrpc": "2.0", "id": i, "method": r["method"], "params": r["params"]}
                    for i, r in enumerate(requests)]
         try:
-            async with self._http().post(self.rpc_url, data=orjson.dumps(payload), headers=_JSON) as response:
+            async with self._http().post(self._url, data=orjson.dumps(payload), headers=_JSON) as response:
                 response.raise_for_status()
-                chunks, size = [], 0
-                async for chunk in response.content.iter_any():
-                    size += len(chunk)
-                    if size > MAX_ANSWER_BYTES:
-                        raise ValueError("the answer is too large")
-                    chunks.append(chunk)
-            body = b"".join(chunks)
+                if response.content_length is not None and response.content_length <= MAX_ANSWER_BYTES:
+                    body = await response.read()  # the size is known and bounded: one read
+                else:
+                    chunks, size = [], 0
+                    async for chunk in response.content.iter_any():
+                        size += len(chunk)
+                        if size > MAX_ANSWER_BYTES:
+                            raise ValueError("the answer is too large")
+                        chunks.append(chunk)
+                    body = b"".join(chunks)
             answers = {a["id"]: a for a in orjson.loads(body)}
         except asyncio.TimeoutError:
             raise ChainReadError(f"the chain did not answer within {self.timeout:.0f}s") from None
@@ -179,6 +188,11 @@ class ChainView:
         return False
 
     # -- reads -----------------------------------------------------------------------
+    @property
+    def known_chain_id(self) -> int | None:
+        """The chain id once read (it never changes for an endpoint), else None."""
+        return self._chain_id
+
     async def chain_id(self) -> int:
         if self._chain_id is None:
             (value,) = await self._batch([{"method": "eth_chainId", "params": []}])

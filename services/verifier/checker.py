@@ -70,8 +70,21 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def document_verdict(credential: dict, keys: Mapping[str, bytes] | None = None) -> Verdict:
+def hash_or_verdict(credential: Any) -> bytes | Verdict:
+    """The first half of :func:`document_verdict`: the credential hash, or the verdict on a malformed
+    document (exactly what ``document_verdict`` says of it), without checking any signature."""
+    try:
+        check_shape(credential)
+        return credential_hash(credential)
+    except (CredentialFormatError, JsonLdDocumentError) as exc:
+        return Verdict(str(exc), None, None, None, None, None, None)
+
+
+def document_verdict(credential: dict, keys: Mapping[str, bytes] | None = None, *,
+                     document_hash: bytes | None = None) -> Verdict:
     """Shape, safe-mode canonical hash and the eddsa-rdfc-2022 signatures: pure CPU work.
+
+    ``document_hash``: the credential hash (``jsonld.credential_hash``), when computed already.
 
     Every eddsa-rdfc-2022 proof in the set (or chain) must verify, and each must name its key
     by the verification method's multikey fragment (``did:…#z6Mk…``) or a ``did:key``;
@@ -84,7 +97,7 @@ def document_verdict(credential: dict, keys: Mapping[str, bytes] | None = None) 
         return Verdict(str(exc), None, None, None, None, None, None)
     try:
         key_for = _key_from_verification_method if keys is None else _key_in(keys)
-        result = verify_all(credential, key_for)
+        result = verify_all(credential, key_for, document_hash=document_hash)
         first = result.proofs[0]
         public_key = key_for(first.verification_method)
     except JsonLdDocumentError as exc:
@@ -187,6 +200,12 @@ def _embedded_receipt(credential: Any) -> tuple[anchorproof.AnchorReceipt | None
         return anchorproof.decode(proof), None
     except anchorproof.AnchorProofError as exc:
         return None, str(exc)
+
+
+def _chain_read(receipt: anchorproof.AnchorReceipt, credential_hash: str, entries: list[statuslist.Entry]) -> dict:
+    """The arguments of a verification's one chain read (``ChainView.read_for_verification``)."""
+    return {"root": receipt.root, "head": True, "account": receipt.account, "credential_hash": credential_hash,
+            "tx_hash": receipt.tx_hash, "status_lists": tuple(statuslist.list_id(e.list_url) for e in entries)}
 
 
 def _chain_unavailable(facts: Facts, why: str) -> None:
@@ -352,7 +371,8 @@ class Checker:
         # The issuer's status service, when it is asked, runs while the hash and signature are computed.
         early = self._start_early_reads(credential, ask_issuer or embedded is None or embedded[0] is None)
         try:
-            verdict = await self._verdict(credential)
+            # The chain read goes out once the hash is known, and is answered while the signature is checked.
+            verdict = await self._verdict(credential, lambda h: self._prefetch_chain(credential, embedded, h, early))
         except BaseException:
             for task in early.values():
                 task.cancel()
@@ -415,7 +435,9 @@ class Checker:
             and not _other_status_types(credential.get("credentialStatus"))
 
     # -- pieces ------------------------------------------------------------------------
-    async def _verdict(self, credential: dict) -> Verdict:
+    async def _verdict(self, credential: dict, on_hash: Callable[[str], bool] | None = None) -> Verdict:
+        """The (cached) verdict. On a miss, ``on_hash`` is given the credential hash as soon as it is
+        computed, before the signatures; if it started I/O (it returns True), that goes out first."""
         keys = await self._foreign_document_keys(credential)
         key = hashlib.sha256(orjson.dumps([credential, sorted((k, v.hex()) for k, v in (keys or {}).items())],
                                           option=orjson.OPT_SORT_KEYS)).digest()
@@ -423,7 +445,16 @@ class Checker:
         if cached is None:
             # On the event loop itself: a thread would free it for nothing (the GIL serialises the
             # work anyway) and the hop costs a fifth of the work (docs/verifier.md, "Where the time goes").
-            cached = document_verdict(credential, keys)
+            first = hash_or_verdict(credential) if on_hash is not None else None
+            if isinstance(first, Verdict):
+                cached = first  # malformed: nothing to read on chain
+            else:
+                if first is not None and on_hash("0x" + first.hex()):
+                    # Steps for the task it started to write its request: aiohttp sends the body from
+                    # a task of its own, two loop steps in; a third for margin (each is microseconds).
+                    for _ in range(3):
+                        await asyncio.sleep(0)
+                cached = document_verdict(credential, keys, document_hash=first)
             if not _expires(credential):
                 self._verdicts.put(key, cached)
         return cached
@@ -512,12 +543,18 @@ class Checker:
             facts.anchor_error = facts.issuer_error = facts.revocation_error = msg
             return anchor_json
         entries = self._own_status_entries(credential, facts)
-        list_ids = tuple(statuslist.list_id(e.list_url) for e in entries)
+        read = _chain_read(receipt, facts.credential_hash, entries)
+        prefetched = early.pop("chain", None)
         try:
-            # Every chain read of the verification in one JSON-RPC batch (what is cached is left out).
-            anchor, head, issuer, tx_proven, revoked_at, *list_hashes = await self.chain.read_for_verification(
-                root=receipt.root, head=True, account=receipt.account, credential_hash=facts.credential_hash,
-                tx_hash=receipt.tx_hash, status_lists=list_ids)
+            # Every chain read of the verification in one JSON-RPC batch (what is cached is left out),
+            # usually sent already, while the signature was checked (_prefetch_chain).
+            if prefetched is not None and prefetched.read == read:  # type: ignore[attr-defined]
+                answer = await prefetched
+            else:
+                if prefetched is not None:
+                    prefetched.cancel()
+                answer = await self.chain.read_for_verification(**read)
+            anchor, head, issuer, tx_proven, revoked_at, *list_hashes = answer
         except Exception as exc:  # fail closed: every chain-backed check says it could not run
             _chain_unavailable(facts, str(exc) or type(exc).__name__)
             await self._take_status(early, facts)
@@ -548,6 +585,21 @@ class Checker:
                 early["status"] = self._status_task(credential)
         await self._take_status(early, facts)
         return anchor_json
+
+    def _prefetch_chain(self, credential: dict, embedded, credential_hash: str, early: dict[str, asyncio.Task]) -> bool:
+        """Start the verification's chain read (``early["chain"]``) for a credential with a well-formed
+        receipt on the chain this verifier reads; True if it was started. ``_gather_chain_facts``
+        takes it only if it asks the very same read, and decides everything as before."""
+        receipt = embedded[0] if embedded else None
+        if receipt is None or self.chain is None or self.chain.known_chain_id != receipt.chain_id \
+                or self.chain.address.lower() != receipt.contract.lower():
+            return False
+        read = _chain_read(receipt, credential_hash, self._own_status_entries(credential, Facts()))
+        task = asyncio.create_task(self.chain.read_for_verification(**read))
+        task.read = read  # type: ignore[attr-defined]
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # never awaited: no warning
+        early["chain"] = task
+        return True
 
     def _own_status_entries(self, credential: dict, facts: Facts) -> list[statuslist.Entry]:
         """The credential's Bitstring Status List entries in our issuers' lists (checked against the chain)."""
