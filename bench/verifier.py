@@ -17,10 +17,11 @@ alternating rounds (``BENCH_ROUNDS``), and each ratio is of the medians over all
 
 The client is measured too, and kept out of the way: the requests go through aiohttp (the
 library the verifier itself reads the chain with) and the limit's chain read through one
-kept-alive ``http.client`` connection per thread. ``httpx.AsyncClient`` costs ≈ 2 ms a request
-by itself on this machine, against a bare Starlette app: it would be measuring the client
-(docs/verifier.md, "Where the time goes"). The first rows are that bare app, served by the
-same uvicorn in a process of its own, through every client — the floor under any route.
+kept-alive ``http.client`` connection per thread. ``httpx.AsyncClient`` costs ≈ 1–2 ms a
+request by itself on this machine, against a bare Starlette app: it would be measuring the
+client (docs/verifier.md, "Where a cold verification's time goes"). The first rows are that
+bare app, served by the same uvicorn in a process of its own, through both clients — the floor
+under any route.
 
 Bounded: a fixed count of requests, a few at a time, loopback only.
 

@@ -444,7 +444,8 @@ class Checker:
         cached = self._verdicts.get(key)
         if cached is None:
             # On the event loop itself: a thread would free it for nothing (the GIL serialises the
-            # work anyway) and the hop costs a fifth of the work (docs/verifier.md, "Where the time goes").
+            # work anyway) and the hop costs a fifth of the work (docs/verifier.md, "Where a cold
+            # verification's time goes").
             first = hash_or_verdict(credential) if on_hash is not None else None
             if isinstance(first, Verdict):
                 cached = first  # malformed: nothing to read on chain

@@ -176,7 +176,8 @@ async def verify(body: VerifyRequest, request: Request) -> Response:
     if (body.url is None) == (body.credential is None):
         raise InvalidInput("give exactly one of 'url' or 'credential'")
     # The app's state directly, not two dependencies: this is the hot route, and FastAPI's
-    # dependency solving costs more than the lookups (docs/verifier.md, "Where the time goes").
+    # dependency solving costs more than the lookups (docs/verifier.md, "Where a cold
+    # verification's time goes").
     checker = request.app.state.checker
     if body.credential is not None:
         report = await checker.verify_document(body.credential)
