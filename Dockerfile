@@ -9,4 +9,4 @@ COPY alembic.ini ./
 RUN pip install --no-cache-dir -c constraints.txt . && useradd --system --uid 10001 microcred
 USER microcred
 EXPOSE 8000
-CMD ["uvicorn", "services.verifier.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "services.ops.serve", "services.verifier.app:create_app", "--host", "0.0.0.0", "--port", "8000"]

@@ -40,15 +40,27 @@ class QuietServer(uvicorn.Server):
 
 
 def main(argv: list[str] | None = None) -> None:
+    QuietServer(config(parser().parse_args(argv))).run()
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("factory", help="module:function that returns the ASGI app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args(argv)
-    config = uvicorn.Config(args.factory, factory=True, host=args.host, port=args.port, access_log=False,
-                            log_level=args.log_level)
-    QuietServer(config).run()
+    # uvicorn's own options and defaults: forwarded headers are read from the addresses allowed
+    # (its FORWARDED_ALLOW_IPS, else loopback); a load balancer's address is given here.
+    parser.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=True,
+                        help="read X-Forwarded-For / -Proto from --forwarded-allow-ips")
+    parser.add_argument("--forwarded-allow-ips", default=None, help="addresses whose forwarded headers are trusted")
+    return parser
+
+
+def config(args: argparse.Namespace) -> uvicorn.Config:
+    return uvicorn.Config(args.factory, factory=True, host=args.host, port=args.port, access_log=False,
+                          log_level=args.log_level, proxy_headers=args.proxy_headers,
+                          forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 if __name__ == "__main__":
