@@ -111,8 +111,16 @@ def test_polling_stops_at_the_first_unconfirmed_receipt(client):
     assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "pending"
                for c in later)
     assert client.registry.calls.count("anchor_receipt") - polls_before == 6
-    client.relay.tick()  # their next poll time is not due yet: nothing asked
-    assert client.registry.calls.count("anchor_receipt") - polls_before == 6
+    with client.sessions() as s:  # fresh: not put off, the next pass asks again (their root is on its way)
+        assert s.scalars(select(Credential.anchor_next_poll_at).where(Credential.anchor_state == "queued")).all() \
+            == [None] * 5
+    client.relay.tick()  # the next pass asks for the oldest alone: unconfirmed, so none behind it is
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 7
+    client.registry.confirm_all()
+    client.relay.tick()  # confirmed: the oldest, then the four behind it, at once
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 12
+    assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "anchored"
+               for c in later)
 
 
 def test_a_refused_message_is_marked_failed_and_the_rest_still_flow(client):
