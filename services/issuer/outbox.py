@@ -327,7 +327,8 @@ class Relay:
     def _attach(self, issuer_id: str, confirmed: list[tuple[str, dict]]) -> None:
         """Anchor proofs into the confirmed credentials: one read, one bulk update and one commit per
         500. Short transactions: SQLite has one write lock, and a batch runner writing its next
-        chunk waits for it."""
+        chunk waits for it. Between two, what is pending is delivered: a running batch's hashes reach
+        the registry while the proofs of an earlier root are attached, not after all of them."""
         anchored: list = []
         attached = 0
         for start in range(0, len(confirmed), 500):
@@ -345,6 +346,8 @@ class Relay:
                 repo.set_anchored(session, rows)
                 self._anchored_events(session, issuer_id, rows, dict(part), refs)
             attached += len(rows)
+            if start + 500 < len(confirmed):
+                self.deliver()  # a batch's next hashes go to the registry now, not after the whole window
         observe_anchored(anchored)  # committed: microcred_issuer_issue_to_anchor_seconds
         log.info("anchor proofs attached to %d credential(s)", attached)
 
