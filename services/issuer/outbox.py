@@ -269,9 +269,11 @@ class Relay:
 
     # -- 3. anchors -----------------------------------------------------------------------------
     def collect_anchors(self) -> bool:
-        """Per issuer, the oldest credential due is asked for alone first (a probe): the registry
-        anchors in order, so while it is unconfirmed nothing behind it is confirmed either, and the
-        pass asks one hash, not a window of 2,000. Once it is confirmed, the rest are asked for."""
+        """Per issuer, the oldest credential due, if fresh, is asked for alone first (a probe): the
+        registry anchors in order, so while it is unconfirmed nothing behind it is confirmed either,
+        and the pass asks one hash, not a window of 2,000. Once it is confirmed, or if it is older
+        than ``STUCK_AFTER`` (a slow chain, a stuck hash: each unconfirmed one then backs off by its
+        own age, and the relay rests meanwhile), the rest are asked for."""
         budget = self.settings.receipt_polls_per_pass
         with transaction(self.sessions) as session:
             issuers = repo.issuers_awaiting_anchor(session)
@@ -281,9 +283,12 @@ class Relay:
                 return True
             with transaction(self.sessions) as session:
                 probe = repo.awaiting_anchor(session, issuer_id, utcnow(), 1)
-            budget -= len(probe)
-            if not probe or not self._collect(issuer_id, probe) or budget <= 0:
+            if not probe:
                 continue
+            if utcnow() - probe[0][2] < STUCK_AFTER:
+                budget -= 1
+                if not self._collect(issuer_id, probe) or budget <= 0:
+                    continue
             with transaction(self.sessions) as session:
                 waiting = repo.awaiting_anchor(session, issuer_id, utcnow(), min(budget, 2_000))
             budget -= len(waiting)

@@ -215,6 +215,24 @@ def test_messages_pending_while_a_large_window_is_attached_are_delivered_between
     assert all(m.state == OutboxState.done for m in _messages(client) if m.kind == OutboxKind.anchor)
 
 
+def test_receipts_unconfirmed_for_long_back_off_each_by_its_age_and_the_relay_rests(client):
+    # A slow chain: after STUCK_AFTER, no probe each pass; the window is asked once and each waits.
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    for i in range(3):
+        issue(client, key, achievement["id"], email=f"w{i}@example.org")
+    client.relay.deliver()
+    with client.sessions.begin() as s:
+        s.execute(update(Credential).values(anchor_next_poll_at=None, created_at=utcnow() - timedelta(minutes=4)))
+    polls_before = client.registry.calls.count("anchor_receipt")
+    client.relay.collect_anchors()
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 3
+    with client.sessions() as s:
+        assert anchoring_repo.awaiting_anchor(s, s.scalar(select(Issuer.id)), utcnow(), 10) == []  # all put off
+    client.relay.collect_anchors()  # nothing due: nothing asked
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 3
+
+
 def test_a_stuck_anchor_does_not_hold_back_the_credentials_behind_it(client):
     key = create_issuer(client)["api_key"]
     achievement = create_achievement(client, key)
