@@ -14,6 +14,11 @@ from functools import lru_cache
 
 import base58
 
+try:  # GMP's radix conversion for long base58 strings (the anchor proofs)
+    import gmpy2 as _gmpy2
+except ImportError:  # pragma: no cover - a declared dependency; the pure-Python encoder is the same
+    _gmpy2 = None
+
 BASE58BTC = "z"
 ED25519_PUB = b"\xed\x01"
 ED25519_PRIV = b"\x80\x26"
@@ -66,14 +71,30 @@ def b58encode(data: bytes) -> str:
 
     The library takes one ``divmod`` by 58 of the whole number per digit, quadratic in the
     length: ≈ 4 ms for the 1 kB anchor receipt of a credential in a root of 10,000 (its Merkle
-    path), which made attaching a batch's anchor proofs slower than issuing it. Here the number
-    is split in halves by powers of 58 (divide and conquer), and only short pieces digit by digit.
+    path), which made attaching a batch's anchor proofs slower than issuing it. GMP's radix
+    conversion (``gmpy2``, subquadratic, in C) writes the digits in ≈ 0.03 ms; without it,
+    :func:`b58encode_python` (≈ 0.3 ms) gives the same string.
     """
+    if _gmpy2 is None:
+        return b58encode_python(data)
+    number = int.from_bytes(data, "big")
+    encoded = _gmpy2.digits(_gmpy2.mpz(number), 58).translate(_FROM_GMP) if number else ""
+    zeros = len(data) - len(data.lstrip(b"\0"))  # each leading zero byte is a '1'
+    return "1" * zeros + encoded
+
+
+def b58encode_python(data: bytes) -> str:
+    """:func:`b58encode` in pure Python: the number split in halves by powers of 58 (divide and
+    conquer), and only short pieces digit by digit."""
     number = int.from_bytes(data, "big")
     width = math.ceil(len(data) * _DIGITS_PER_BYTE) + 1  # enough digits for any number of that many bytes
     encoded = _digits(number, width).lstrip("1") if number else ""
     zeros = len(data) - len(data.lstrip(b"\0"))  # each leading zero byte is a '1'
     return "1" * zeros + encoded
+
+
+# GMP writes digits above 36 as 0-9, A-Z, a-z; base58btc has its own alphabet of 58.
+_FROM_GMP = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv", _ALPHABET)
 
 
 _DIGITS_PER_BYTE = math.log(256) / math.log(58)

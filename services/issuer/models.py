@@ -231,7 +231,8 @@ class Credential(Base):
 
     __table_args__ = (Index("ix_issuer_credentials_issuer_created", "issuer_id", "created_at"),
                       Index("ix_issuer_credentials_anchor", "anchor_state", "issuer_id"),
-                      Index("ix_issuer_credentials_batch", "batch_id", "batch_row"),
+                      # With the anchor state: a batch's progress is counted from the index alone (0017).
+                      Index("ix_issuer_credentials_batch", "batch_id", "batch_row", "anchor_state"),
                       Index("ix_issuer_credentials_learner", "learner_id"),
                       Index("ix_issuer_credentials_expiry", "issuer_id", "valid_until"),
                       # Only credentials still waiting for their anchor: what /metrics counts (migration 0009).

@@ -64,6 +64,8 @@ LEASE_NAME = "issuer-outbox"
 LEASE_TTL = timedelta(seconds=30)
 MAX_HASHES = 10_000
 POLL_AGAIN = timedelta(seconds=1)
+# An unconfirmed receipt younger than this is asked again at the next pass; an older one backs off.
+STUCK_AFTER = timedelta(seconds=10)
 
 
 def _poll_delay(age: timedelta) -> timedelta:
@@ -267,6 +269,11 @@ class Relay:
 
     # -- 3. anchors -----------------------------------------------------------------------------
     def collect_anchors(self) -> bool:
+        """Per issuer, the oldest credential due, if fresh, is asked for alone first (a probe): the
+        registry anchors in order, so while it is unconfirmed nothing behind it is confirmed either,
+        and the pass asks one hash, not a window of 2,000. Once it is confirmed, or if it is older
+        than ``STUCK_AFTER`` (a slow chain, a stuck hash: each unconfirmed one then backs off by its
+        own age, and the relay rests meanwhile), the rest are asked for."""
         budget = self.settings.receipt_polls_per_pass
         with transaction(self.sessions) as session:
             issuers = repo.issuers_awaiting_anchor(session)
@@ -274,6 +281,14 @@ class Relay:
         for issuer_id in issuers:
             if budget <= 0:
                 return True
+            with transaction(self.sessions) as session:
+                probe = repo.awaiting_anchor(session, issuer_id, utcnow(), 1)
+            if not probe:
+                continue
+            if utcnow() - probe[0][2] < STUCK_AFTER:
+                budget -= 1
+                if not self._collect(issuer_id, probe) or budget <= 0:
+                    continue
             with transaction(self.sessions) as session:
                 waiting = repo.awaiting_anchor(session, issuer_id, utcnow(), min(budget, 2_000))
             budget -= len(waiting)
@@ -283,9 +298,12 @@ class Relay:
     def _collect(self, issuer_id: str, waiting: list[tuple[str, str, datetime]], window: int = 2_000) -> bool:
         """Receipts in issuance order, ``window`` at a time in one registry call each (32 single reads
         at a time from a registry without the bulk route); stop after a window with an unconfirmed one.
+        True if every one asked for was confirmed.
 
-        An unconfirmed credential is asked again after a delay that grows with its age (1 s
-        while fresh, up to a minute), so one stuck hash never holds back those behind it.
+        An unconfirmed credential is asked again at the next pass while fresh (the next probe; its
+        root is most likely being cut or mined). One unconfirmed for longer than ``STUCK_AFTER``
+        is asked again after a delay that grows with its age (a quarter of it, 1 s to a minute),
+        so one stuck hash never holds back those behind it.
         """
         bulk = getattr(self.registry, "anchor_receipts", None)
         window = window if bulk is not None else 32
@@ -306,21 +324,23 @@ class Relay:
             self._attach(issuer_id, confirmed)
             if unconfirmed:
                 now = utcnow()
-                later = {cid: now + _poll_delay(now - created) for cid, created in unconfirmed}
-                later.update({cid: now + POLL_AGAIN for cid, _, _ in waiting[start + window:]})
-                self._poll_later(later)
+                self._poll_later({cid: now + _poll_delay(now - created) for cid, created in unconfirmed
+                                  if now - created >= STUCK_AFTER})
                 return False
         return bool(waiting)
 
     def _attach(self, issuer_id: str, confirmed: list[tuple[str, dict]]) -> None:
-        """Anchor proofs into the confirmed credentials: one read and one bulk update per 500."""
-        if not confirmed:
-            return
-        with transaction(self.sessions) as session:
-            now = utcnow()
-            anchored, rows, refs = [], [], {}
-            for start in range(0, len(confirmed), 500):
-                part = confirmed[start:start + 500]
+        """Anchor proofs into the confirmed credentials: one read, one bulk update and one commit per
+        500. Short transactions: SQLite has one write lock, and a batch runner writing its next
+        chunk waits for it. Between two, what is pending is delivered: a running batch's hashes reach
+        the registry while the proofs of an earlier root are attached, not after all of them."""
+        anchored: list = []
+        attached = 0
+        for start in range(0, len(confirmed), 500):
+            part = confirmed[start:start + 500]
+            with transaction(self.sessions) as session:
+                now = utcnow()
+                rows, refs = [], {}
                 current = repo.unanchored_documents(session, [cid for cid, _ in part])
                 for cid, receipt in part:
                     if cid in current:
@@ -328,10 +348,13 @@ class Relay:
                         rows.append({"id": cid, **anchored_values(document, receipt, now)})
                         anchored.append(rows[-1]["anchored_at"] - created)
                         refs[cid] = (achievement_id, learner_id)
-            repo.set_anchored(session, rows)
-            self._anchored_events(session, issuer_id, rows, dict(confirmed), refs)
+                repo.set_anchored(session, rows)
+                self._anchored_events(session, issuer_id, rows, dict(part), refs)
+            attached += len(rows)
+            if start + 500 < len(confirmed):
+                self.deliver()  # a batch's next hashes go to the registry now, not after the whole window
         observe_anchored(anchored)  # committed: microcred_issuer_issue_to_anchor_seconds
-        log.info("anchor proofs attached to %d credential(s)", len(rows))
+        log.info("anchor proofs attached to %d credential(s)", attached)
 
     @staticmethod
     def _anchored_events(session, issuer_id: str, rows: list[dict], receipts: dict[str, dict],
@@ -353,6 +376,8 @@ class Relay:
         events.record_many(session, issuer_id, events.CREDENTIAL_ANCHORED, items)
 
     def _poll_later(self, when: dict[str, datetime]) -> None:
+        if not when:
+            return
         by_time: dict[datetime, list[str]] = {}
         for cid, at in when.items():
             by_time.setdefault(at, []).append(cid)

@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Integer, bindparam, cast, func, insert, null, select, text, union_all, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from services.core import leases
@@ -53,17 +54,20 @@ def flush_anchors(session: Session, account_id: int, hashes: Sequence[str]) -> N
                         .values(flush=True).execution_options(synchronize_session=False))
 
 
-def anchors_with_jobs(session: Session, hashes: Sequence[str]) -> dict[str, tuple[Anchor, ChainJob | None, ChainAccount]]:
-    """:func:`anchor_with_job` for many hashes at once (500 per query)."""
-    found: dict[str, tuple[Anchor, ChainJob | None, ChainAccount]] = {}
+def anchors_with_jobs(session: Session, hashes: Sequence[str]) -> dict[str, Row]:
+    """What a receipt says of each of many hashes (500 per query), as plain columns: ``hash, state,
+    proof, address`` (the account's) and the job's ``tx_hash, root, block_number, block_time``
+    (None without a job). Columns, not entities: the relay asks for thousands at once."""
+    found: dict[str, Row] = {}
     ordered = sorted(set(hashes))
     for start in range(0, len(ordered), 500):
-        for anchor, job, account in session.execute(
-                select(Anchor, ChainJob, ChainAccount)
+        for row in session.execute(
+                select(Anchor.hash, Anchor.state, Anchor.proof, ChainAccount.address, ChainJob.tx_hash,
+                       ChainJob.root, ChainJob.block_number, ChainJob.block_time)
                 .join(ChainAccount, Anchor.account_id == ChainAccount.id)
                 .outerjoin(ChainJob, Anchor.job_id == ChainJob.id)
                 .where(Anchor.hash.in_(ordered[start:start + 500]))):
-            found[anchor.hash] = (anchor, job, account)
+            found[row.hash] = row
     return found
 
 

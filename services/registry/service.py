@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -207,22 +208,30 @@ def anchor_receipts(session: Session, chain: RegistryChain | None, head: Callabl
             head_block.append(head())
         return head_block[0]
 
-    return [_receipt(chain, head_once, *found[h]) if h in found else None for h in hashes]
+    return [_receipt_of(chain, head_once, found[h]) if h in found else None for h in hashes]
 
 
 def _receipt(chain: RegistryChain | None, head: Callable[[], int | None], anchor: Anchor, job: ChainJob | None,
              account: ChainAccount) -> AnchorReceipt:
-    sent = job is not None and job.tx_hash is not None and anchor.state != ItemState.queued
-    proof = [("0x" + anchor.proof[i:i + 64]) for i in range(0, len(anchor.proof), 64)] if sent and anchor.proof is not None else None
+    return _receipt_of(chain, head, SimpleNamespace(
+        hash=anchor.hash, state=anchor.state, proof=anchor.proof, address=account.address,
+        tx_hash=job.tx_hash if job else None, root=job.root if job else None,
+        block_number=job.block_number if job else None, block_time=job.block_time if job else None))
+
+
+def _receipt_of(chain: RegistryChain | None, head: Callable[[], int | None], row) -> AnchorReceipt:
+    """A receipt from ``repo.anchors_with_jobs``' columns (a job's are None without one)."""
+    sent = row.tx_hash is not None and row.state != ItemState.queued
+    proof = [("0x" + row.proof[i:i + 64]) for i in range(0, len(row.proof), 64)] if sent and row.proof is not None else None
     return AnchorReceipt(
-        hash=anchor.hash, state=anchor.state.value, account=account.address,
+        hash=row.hash, state=row.state.value, account=row.address,
         chainId=chain.chain_id if (sent and chain) else None,
         contract=chain.contract_address if (sent and chain) else None,
-        root=job.root if sent else None, proof=proof,
-        txHash=job.tx_hash if sent else None,
-        blockNumber=job.block_number if sent else None,
-        anchoredAt=job.block_time.strftime("%Y-%m-%dT%H:%M:%SZ") if sent and job.block_time else None,
-        confirmations=_confirmations(job.block_number, head()) if sent else None)
+        root=row.root if sent else None, proof=proof,
+        txHash=row.tx_hash if sent else None,
+        blockNumber=row.block_number if sent else None,
+        anchoredAt=row.block_time.strftime("%Y-%m-%dT%H:%M:%SZ") if sent and row.block_time else None,
+        confirmations=_confirmations(row.block_number, head()) if sent else None)
 
 
 def revocation_state(session: Session, credential_hash: str) -> list[RevocationRead]:

@@ -12,7 +12,10 @@ from services.core.db import utcnow
 from services.core.multiformats import decode_public_key
 from services.issuer.anchoring import repository as anchoring_repo
 from services.issuer.models import Credential, Issuer, Lease, OutboxKind, OutboxMessage, OutboxState, StatusList
+from services.issuer.batches.runner import BatchRunner
 from services.issuer.outbox import Relay
+from services.issuer.signing import SigningPool
+from tests.support.stack import wait_for
 from tests.integration.issuer_support import (FakeRegistry, auth, create_achievement, create_issuer, issue,
                                               issuer_client, registry_bit)
 
@@ -111,8 +114,16 @@ def test_polling_stops_at_the_first_unconfirmed_receipt(client):
     assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "pending"
                for c in later)
     assert client.registry.calls.count("anchor_receipt") - polls_before == 6
-    client.relay.tick()  # their next poll time is not due yet: nothing asked
-    assert client.registry.calls.count("anchor_receipt") - polls_before == 6
+    with client.sessions() as s:  # fresh: not put off, the next pass asks again (their root is on its way)
+        assert s.scalars(select(Credential.anchor_next_poll_at).where(Credential.anchor_state == "queued")).all() \
+            == [None] * 5
+    client.relay.tick()  # the next pass asks for the oldest alone: unconfirmed, so none behind it is
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 7
+    client.registry.confirm_all()
+    client.relay.tick()  # confirmed: the oldest, then the four behind it, at once
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 12
+    assert all(client.get(f"/api/v1/credentials/{c['id']}", headers=auth(key)).json()["status"] == "anchored"
+               for c in later)
 
 
 def test_a_refused_message_is_marked_failed_and_the_rest_still_flow(client):
@@ -182,6 +193,44 @@ def test_registration_is_followed_until_active_and_the_did_document_gains_the_ch
     did = client.get("/issuers/lakeside/did.json").json()
     account = [m for m in did["verificationMethod"] if m["type"] == "EcdsaSecp256k1RecoveryMethod2020"][0]
     assert account["blockchainAccountId"] == f"eip155:31337:{me['registry']['address']}"
+
+
+def test_messages_pending_while_a_large_window_is_attached_are_delivered_between_its_parts(client):
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    batch = client.post("/api/v1/credentials/batch", headers=auth(key), json={
+        "achievement_id": achievement["id"],
+        "recipients": [{"name": f"L {i}", "email": f"l{i}@example.org"} for i in range(520)]}).json()
+    BatchRunner(client.settings, client.sessions, SigningPool(1)).tick()  # or the API's own runner does it
+    wait_for(lambda: client.get(f"/api/v1/credentials/batches/{batch['id']}", params={"limit": 0},
+                                headers=auth(key)).json()["state"] == "done", what="the batch signed")
+    client.relay.deliver()
+    client.registry.confirm_all()
+    _poll_now(client)
+    late = issue(client, key, achievement["id"], email="late@example.org")  # its anchor message is pending
+    client.relay.collect_anchors()  # attaches 520 in two parts, delivering in between
+    progress = client.get(f"/api/v1/credentials/batches/{batch['id']}", params={"limit": 0}, headers=auth(key)).json()
+    assert progress["anchored"] == 520
+    assert late["credential_hash"] in client.registry.anchored
+    assert all(m.state == OutboxState.done for m in _messages(client) if m.kind == OutboxKind.anchor)
+
+
+def test_receipts_unconfirmed_for_long_back_off_each_by_its_age_and_the_relay_rests(client):
+    # A slow chain: after STUCK_AFTER, no probe each pass; the window is asked once and each waits.
+    key = create_issuer(client)["api_key"]
+    achievement = create_achievement(client, key)
+    for i in range(3):
+        issue(client, key, achievement["id"], email=f"w{i}@example.org")
+    client.relay.deliver()
+    with client.sessions.begin() as s:
+        s.execute(update(Credential).values(anchor_next_poll_at=None, created_at=utcnow() - timedelta(minutes=4)))
+    polls_before = client.registry.calls.count("anchor_receipt")
+    client.relay.collect_anchors()
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 3
+    with client.sessions() as s:
+        assert anchoring_repo.awaiting_anchor(s, s.scalar(select(Issuer.id)), utcnow(), 10) == []  # all put off
+    client.relay.collect_anchors()  # nothing due: nothing asked
+    assert client.registry.calls.count("anchor_receipt") - polls_before == 3
 
 
 def test_a_stuck_anchor_does_not_hold_back_the_credentials_behind_it(client):

@@ -2,10 +2,10 @@
 
 A runner claims a batch with a lease (so any number of processes may run one; only one
 works a batch at a time), then loops: build the next chunks' documents, sign them in the
-process pool (two chunks at a time) while the one before them is written, and commit each
-chunk together with its outbox message and the batch's progress (``next_index``), in a few
-set-based statements. A crash loses at most the chunks in hand, and the next runner resumes at
-``next_index``: no row is issued twice.
+process pool (three chunks at a time) while the one before them is written, and commit each
+chunk together with its outbox message, the batch's progress (``next_index``) and the status-list
+indices of the next chunk to sign, in a few set-based statements. A crash loses at most the
+chunks in hand, and the next runner resumes at ``next_index``: no row is issued twice.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from services.issuer.webhooks import events
 log = logging.getLogger("microcred.issuer.batches")
 
 LEASE_TTL = timedelta(seconds=60)
-PIPELINE_DEPTH = 2  # chunks being signed while one is written
+PIPELINE_DEPTH = 3  # chunks being signed while one is written
 
 
 class _KeyChanged(Exception):
@@ -107,18 +107,21 @@ class BatchRunner:
         chunk = self.settings.batch_chunk
         log.info("batch %s: rows %d..%d of %d", batch_id, start, len(rows), len(rows))
 
-        def prepare(begin: int):
+        def reserve(session: Session, begin: int):
+            """The next chunk's status-list indices, in the caller's transaction: reserved (committed)
+            before its documents are signed; those of rows that end up not issued are given back
+            when the chunk is written."""
+            cids = [cred.new_credential_id() for _ in rows[begin:begin + chunk]]
+            return begin, cids, statuslists.allocate(session, self.settings, issuer, cids)
+
+        def launch(reserved):
+            """Build the reserved chunk's documents and hand them to the signing pool."""
+            begin, cids, status = reserved
             now = utcnow()
             valid_from = fixed_from or now
             valid_until = cred.valid_until_for(valid_from, validity_days)
-            part = rows[begin:begin + chunk]
-            cids = [cred.new_credential_id() for _ in part]
-            # The chunk's status list indices are reserved (committed) before its documents are
-            # signed; those of rows that end up not issued are given back when the chunk is written.
-            with transaction(self.sessions) as session:
-                status = statuslists.allocate(session, self.settings, issuer, cids)
             items = []
-            for row, cid in zip(part, cids, strict=True):
+            for row, cid in zip(rows[begin:begin + chunk], cids, strict=True):
                 doc = builder.build(self.settings, template, credential_id=cid,
                                     subject=builder.recipient_subject(row["name"], row["email"], did=row.get("did")),
                                     valid_from=valid_from, valid_until=valid_until, status=status[cid],
@@ -128,27 +131,36 @@ class BatchRunner:
                                        [item[2] for item in items])
             return begin, now, valid_from, valid_until, items, futures
 
-        # Two chunks in the pool while this thread writes the one before them and builds the next:
-        # the signing processes then never wait for the database (each chunk's indices are reserved
-        # when it is built; those of a chunk never written are lost if the runner stops for good).
+        # PIPELINE_DEPTH chunks in the pool while this thread writes the one before them: the signing
+        # processes then never wait for the database. The first ones' indices are reserved in one
+        # transaction; after that each chunk's write reserves those of the next chunk to launch (one
+        # commit per chunk). Indices of chunks never written are lost if the runner stops for good.
         in_flight: deque = deque()
         cursor = start
 
-        def top_up() -> None:
-            nonlocal cursor
-            while len(in_flight) < PIPELINE_DEPTH and cursor < len(rows) and not (stop and stop.is_set()):
-                in_flight.append(prepare(cursor))
-                cursor += len(in_flight[-1][4])
+        def more() -> bool:
+            return cursor < len(rows) and not (stop and stop.is_set())
 
-        top_up()
+        with transaction(self.sessions) as session:
+            first = []
+            while len(first) < PIPELINE_DEPTH and more():
+                first.append(reserve(session, cursor))
+                cursor += len(first[-1][1])
+        in_flight.extend(launch(reserved) for reserved in first)
         try:
             while in_flight:
                 begin, now, valid_from, valid_until, items, futures = in_flight.popleft()
                 end = begin + len(items)
-                top_up()
                 outcomes = self.pool.gather(futures)
-                self._write(batch_id, issuer_id, achievement_id, context.key_id, learner_secret, items, outcomes, now,
-                            valid_from, valid_until, end, done=end >= len(rows))
+                following = None
+                if more():
+                    following = cursor
+                    cursor += len(rows[cursor:cursor + chunk])
+                reserved = self._write(batch_id, issuer_id, achievement_id, context.key_id, learner_secret, items,
+                                       outcomes, now, valid_from, valid_until, end, done=end >= len(rows),
+                                       reserve=None if following is None else lambda s, b=following: reserve(s, b))
+                if reserved is not None:
+                    in_flight.append(launch(reserved))
                 if self.on_chunk is not None:
                     self.on_chunk()
                 if stop is not None and stop.is_set():
@@ -162,7 +174,9 @@ class BatchRunner:
 
     def _write(self, batch_id: str, issuer_id: str, achievement_id: str, key_id: int, learner_secret: bytes, items,
                outcomes, now: datetime, valid_from: datetime, valid_until: datetime | None, end: int,
-               done: bool) -> None:
+               done: bool, reserve: Callable[[Session], object] | None = None):
+        """Commit the chunk (and, with ``reserve``, the next chunk's status-list indices); what
+        ``reserve`` returned."""
         with transaction(self.sessions) as session:
             if not repo.claim_batch(session, batch_id, self.holder, LEASE_TTL):
                 raise RuntimeError(f"lost the lease on batch {batch_id}")
@@ -206,3 +220,4 @@ class BatchRunner:
                               lease_holder=None, lease_until=None)
             session.execute(update(Batch).where(Batch.id == batch_id).values(**values)
                             .execution_options(synchronize_session=False))
+            return reserve(session) if reserve is not None else None
