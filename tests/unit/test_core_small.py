@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.core import anchorproof, multiformats
-from services.core.multiformats import b58decode, b58encode, b58encode_python
+from services.core.multiformats import b58decode, b58decode_python, b58encode, b58encode_python
 from services.core.secretbox import SecretBoxError, open_sealed, seal
 from services.core.settings import ServiceSettings, SettingsError
 
@@ -77,7 +77,7 @@ def test_base58_decoding_matches_the_base58_library(zeros, data):
     # Leading zero bytes are the '1' digits the library and the fast decoder must both keep.
     data = b"\0" * zeros + data
     encoded = base58.b58encode(data).decode()
-    assert b58decode(encoded) == base58.b58decode(encoded) == data
+    assert b58decode(encoded) == b58decode_python(encoded) == base58.b58decode(encoded) == data
 
 
 @settings(max_examples=300)
@@ -100,3 +100,10 @@ def test_base58_encoding_edges(data):
 def test_base58_decoding_refuses_characters_outside_the_alphabet(text):
     with pytest.raises(ValueError):
         b58decode(text)
+    with pytest.raises(ValueError):
+        b58decode_python(text)
+
+
+@pytest.mark.parametrize("text", ["", "1", "111", "2", "z", "1z"])
+def test_base58_decoding_edges(text):
+    assert b58decode(text) == b58decode_python(text) == base58.b58decode(text)
