@@ -148,9 +148,22 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     session = factory()
     try:
         yield session
-        if delay := _test_commit_delay():
-            time.sleep(delay)
-        session.commit()
+    except BaseException:
+        end(session, commit=False)
+        raise
+    end(session, commit=True)
+
+
+def end(session: Session, commit: bool) -> None:
+    """End a unit of work opened with ``factory()``: commit (or roll back), then close — on any failure
+    to commit, roll back and raise. For callers that cannot hold a ``with`` block across threads."""
+    try:
+        if commit:
+            if delay := _test_commit_delay():
+                time.sleep(delay)
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
