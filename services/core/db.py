@@ -123,6 +123,13 @@ def insert_ignore(session: Session, table, rows: list[dict]) -> None:
         session.execute(_dialect_insert(session, table).on_conflict_do_nothing(), rows)
 
 
+def insert_ignore_returning(session: Session, table, row: dict, *columns):
+    """Insert one ``row`` unless a unique key says it exists (``INSERT … ON CONFLICT DO NOTHING
+    RETURNING columns``): the new row's ``columns``, or None when nothing was inserted."""
+    return session.execute(_dialect_insert(session, table).values(row).on_conflict_do_nothing()
+                           .returning(*columns)).first()
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

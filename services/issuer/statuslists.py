@@ -79,14 +79,15 @@ def max_age(settings: IssuerSettings) -> int:
 
 # -- indices for new credentials -----------------------------------------------------------------
 def allocate(session: Session, settings: IssuerSettings, issuer: Issuer,
-             credential_ids: list[str]) -> dict[str, list[dict]]:
+             credential_ids: list[str], open_lists: list | None = None) -> dict[str, list[dict]]:
     """Each credential's ``credentialStatus``: a new random index in the current list of each purpose.
 
     The entries are written (unique per list) in the caller's transaction; a list that fills
-    up is marked full and the next one opened.
+    up is marked full and the next one opened. ``open_lists``: the issuer's open lists as a
+    single issue has them cached (``credentials.context``), instead of reading them.
     """
     entries: dict[str, list[dict]] = {cid: [] for cid in credential_ids}
-    if len(credential_ids) == 1 and _first_try(session, settings, issuer, credential_ids[0], entries):
+    if len(credential_ids) == 1 and _first_try(session, settings, issuer, credential_ids[0], entries, open_lists):
         return entries
     for purpose in PURPOSES:
         for cid, status_list, index in _allocate(session, settings, issuer, purpose, list(credential_ids)):
@@ -95,14 +96,16 @@ def allocate(session: Session, settings: IssuerSettings, issuer: Issuer,
 
 
 def _first_try(session: Session, settings: IssuerSettings, issuer: Issuer, credential_id: str,
-               entries: dict[str, list[dict]]) -> bool:
+               entries: dict[str, list[dict]], open_lists: list | None = None) -> bool:
     """One credential, the common case: one random draw per list, both written in one statement.
 
     False (nothing written) if a draw was taken already: the general path then draws again
-    among the indices known to be free. One query and one insert instead of three of each.
+    among the indices known to be free. One query and one insert instead of three of each
+    (the insert alone with ``open_lists`` given: any list opened or filled since they were
+    read bumps the issuer's ``config_version``, so a cached copy is never out of date).
     """
-    current: dict[str, StatusList] = {}
-    for status_list in repo.open_status_lists(session, issuer.id):  # newest first
+    current: dict = {}
+    for status_list in open_lists if open_lists is not None else repo.open_status_lists(session, issuer.id):
         current.setdefault(status_list.purpose, status_list)
     if set(current) != set(PURPOSES):
         return False
