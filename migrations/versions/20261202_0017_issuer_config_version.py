@@ -1,12 +1,14 @@
 """issuer: ``issuer_issuers.config_version``, bumped by the database on every change issuing reads
 
 Issuing one credential reads the same few things about its issuer every time: the active
-signing key, the achievement, whether it is a pathway's component, the webhook endpoints, the
-open status lists. The API process caches them per issuer keyed by this number, which the
-request's API-key query reads anyway (docs/issuer.md, "Single issuance"). Triggers bump it in
-the transaction of every insert, update or delete of those rows (of a status list: its
-creation, deletion, or ``full``), whatever code writes them, so a rotation, a new pathway or
-endpoint, a full list is seen by the very next request in every process.
+signing key, the achievement, whether it is a pathway's component, the webhook endpoints.
+The API process caches them per issuer keyed by this number, which the request's API-key
+query reads anyway (docs/issuer.md, "Single issuance"). Triggers bump it in the transaction
+of every insert, update or delete of those rows, whatever code writes them, so a rotation, an
+achievement made a pathway, a new pathway or endpoint is seen by the very next request in
+every process. (Status lists are not watched: issuances open and fill them concurrently, and
+the bump's lock on the issuer row deadlocked them on PostgreSQL; their cached copy is checked
+by the insert of the entries instead.)
 
 SQLite drops a table's triggers when a batch migration rebuilds it: a later migration that
 rebuilds one of these tables must create its triggers again (``tests/unit/test_config_version.py``
@@ -26,14 +28,7 @@ down_revision = '0016_webhook_claims'
 branch_labels = None
 depends_on = None
 
-# table → the columns whose update counts (None: any update)
-WATCHED = {
-    'issuer_signing_keys': None,
-    'issuer_achievements': None,
-    'issuer_pathway_components': None,
-    'issuer_webhook_endpoints': None,
-    'issuer_status_lists': '"full"',  # quoted: a reserved word in PostgreSQL
-}
+WATCHED = ('issuer_signing_keys', 'issuer_achievements', 'issuer_pathway_components', 'issuer_webhook_endpoints')
 BUMP = "UPDATE issuer_issuers SET config_version = config_version + 1 WHERE id = {row}.issuer_id"
 
 
@@ -55,9 +50,9 @@ def upgrade() -> None:
                 UPDATE issuer_issuers SET config_version = config_version + 1 WHERE id = NEW.issuer_id;
                 RETURN NEW;
             END $$ LANGUAGE plpgsql""")
-    for table, column in WATCHED.items():
+    for table in WATCHED:
         for op_, row in (('insert', 'NEW'), ('update', 'NEW'), ('delete', 'OLD')):
-            event = 'UPDATE OF ' + column if op_ == 'update' and column else op_.upper()
+            event = op_.upper()
             name = f'{table}_bump_{op_}'
             if op.get_bind().dialect.name == 'postgresql':
                 op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW "

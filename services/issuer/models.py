@@ -96,8 +96,8 @@ class Issuer(Base):
     extra: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped by triggers on every change to what issuing reads about the issuer (its signing keys,
-    # achievements, pathway components, webhook endpoints, status lists opened or filled): the key
-    # of the per-process cache of those (credentials/context.py). Migration 0017.
+    # achievements, pathway components, webhook endpoints): the key of the per-process cache of
+    # those (credentials/context.py). Migration 0017.
     config_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # The relay's due-work query: issuers whose registration it still follows.

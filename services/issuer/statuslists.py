@@ -84,11 +84,16 @@ def allocate(session: Session, settings: IssuerSettings, issuer: Issuer,
 
     The entries are written (unique per list) in the caller's transaction; a list that fills
     up is marked full and the next one opened. ``open_lists``: the issuer's open lists as a
-    single issue has them cached (``credentials.context``), instead of reading them.
+    single issue has them cached (``credentials.context``), instead of reading them; when the
+    try on them fails (an index taken, or the list filled meanwhile) the list is emptied, so
+    that the cache reads them again.
     """
     entries: dict[str, list[dict]] = {cid: [] for cid in credential_ids}
-    if len(credential_ids) == 1 and _first_try(session, settings, issuer, credential_ids[0], entries, open_lists):
-        return entries
+    if len(credential_ids) == 1:
+        if _first_try(session, settings, issuer, credential_ids[0], entries, open_lists):
+            return entries
+        if open_lists is not None:
+            del open_lists[:]
     for purpose in PURPOSES:
         for cid, status_list, index in _allocate(session, settings, issuer, purpose, list(credential_ids)):
             entries[cid].append(statuslist.entry(status_list.url, purpose, index))
@@ -101,8 +106,8 @@ def _first_try(session: Session, settings: IssuerSettings, issuer: Issuer, crede
 
     False (nothing written) if a draw was taken already: the general path then draws again
     among the indices known to be free. One query and one insert instead of three of each
-    (the insert alone with ``open_lists`` given: any list opened or filled since they were
-    read bumps the issuer's ``config_version``, so a cached copy is never out of date).
+    (the insert alone with ``open_lists`` given: a list is marked full only once every index
+    is taken, so a draw in a cached list that filled since fails here like a taken index).
     """
     current: dict = {}
     for status_list in open_lists if open_lists is not None else repo.open_status_lists(session, issuer.id):

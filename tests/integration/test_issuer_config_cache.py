@@ -16,10 +16,9 @@ from services.core import urlsafety
 from services.issuer.credentials import context
 from services.issuer.models import (Achievement, AwardJob, Credential, Issuer, PathwayComponent, SigningKey,
                                     StatusEntry, StatusList, WebhookEvent)
-from tests.integration.issuer_support import auth, create_achievement, create_issuer, issue
+from tests.integration.issuer_support import auth, create_achievement, create_issuer, issue, issuer_client
 
-WATCHED = ("issuer_signing_keys", "issuer_achievements", "issuer_pathway_components", "issuer_webhook_endpoints",
-           "issuer_status_lists")
+WATCHED = ("issuer_signing_keys", "issuer_achievements", "issuer_pathway_components", "issuer_webhook_endpoints")
 
 
 @pytest.fixture(autouse=True)
@@ -57,21 +56,13 @@ def test_issuing_twice_reads_nothing_about_the_issuer_again(client, lakeside):
     """Cached: the second issue of an achievement runs none of the five reads (7 statements in all,
     through the API 8 with the API key's)."""
     key, achievement_id, _ = lakeside
-    from sqlalchemy import event
-
     issue(client, key, achievement_id, email="again@example.org")  # after the first opened the status lists
-
-    engine = client.app.state.sessions.kw["bind"]
-    seen: list[str] = []
-    listener = lambda conn, cursor, statement, params, ctx, many: seen.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        issue(client, key, achievement_id, email="second@example.org")
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
+    seen = _statements(client, lambda: issue(client, key, achievement_id, email="second@example.org"))
+    # the API key with its issuer, the learner, the entries (in a savepoint), the credential, the outbox
+    # (and on PostgreSQL the relay's NOTIFY)
+    assert len([s for s in seen if not s.startswith("NOTIFY")]) == 7, seen
     selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    for table in ("issuer_signing_keys", "issuer_achievements", "issuer_pathway_components",
-                  "issuer_webhook_endpoints", "issuer_status_lists"):
+    for table in (*WATCHED, "issuer_status_lists"):
         assert not [s for s in selects if f"FROM {table}" in s], (table, selects)
 
 
@@ -142,22 +133,51 @@ def test_a_new_webhook_endpoint_gets_the_next_credentials_event(client, lakeside
         assert s.scalar(select(func.count()).select_from(WebhookEvent)) == len(bodies)
 
 
-def test_a_list_filled_elsewhere_is_not_handed_out_again(client, lakeside):
-    key, achievement_id, issuer_id = lakeside
-    with client.sessions() as s, s.begin():
-        s.execute(update(StatusList).where(StatusList.issuer_id == issuer_id).values(full=True))
-    new = issue(client, key, achievement_id, email="newlist@example.org")
-    with client.sessions() as s:
-        numbers = set(s.scalars(select(StatusList.number).join(StatusEntry, StatusEntry.status_list_id == StatusList.id)
-                                .where(StatusEntry.credential_id == new["id"])))
-    assert numbers == {2}
-    urls = {e["statusListCredential"] for e in new["credential"]["credentialStatus"]}
-    assert all(u.endswith("/2") for u in urls), urls
+def test_a_list_filled_elsewhere_is_left_for_the_next_one(database_url, tmp_path):
+    """Status lists bump no version (issuances open and fill them concurrently): a cached list that
+    another process filled fails the insert like a taken index, the next list is used, and the
+    cache reads the lists again."""
+    from services.core.db import transaction
+    from services.issuer import statuslists
+
+    with issuer_client(database_url, tmp_path, run_batches=False, test_status_list_entries=4) as client:
+        key = create_issuer(client)["api_key"]
+        achievement_id = create_achievement(client, key)["id"]
+        issue(client, key, achievement_id, email="one@example.org")  # opens list 1 of each purpose
+        with client.sessions() as s:
+            issuer = s.scalar(select(Issuer))
+            cached = context.open_lists(s, issuer, context.facts(issuer))  # as the next issue would cache them
+        assert [sl.url[-2:] for sl in cached] == ["/1", "/1"]
+        with transaction(client.sessions) as session:  # another process takes the rest, and opens list 2
+            statuslists.allocate(session, client.settings, issuer, ["x1", "x2", "x3", "x4"])
+        with client.sessions() as s:
+            assert [(sl.number, sl.full) for sl in s.scalars(select(StatusList).order_by(StatusList.id))] == [
+                (1, True), (1, True), (2, False), (2, False)]
+        assert context.facts(issuer).open_lists is cached  # not read again: nothing bumped the version
+        third = issue(client, key, achievement_id, email="three@example.org")
+        assert context.facts(issuer).open_lists == []  # emptied by the failed try: read again next time
+        fourth = issue(client, key, achievement_id, email="four@example.org")
+        for credential in (third, fourth):
+            urls = {e["statusListCredential"] for e in credential["credential"]["credentialStatus"]}
+            assert len(urls) == 2 and all(u.endswith("/2") for u in urls), urls
 
 
-def test_the_status_lists_counters_moving_do_not_empty_the_cache(client, lakeside):
-    """A revocation counts a change on its list (and publishing records a version): neither is a
-    change the cache keeps, so neither bumps the version."""
+def _statements(client, fn) -> list[str]:
+    from sqlalchemy import event
+
+    engine = client.app.state.sessions.kw["bind"]
+    seen: list[str] = []
+    listener = lambda conn, cursor, statement, params, ctx, many: seen.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return seen
+
+
+def test_a_revocation_does_not_empty_the_cache(client, lakeside):
+    """A revocation changes a credential, its entry and its list's count: none of them cached."""
     key, achievement_id, issuer_id = lakeside
     credential = issue(client, key, achievement_id, email="revoked@example.org")
     before = _version(client, issuer_id)

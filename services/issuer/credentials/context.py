@@ -5,9 +5,17 @@ and whether it is a pathway's component, the endpoints that want ``credential.is
 open status lists — five statements of thirteen. They are kept here per issuer under the
 issuer's ``config_version``, which the request's API-key query reads with the issuer row
 anyway. Database triggers (migration 0017) bump that number in the transaction of every
-insert, update or delete of those rows, whatever code writes them, so the first request to
-read the new number — in any process — reads the rows afresh: a rotation, an achievement
-turned pathway, a new pathway or endpoint, a list that filled up take effect at once.
+insert, update or delete of the key, achievement, pathway-component and endpoint rows,
+whatever code writes them, so the first request to read the new number — in any process —
+reads them afresh: a rotation, an achievement turned pathway, a new pathway or endpoint take
+effect at once.
+
+The open status lists are the exception: issuances open and fill them concurrently, so they
+bump nothing (the bump's row lock deadlocked concurrent issuers on PostgreSQL). A cached list
+is checked by the insert of the entries instead: a list is marked full only once every index
+is taken, so a draw in a list that filled since fails like a taken index, and
+``statuslists.allocate`` then empties the cached copy, which is read again next time (as it
+is while the issuer has none).
 
 Only database facts are kept (plain values, never ORM objects shared across sessions), and
 never what depends on settings: the seed is opened through ``keys.open_seed`` (cached by the
@@ -140,7 +148,7 @@ def issued_endpoints(session: Session, issuer: Issuer, entry: Facts) -> list[str
 
 def open_lists(session: Session, issuer: Issuer, entry: Facts) -> list[ListFacts]:
     """The issuer's open status lists, newest first (as ``statuslists_repository.open_status_lists``)."""
-    if entry.open_lists is None:
+    if not entry.open_lists:  # never read, emptied after a failed try, or none open yet
         entry.open_lists = [ListFacts(sl.id, sl.purpose, sl.url, sl.capacity)
                             for sl in statuslists_repo.open_status_lists(session, issuer.id)]
     return entry.open_lists

@@ -21,17 +21,16 @@ public = APIRouter()
 
 @api.post("/credentials", status_code=201, response_model=CredentialRead)
 def issue_credential(body: CredentialCreate, principal: Issuing, session: SessionDep, settings: SettingsDep,
-                     idempotency_key: IdempotencyKey, response: Response, request: Request,
-                     tasks: BackgroundTasks) -> CredentialRead:
+                     idempotency_key: IdempotencyKey, request: Request, tasks: BackgroundTasks) -> Response:
     """Issue one credential. With ``Idempotency-Key``, a retry returns the same credential (200)."""
     credential, created = service.issue_credential(session, settings, principal.issuer, body, idempotency_key)
     if created:
         tasks.add_task(wake, request, "wake_relay")
         if awards.jobs_queued(session):  # a pathway component: no other issuance wakes the award runner
             tasks.add_task(wake, request, "wake_awards")
-    else:
-        response.status_code = 200
-    return credential
+    # Serialised here, in this worker thread, as FastAPI would (pydantic's JSON of the model): for a
+    # sync route FastAPI checks a returned model against response_model in a thread hop of its own.
+    return Response(credential.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 
 
 @api.get("/credentials", response_model=CredentialList)
