@@ -115,11 +115,18 @@ def _first_try(session: Session, settings: IssuerSettings, issuer: Issuer, crede
     if set(current) != set(PURPOSES):
         return False
     picks = [(current[purpose], _draw(current[purpose].capacity, 1)[0]) for purpose in PURPOSES]
-    # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL, unlock)
-    # what it wrote at once, or two writers retrying in different list orders could deadlock.
+    rows = [(sl.id, index, credential_id) for sl, index in picks]
     try:
-        with session.begin_nested():
-            repo.insert_status_entry_rows(session, [(sl.id, index, credential_id) for sl, index in picks])
+        if session.get_bind().dialect.name == "sqlite":
+            # One statement, which SQLite undoes alone when an index is taken (the transaction goes
+            # on); and SQLite has one writer at a time, so no two can wait on each other's entries.
+            repo.insert_status_entry_rows_at_once(session, rows)
+        else:
+            # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL,
+            # unlock) what it wrote at once, or two writers retrying in different list orders could
+            # deadlock.
+            with session.begin_nested():
+                repo.insert_status_entry_rows(session, rows)
     except IntegrityError:
         return False
     entries[credential_id] = [statuslist.entry(sl.url, sl.purpose, index) for sl, index in picks]

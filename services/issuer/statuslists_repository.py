@@ -65,6 +65,14 @@ def insert_status_entry_rows(session: Session, rows: Sequence[tuple[int, int, st
             for list_id, index, cid in sorted(rows, key=lambda r: (r[0], r[1]))])
 
 
+def insert_status_entry_rows_at_once(session: Session, rows: Sequence[tuple[int, int, str]]) -> None:
+    """As :func:`insert_status_entry_rows`, as one statement (multi-row VALUES, not an executemany): on
+    SQLite a taken index undoes the whole statement and nothing else, so it needs no savepoint."""
+    session.execute(StatusEntry.__table__.insert().values([
+        {"status_list_id": list_id, "index": index, "credential_id": cid, "is_set": False}
+        for list_id, index, cid in sorted(rows, key=lambda r: (r[0], r[1]))]))
+
+
 def status_entries_of(session: Session, credential_id: str) -> list[tuple[StatusEntry, StatusList]]:
     """The credential's entries with their lists (none for a credential issued before status lists)."""
     return [(entry, status_list) for entry, status_list in session.execute(
