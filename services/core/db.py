@@ -166,9 +166,7 @@ def end(session: Session, commit: bool) -> None:
     to commit, roll back and raise. For callers that cannot hold a ``with`` block across threads."""
     try:
         if commit:
-            if delay := _test_commit_delay():
-                time.sleep(delay)
-            session.commit()
+            commit_now(session)
         else:
             session.rollback()
     except BaseException:
@@ -176,3 +174,11 @@ def end(session: Session, commit: bool) -> None:
         raise
     finally:
         session.close()
+
+
+def commit_now(session: Session) -> None:
+    """Commit (after ``MICROCRED_TEST_COMMIT_DELAY`` in tests): for a route that commits its own work
+    before it answers, so that ending its session has no I/O left."""
+    if delay := _test_commit_delay():
+        time.sleep(delay)
+    session.commit()

@@ -50,6 +50,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     to open it as well. The end runs shielded from cancellation and outside the thread
     pool's limit (as FastAPI does for sync generators): a commit never waits for a free
     thread while the requests holding every thread wait for a connection it would release.
+    A session with no transaction open (none begun, or the route committed its work itself
+    with ``db.commit_now``, as the issue route does) is closed here: nothing is left to send.
     """
     session = request.app.state.sessions()
     try:
@@ -58,6 +60,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         with CancelScope(shield=True):
             await anyio.to_thread.run_sync(end, session, False, limiter=CapacityLimiter(1))
         raise
+    if not session.in_transaction():
+        session.close()
+        return
     with CancelScope(shield=True):
         await anyio.to_thread.run_sync(end, session, True, limiter=CapacityLimiter(1))
 

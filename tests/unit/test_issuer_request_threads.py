@@ -1,4 +1,4 @@
-"""An issue's request runs three thread hops (the API key, the route, the commit), and still commits
+"""An issue's request runs two thread hops (the API key; the route, which commits), and still commits
 before it answers: what issuer/deps.py's async session and dependencies promise (docs/issuer.md,
 "Single issuance")."""
 
@@ -43,7 +43,7 @@ def _credentials(client) -> int:
         return s.scalar(select(func.count()).select_from(Credential))
 
 
-def test_an_issue_takes_three_thread_hops(issuing, monkeypatch):
+def test_an_issue_takes_two_thread_hops(issuing, monkeypatch):
     """A sync dependency, a sync generator's opening, a response-model check of a sync route or a
     sync background task each cost one more: this fails when one comes back."""
     client, issue = issuing
@@ -59,7 +59,7 @@ def test_an_issue_takes_three_thread_hops(issuing, monkeypatch):
     r = issue("ada@example.org")
     monkeypatch.setattr(anyio.to_thread, "run_sync", real)
     assert r.status_code == 201, r.text
-    assert len(calls) == 3, calls  # get_principal, the route, the session's end (commit)
+    assert len(calls) == 2, calls  # get_principal; the route, which commits (nothing left for the session's end)
     assert r.headers["content-type"] == "application/json" and r.json()["credential"]["id"] == r.json()["url"]
 
 
