@@ -116,19 +116,24 @@ def _first_try(session: Session, settings: IssuerSettings, issuer: Issuer, crede
         return False
     picks = [(current[purpose], _draw(current[purpose].capacity, 1)[0]) for purpose in PURPOSES]
     rows = [(sl.id, index, credential_id) for sl, index in picks]
-    try:
-        if session.get_bind().dialect.name == "sqlite":
-            # One statement, which SQLite undoes alone when an index is taken (the transaction goes
-            # on); and SQLite has one writer at a time, so no two can wait on each other's entries.
-            repo.insert_status_entry_rows_at_once(session, rows)
-        else:
-            # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL,
-            # unlock) what it wrote at once, or two writers retrying in different list orders could
-            # deadlock.
+    if session.get_bind().dialect.name == "sqlite":
+        # No savepoint: SQLite undoes the failed statement alone and the transaction goes on, and it
+        # has one writer at a time, so no two can wait on each other's entries. An executemany keeps
+        # the rows before the one that failed: the new credential's entries are deleted again.
+        try:
+            repo.insert_status_entry_rows(session, rows)
+        except IntegrityError:
+            repo.delete_status_entries_of(session, credential_id)
+            return False
+    else:
+        # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL,
+        # unlock) what it wrote at once, or two writers retrying in different list orders could
+        # deadlock.
+        try:
             with session.begin_nested():
                 repo.insert_status_entry_rows(session, rows)
-    except IntegrityError:
-        return False
+        except IntegrityError:
+            return False
     entries[credential_id] = [statuslist.entry(sl.url, sl.purpose, index) for sl, index in picks]
     return True
 

@@ -1,5 +1,6 @@
 """A single issue's status entries (``statuslists._first_try``): a taken index leaves nothing behind
-and the transaction goes on, on SQLite (one statement, no savepoint) and PostgreSQL (a savepoint)."""
+and the transaction goes on, on SQLite (no savepoint: what the executemany wrote is deleted) and
+PostgreSQL (a savepoint)."""
 
 from __future__ import annotations
 
