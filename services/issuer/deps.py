@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from services.core.db import transaction, utcnow
+from services.core.db import end, utcnow
 from services.core.errors import Forbidden, InvalidInput, Unauthorized
 from services.core.web import bearer_token, require_token
 from services.issuer.apikeys import repository as apikeys_repo, tokens as apikeys
@@ -30,11 +32,11 @@ class Principal:
     scopes: frozenset[str]
 
 
-def get_settings(request: Request) -> IssuerSettings:
+async def get_settings(request: Request) -> IssuerSettings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request owns the transaction: commit on success, roll back on any error.
 
     Used only as ``SessionDep`` (``scope="function"``): the commit happens after the route
@@ -42,9 +44,27 @@ def get_session(request: Request) -> Iterator[Session]:
     wrote on its next request, on any replica, and a process killed after answering has
     lost nothing. (Since FastAPI 0.118 a ``yield`` dependency's exit code runs after the
     response by default; a failed commit would then follow a 2xx already on the wire.)
+
+    Async, so that only the end (commit or rollback: I/O) goes to a worker thread: a new
+    session does no I/O until its first query, and a sync generator would cost a thread hop
+    to open it as well. The end runs shielded from cancellation and outside the thread
+    pool's limit (as FastAPI does for sync generators): a commit never waits for a free
+    thread while the requests holding every thread wait for a connection it would release.
+    A session with no transaction open (none begun, or the route committed its work itself
+    with ``db.commit_now``, as the issue route does) is closed here: nothing is left to send.
     """
-    with transaction(request.app.state.sessions) as session:
+    session = request.app.state.sessions()
+    try:
         yield session
+    except BaseException:
+        with CancelScope(shield=True):
+            await anyio.to_thread.run_sync(end, session, False, limiter=CapacityLimiter(1))
+        raise
+    if not session.in_transaction():
+        session.close()
+        return
+    with CancelScope(shield=True):
+        await anyio.to_thread.run_sync(end, session, True, limiter=CapacityLimiter(1))
 
 
 def get_registry(request: Request) -> Registry | None:
@@ -84,7 +104,7 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
 
 def scoped(*scopes: str) -> Callable[..., Principal]:
     """The caller, if its key has one of ``scopes``; else 403 ``insufficient_scope``."""
-    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:  # no I/O: no thread
         if not principal.scopes & set(scopes):
             wanted = " or ".join(f"'{s}'" for s in scopes)
             raise Forbidden(f"this API key lacks the {wanted} scope", code="insufficient_scope")
@@ -94,7 +114,7 @@ def scoped(*scopes: str) -> Callable[..., Principal]:
     return dependency
 
 
-def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:
+async def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:
     if key is None:
         return None
     key = key.strip()

@@ -95,6 +95,10 @@ class Issuer(Base):
     sealed_learner_secret: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped by triggers on every change to what issuing reads about the issuer (its signing keys,
+    # achievements, pathway components, webhook endpoints): the key of the per-process cache of
+    # those (credentials/context.py). Migration 0018.
+    config_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # The relay's due-work query: issuers whose registration it still follows.
     __table_args__ = (Index("ix_issuer_issuers_registry_state", "registry_state", "chain_id"),)

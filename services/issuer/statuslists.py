@@ -79,15 +79,21 @@ def max_age(settings: IssuerSettings) -> int:
 
 # -- indices for new credentials -----------------------------------------------------------------
 def allocate(session: Session, settings: IssuerSettings, issuer: Issuer,
-             credential_ids: list[str]) -> dict[str, list[dict]]:
+             credential_ids: list[str], open_lists: list | None = None) -> dict[str, list[dict]]:
     """Each credential's ``credentialStatus``: a new random index in the current list of each purpose.
 
     The entries are written (unique per list) in the caller's transaction; a list that fills
-    up is marked full and the next one opened.
+    up is marked full and the next one opened. ``open_lists``: the issuer's open lists as a
+    single issue has them cached (``credentials.context``), instead of reading them; when the
+    try on them fails (an index taken, or the list filled meanwhile) the list is emptied, so
+    that the cache reads them again.
     """
     entries: dict[str, list[dict]] = {cid: [] for cid in credential_ids}
-    if len(credential_ids) == 1 and _first_try(session, settings, issuer, credential_ids[0], entries):
-        return entries
+    if len(credential_ids) == 1:
+        if _first_try(session, settings, issuer, credential_ids[0], entries, open_lists):
+            return entries
+        if open_lists is not None:
+            del open_lists[:]
     for purpose in PURPOSES:
         for cid, status_list, index in _allocate(session, settings, issuer, purpose, list(credential_ids)):
             entries[cid].append(statuslist.entry(status_list.url, purpose, index))
@@ -95,25 +101,39 @@ def allocate(session: Session, settings: IssuerSettings, issuer: Issuer,
 
 
 def _first_try(session: Session, settings: IssuerSettings, issuer: Issuer, credential_id: str,
-               entries: dict[str, list[dict]]) -> bool:
+               entries: dict[str, list[dict]], open_lists: list | None = None) -> bool:
     """One credential, the common case: one random draw per list, both written in one statement.
 
     False (nothing written) if a draw was taken already: the general path then draws again
-    among the indices known to be free. One query and one insert instead of three of each.
+    among the indices known to be free. One query and one insert instead of three of each
+    (the insert alone with ``open_lists`` given: a list is marked full only once every index
+    is taken, so a draw in a cached list that filled since fails here like a taken index).
     """
-    current: dict[str, StatusList] = {}
-    for status_list in repo.open_status_lists(session, issuer.id):  # newest first
+    current: dict = {}
+    for status_list in open_lists if open_lists is not None else repo.open_status_lists(session, issuer.id):
         current.setdefault(status_list.purpose, status_list)
     if set(current) != set(PURPOSES):
         return False
     picks = [(current[purpose], _draw(current[purpose].capacity, 1)[0]) for purpose in PURPOSES]
-    # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL, unlock)
-    # what it wrote at once, or two writers retrying in different list orders could deadlock.
-    try:
-        with session.begin_nested():
-            repo.insert_status_entry_rows(session, [(sl.id, index, credential_id) for sl, index in picks])
-    except IntegrityError:
-        return False
+    rows = [(sl.id, index, credential_id) for sl, index in picks]
+    if session.get_bind().dialect.name == "sqlite":
+        # No savepoint: SQLite undoes the failed statement alone and the transaction goes on, and it
+        # has one writer at a time, so no two can wait on each other's entries. An executemany keeps
+        # the rows before the one that failed: the new credential's entries are deleted again.
+        try:
+            repo.insert_status_entry_rows(session, rows)
+        except IntegrityError:
+            repo.delete_status_entries_of(session, credential_id)
+            return False
+    else:
+        # A savepoint, not ON CONFLICT DO NOTHING: a failed try must give back (on PostgreSQL,
+        # unlock) what it wrote at once, or two writers retrying in different list orders could
+        # deadlock.
+        try:
+            with session.begin_nested():
+                repo.insert_status_entry_rows(session, rows)
+        except IntegrityError:
+            return False
     entries[credential_id] = [statuslist.entry(sl.url, sl.purpose, index) for sl, index in picks]
     return True
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.core.db import add_unless_taken
@@ -63,6 +63,11 @@ def insert_status_entry_rows(session: Session, rows: Sequence[tuple[int, int, st
         session.execute(StatusEntry.__table__.insert(), [
             {"status_list_id": list_id, "index": index, "credential_id": cid, "is_set": False}
             for list_id, index, cid in sorted(rows, key=lambda r: (r[0], r[1]))])
+
+
+def delete_status_entries_of(session: Session, credential_id: str) -> None:
+    """The entries of a credential being issued (after a failed insert of them, on SQLite)."""
+    session.execute(delete(StatusEntry).where(StatusEntry.credential_id == credential_id))
 
 
 def status_entries_of(session: Session, credential_id: str) -> list[tuple[StatusEntry, StatusList]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.issuer.models import ApiKey, Issuer
@@ -18,10 +18,14 @@ def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
 
+# Built once: every authenticated request runs it (building it again costs about as much as SQLite's part).
+_KEY_AND_ISSUER = (select(ApiKey, Issuer).join(Issuer, Issuer.id == ApiKey.issuer_id)
+                   .where(ApiKey.key_hash == bindparam("key_hash")))
+
+
 def api_key_and_issuer_by_hash(session: Session, key_hash: str) -> tuple[ApiKey, Issuer] | None:
     """The key and its issuer in one query (every authenticated request asks)."""
-    row = session.execute(select(ApiKey, Issuer).join(Issuer, Issuer.id == ApiKey.issuer_id)
-                          .where(ApiKey.key_hash == key_hash)).first()
+    row = session.execute(_KEY_AND_ISSUER, {"key_hash": key_hash}).first()
     return (row[0], row[1]) if row is not None else None
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.core.db import commit_now
 from services.issuer.deps import IdempotencyKey, Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing
 from services.issuer.routing import CredentialId, wake
 from services.issuer.credentials import service
@@ -21,17 +22,18 @@ public = APIRouter()
 
 @api.post("/credentials", status_code=201, response_model=CredentialRead)
 def issue_credential(body: CredentialCreate, principal: Issuing, session: SessionDep, settings: SettingsDep,
-                     idempotency_key: IdempotencyKey, response: Response, request: Request,
-                     tasks: BackgroundTasks) -> CredentialRead:
+                     idempotency_key: IdempotencyKey, request: Request, tasks: BackgroundTasks) -> Response:
     """Issue one credential. With ``Idempotency-Key``, a retry returns the same credential (200)."""
     credential, created = service.issue_credential(session, settings, principal.issuer, body, idempotency_key)
     if created:
         tasks.add_task(wake, request, "wake_relay")
         if awards.jobs_queued(session):  # a pathway component: no other issuance wakes the award runner
             tasks.add_task(wake, request, "wake_awards")
-    else:
-        response.status_code = 200
-    return credential
+    # Committed and serialised here, in this worker thread (the answer is pydantic's JSON of the
+    # model, as FastAPI would send it): ending the session and FastAPI's check of a returned model
+    # against response_model would each cost a thread hop of their own.
+    commit_now(session)
+    return Response(credential.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 
 
 @api.get("/credentials", response_model=CredentialList)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.core.db import add_unless_taken, insert_ignore
+from services.core.db import add_unless_taken, insert_ignore, insert_ignore_returning
 from services.issuer.models import Credential, Issuer, Learner
 
 
@@ -59,6 +59,12 @@ def insert_missing(session: Session, rows: list[dict]) -> None:
     rows = sorted(rows, key=lambda r: r["email_key"] or "")
     for start in range(0, len(rows), 500):
         insert_ignore(session, Learner.__table__, rows[start:start + 500])
+
+
+def insert_one(session: Session, row: dict) -> str | None:
+    """A new learner in one statement: its id, or None when one with its email key (or DID) exists."""
+    made = insert_ignore_returning(session, Learner.__table__, row, Learner.id)
+    return made[0] if made is not None else None
 
 
 def by_did(session: Session, issuer_id: str, did: str) -> Learner | None:

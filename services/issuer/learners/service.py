@@ -37,7 +37,7 @@ def link(session: Session, settings: IssuerSettings, issuer: Issuer, *, email: s
          did: str | None = None) -> str | None:
     """The id of the learner with this email (or, without one, this DID), created on first credential."""
     if email is not None:
-        return link_many(session, issuer.id, secret(session, settings, issuer), [(email, did)])[0]
+        return _link_email(session, issuer.id, secret(session, settings, issuer), email, did)
     if did is None:
         return None
     found = repo.by_did(session, issuer.id, did)
@@ -47,6 +47,24 @@ def link(session: Session, settings: IssuerSettings, issuer: Issuer, *, email: s
             return row.id
         found = repo.by_did(session, issuer.id, did)
     return found.id
+
+
+def _link_email(session: Session, issuer_id: str, learner_secret: bytes, email: str, did: str | None) -> str:
+    """One recipient, as :func:`link_many` links it: a new learner in one statement (``INSERT …
+    RETURNING``), a known one with one lookup more; anything else (its DID is another learner's)
+    goes the general way."""
+    key = keys.email_key(learner_secret, email)
+    made = repo.insert_one(session, {"id": new_id("lrn"), "issuer_id": issuer_id, "email_key": key, "did": did,
+                                     "created_at": utcnow()})
+    if made is not None:
+        return made
+    known = repo.ids_by_email_keys(session, issuer_id, [key]).get(key)
+    if known is None:
+        return link_many(session, issuer_id, learner_secret, [(email, did)])[0]
+    learner_id, learner_did = known
+    if did is not None and learner_did is None:
+        repo.set_did_if_absent(session, learner_id, did)
+    return learner_id
 
 
 def link_many(session: Session, issuer_id: str, learner_secret: bytes,

@@ -45,14 +45,20 @@ def credential_ref(credential_id: str, url: str, achievement_id: str | None, lea
     return {"id": credential_id, "url": url, "achievement_id": achievement_id, "learner_id": learner_id, **extra}
 
 
-def issued(session: Session, issuer_id: str, rows: Sequence[dict]) -> list[str]:
-    """``credential.issued`` for credential rows as ``credentials.repository.credential_row`` makes them."""
-    if not rows or not repo.subscribed(session, issuer_id, CREDENTIAL_ISSUED):
+def issued(session: Session, issuer_id: str, rows: Sequence[dict], endpoints: list[str] | None = None,
+           issuer_did: str | None = None) -> list[str]:
+    """``credential.issued`` for credential rows as ``credentials.repository.credential_row`` makes them.
+
+    ``endpoints`` (with ``issuer_did``): the subscribed endpoints as the caller has them
+    (a single issue's cache, ``credentials.context``) instead of reading them."""
+    if endpoints is None:
+        endpoints = repo.subscribed(session, issuer_id, CREDENTIAL_ISSUED) if rows else []
+    if not rows or not endpoints:
         return []  # no document parsed for nothing
     return record_many(session, issuer_id, CREDENTIAL_ISSUED, [
         (r["id"], {"credential": credential_ref(r["id"], orjson.loads(r["document"])["id"], r["achievement_id"],
                                                 r.get("learner_id"), replaces=r.get("replaces"))})
-        for r in rows])
+        for r in rows], endpoints=endpoints, issuer_did=issuer_did)
 
 
 def about(session: Session, c, event_type: str, **data) -> list[str]:
@@ -66,16 +72,19 @@ def record(session: Session, issuer_id: str, event_type: str, subject_id: str, d
     return record_many(session, issuer_id, event_type, [(subject_id, data)])
 
 
-def record_many(session: Session, issuer_id: str, event_type: str, items: Sequence[tuple[str, dict]]) -> list[str]:
-    """Record one event per ``(subject_id, data)``, in that order (a batch chunk's credentials)."""
+def record_many(session: Session, issuer_id: str, event_type: str, items: Sequence[tuple[str, dict]],
+                endpoints: list[str] | None = None, issuer_did: str | None = None) -> list[str]:
+    """Record one event per ``(subject_id, data)``, in that order (a batch chunk's credentials);
+    ``endpoints`` and ``issuer_did`` as the caller read them already, or read here."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     if not items:
         return []
-    endpoints = repo.subscribed(session, issuer_id, event_type)
+    if endpoints is None:
+        endpoints = repo.subscribed(session, issuer_id, event_type)
     if not endpoints:
         return []
-    issuer = {"id": issuer_id, "did": repo.issuer_did(session, issuer_id)}
+    issuer = {"id": issuer_id, "did": issuer_did or repo.issuer_did(session, issuer_id)}
     now = utcnow()
     events, deliveries = [], []
     for subject_id, data in items:
