@@ -30,7 +30,6 @@ class MultiformatError(ValueError):
 
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_DIGIT = {c: i for i, c in enumerate(_ALPHABET)}
 
 
 # Each base58 character as its digit value (255 for any other byte), for bytes.translate.
