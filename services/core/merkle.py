@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from eth_hash.auto import keccak
+from services.core.keccak import keccak
 
 
 class MerkleError(ValueError):

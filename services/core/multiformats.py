@@ -152,8 +152,10 @@ def multibase_decode(value: str) -> bytes:
     if not isinstance(value, str) or not value.startswith(BASE58BTC):
         raise MultiformatError("expected a base58btc multibase string starting with 'z'")
     try:
-        return base58.b58decode(value[1:].encode("ascii"))
-    except ValueError as error:  # also covers non-ASCII (UnicodeEncodeError)
+        # Ours, not the library's: a tenth of the time for a signature (three per verification),
+        # and no character outside the alphabet passes (the library strips trailing whitespace).
+        return b58decode(value[1:])
+    except ValueError as error:
         raise MultiformatError(f"invalid base58btc: {error}") from None
 
 

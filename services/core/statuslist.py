@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import keccak
+from services.core.keccak import keccak
 
 MIN_ENTRIES = 131_072
 PURPOSES = ("revocation", "suspension")

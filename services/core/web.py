@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.message
 import hmac
 import logging
+from functools import lru_cache
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core import safejson
 from services.core.errors import AppError, PayloadTooLarge, Unauthorized
+
+# The scope key under which SafeJsonBodies leaves the body it parsed (the safe value itself).
+JSON_BODY = "microcred.json_body"
 
 log = logging.getLogger("microcred.web")
 
@@ -88,6 +92,7 @@ class BodySizeLimit:
         await response({"type": "http"}, _never_receive, send)
 
 
+@lru_cache(maxsize=256)  # a handful of distinct values in practice; the email parser is not cheap
 def is_json_content_type(value: str | None) -> bool:
     """The rule FastAPI uses to decide a body is JSON (``application/json``, ``application/*+json``)."""
     if not value:
@@ -139,10 +144,12 @@ class SafeJsonBodies:
         data = bytes(body)
         if data:
             try:
-                safejson.loads(data, max_bytes=self.max_bytes, max_depth=self.max_depth, max_values=self.max_values)
+                value = safejson.loads(data, max_bytes=self.max_bytes, max_depth=self.max_depth,
+                                       max_values=self.max_values)
             except safejson.UnsafeJSON as exc:
                 await _answer(send, 422, "invalid_json", f"request body: {exc.message}")
                 return
+            scope[JSON_BODY] = value  # for a route that takes the parsed body as it is (services/verifier/pasted.py)
         replayed = False
 
         async def replay() -> Message:

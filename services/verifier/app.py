@@ -23,8 +23,9 @@ from services.core.errors import AppError
 from services.core.web import error_body, install_error_handlers, install_request_guards
 from services.verifier.badge import ImageSource
 from services.verifier.endpoints import NO_CACHE, router, templates
-from services.verifier import oembed, profiles, status_link
+from services.verifier import oembed, pasted, profiles, status_link
 from services.verifier.metrics import VerifierMetrics, instrument
+from services.verifier.pasted import PastedCredentials
 from services.verifier import vcapi
 from services.verifier.ratelimit import RateLimiter
 from services.verifier.settings import VerifierSettings, get_settings
@@ -171,6 +172,9 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
     app.include_router(oembed.router)  # GET /oembed for credential and profile URLs
     app.include_router(vcapi.router)  # the W3C VC-API routes (docs/vc-api.md)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # The hot route's common case, inside the guards whose parsed body it takes (services/verifier/pasted.py).
+    app.add_middleware(PastedCredentials, state=app.state, route=next(
+        r for r in router.routes if getattr(r, "path", None) == pasted.PATH and "POST" in getattr(r, "methods", ())))
     install_request_guards(app, max_bytes=min(settings.max_body_bytes, 1024 * 1024))  # 413, then safe JSON (422)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)

@@ -14,9 +14,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-import aiohttp
 import orjson
-import yarl
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
@@ -24,13 +22,13 @@ from web3 import Web3
 
 from services.core.contract import ABI
 from services.verifier import abiwords
+from services.verifier.rpc_transport import JsonRpcTransport, TransportError
 
 
 ROOT_ANCHORED_TOPIC = "0x" + Web3.keccak(text="RootAnchored(address,bytes32,uint256)").hex().removeprefix("0x")
 
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_JSON = {"Content-Type": "application/json"}
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a batch of views and one receipt is a few kB
 
 
@@ -86,18 +84,17 @@ class ChainView:
     """The contract's views over raw JSON-RPC: every read of one verification in one batch.
 
     web3.py costs milliseconds per call in Python overhead; a verification needs five reads,
-    so they go out as a single JSON-RPC batch over one kept-alive connection instead. That
-    connection is aiohttp's, not httpx's: an httpx request costs about four times the CPU of
-    aiohttp's (≈ 0.7 ms against 0.2 ms on a quiet core), and this is the one request of every
-    verification (docs/verifier.md, "Where a cold verification's time goes").
+    so they go out as a single JSON-RPC batch over one kept-alive connection instead, through
+    a transport of our own (services/verifier/rpc_transport.py): this is the one request of
+    every verification, and a general-purpose client costs more CPU than the read itself
+    (docs/verifier.md, "Where a cold verification's time goes").
     """
 
     def __init__(self, rpc_url: str, contract_address: str, timeout: float = 3.0, fresh_seconds: float = 2.0) -> None:
         self.rpc_url = rpc_url
-        self._url = yarl.URL(rpc_url)  # parsed once, not on every request
         self.address = Web3.to_checksum_address(contract_address)
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None  # made on first use, inside the running loop
+        self._transport = JsonRpcTransport(rpc_url, timeout=timeout, max_bytes=MAX_ANSWER_BYTES)
         # Per view: its 4-byte selector and ABI types, worked out once rather than per call.
         self._functions = {}
         for e in ABI:
@@ -113,21 +110,7 @@ class ChainView:
         self._proven_txs = _TTLCache(ttl=24 * 3600)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # No cookies, no compression, no default headers to add: a JSON-RPC endpoint needs none,
-            # and each costs CPU on every request of every verification.
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=30),
-                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
-                json_serialize=lambda value: orjson.dumps(value).decode())
-        return self._session
+        await self._transport.close()
 
     # -- JSON-RPC ------------------------------------------------------------------
     def _call_request(self, name: str, *args) -> dict:
@@ -141,22 +124,10 @@ class ChainView:
         payload = [{"jsonrpc": "2.0", "id": i, "method": r["method"], "params": r["params"]}
                    for i, r in enumerate(requests)]
         try:
-            async with self._http().post(self._url, data=orjson.dumps(payload), headers=_JSON) as response:
-                response.raise_for_status()
-                if response.content_length is not None and response.content_length <= MAX_ANSWER_BYTES:
-                    body = await response.read()  # the size is known and bounded: one read
-                else:
-                    chunks, size = [], 0
-                    async for chunk in response.content.iter_any():
-                        size += len(chunk)
-                        if size > MAX_ANSWER_BYTES:
-                            raise ValueError("the answer is too large")
-                        chunks.append(chunk)
-                    body = b"".join(chunks)
-            answers = {a["id"]: a for a in orjson.loads(body)}
-        except asyncio.TimeoutError:
-            raise ChainReadError(f"the chain did not answer within {self.timeout:.0f}s") from None
-        except (aiohttp.ClientError, OSError, ValueError, KeyError, TypeError) as exc:
+            answers = {a["id"]: a for a in orjson.loads(await self._transport.post(orjson.dumps(payload)))}
+        except TransportError as exc:
+            raise ChainReadError(f"the chain could not be read: {exc}") from None
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise ChainReadError(f"the chain could not be read ({type(exc).__name__})") from None
         results = []
         for i, request in enumerate(requests):

@@ -58,6 +58,7 @@ class Verdict:
     signed_at: datetime | None
     public_key: str | None
     verification_method: str | None
+    kind: str | None = None  # what check_shape said: ob3, vc2 or vc1 (None for a malformed document)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -70,21 +71,22 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def hash_or_verdict(credential: Any) -> bytes | Verdict:
-    """The first half of :func:`document_verdict`: the credential hash, or the verdict on a malformed
-    document (exactly what ``document_verdict`` says of it), without checking any signature."""
+def hash_or_verdict(credential: Any) -> tuple[str, bytes] | Verdict:
+    """The first half of :func:`document_verdict`: the credential's kind and hash, or the verdict on
+    a malformed document (exactly what ``document_verdict`` says of it), without checking any signature."""
     try:
-        check_shape(credential)
-        return credential_hash(credential)
+        return check_shape(credential), credential_hash(credential)
     except (CredentialFormatError, JsonLdDocumentError) as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
 
 
 def document_verdict(credential: dict, keys: Mapping[str, bytes] | None = None, *,
-                     document_hash: bytes | None = None) -> Verdict:
+                     document_hash: bytes | None = None, kind: str | None = None) -> Verdict:
     """Shape, safe-mode canonical hash and the eddsa-rdfc-2022 signatures: pure CPU work.
 
-    ``document_hash``: the credential hash (``jsonld.credential_hash``), when computed already.
+    ``document_hash`` and ``kind``: the credential hash (``jsonld.credential_hash``) and its kind
+    (``check_shape``), when :func:`hash_or_verdict` computed them already; the shape is then
+    not checked again.
 
     Every eddsa-rdfc-2022 proof in the set (or chain) must verify, and each must name its key
     by the verification method's multikey fragment (``did:…#z6Mk…``) or a ``did:key``;
@@ -92,7 +94,7 @@ def document_verdict(credential: dict, keys: Mapping[str, bytes] | None = None, 
     such proof's key, verification method and ``created`` (None when the proof has none).
     """
     try:
-        check_shape(credential)
+        kind = kind or check_shape(credential)
     except CredentialFormatError as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
     try:
@@ -109,13 +111,13 @@ def document_verdict(credential: dict, keys: Mapping[str, bytes] | None = None, 
             document_hash = "0x" + credential_hash(credential).hex()
         except JsonLdDocumentError as format_error:
             return Verdict(str(format_error), None, None, None, None, None, None)
-        return Verdict(None, document_hash, None, str(exc), None, None, None)
+        return Verdict(None, document_hash, None, str(exc), None, None, None, kind)
     failing = next((proof for proof in result.proofs if not proof.valid), None)
     # A signature that does not match is the rules' own "does not match"; any other reason
     # (an expired proof, a previousProof naming no proof, a failing link) is said as it is.
     error = failing.error if failing is not None and failing.signature_valid is not False else None
     return Verdict(None, "0x" + result.document_hash.hex(), result.valid, error, first.created,
-                   "0x" + public_key.hex(), first.verification_method)
+                   "0x" + public_key.hex(), first.verification_method, kind)
 
 
 def _expires(credential: Any) -> bool:
@@ -391,7 +393,7 @@ class Checker:
             facts.verification_method = verdict.verification_method
             facts.own_issuer = bool(self.own_did_prefix and facts.issuer_did
                                     and facts.issuer_did.startswith(self.own_did_prefix))
-            facts.credential_kind = check_shape(credential)  # cheap: the verdict passed it already
+            facts.credential_kind = verdict.kind or check_shape(credential)  # the verdict's own check
             valid_from, valid_until = validity(credential)
             facts.valid_from = _parse_time(valid_from)
             facts.valid_until = _parse_time(valid_until)
@@ -450,12 +452,13 @@ class Checker:
             if isinstance(first, Verdict):
                 cached = first  # malformed: nothing to read on chain
             else:
-                if first is not None and on_hash("0x" + first.hex()):
+                kind, document_hash = first or (None, None)
+                if document_hash is not None and on_hash("0x" + document_hash.hex()):
                     # Steps for the task it started to write its request: aiohttp sends the body from
                     # a task of its own, two loop steps in; a third for margin (each is microseconds).
                     for _ in range(3):
                         await asyncio.sleep(0)
-                cached = document_verdict(credential, keys, document_hash=first)
+                cached = document_verdict(credential, keys, document_hash=document_hash, kind=kind)
             if not _expires(credential):
                 self._verdicts.put(key, cached)
         return cached

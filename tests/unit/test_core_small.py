@@ -107,3 +107,18 @@ def test_base58_decoding_refuses_characters_outside_the_alphabet(text):
 @pytest.mark.parametrize("text", ["", "1", "111", "2", "z", "1z"])
 def test_base58_decoding_edges(text):
     assert b58decode(text) == b58decode_python(text) == base58.b58decode(text)
+
+
+@settings(max_examples=100)
+@given(st.binary(max_size=100))
+def test_multibase_decoding_matches_the_base58_library(data):
+    # Signatures and multikeys decode through our decoder now: the same bytes as the library's.
+    assert multiformats.multibase_decode("z" + base58.b58encode(data).decode()) == base58.b58decode(
+        base58.b58encode(data)) == data
+
+
+@pytest.mark.parametrize("value", ["z3yZe7d ", "z3yZe7d\n", "z 3yZe7d", "zé", "z0OIl", "m3yZe7d", ""])
+def test_multibase_decoding_refuses_whitespace_and_other_alphabets(value):
+    # The library strips trailing whitespace; a proof value with any is not base58btc.
+    with pytest.raises(multiformats.MultiformatError):
+        multiformats.multibase_decode(value)
