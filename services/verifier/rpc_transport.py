@@ -96,7 +96,10 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self.reusable = False
         if self.transport is not None:
-            self.transport.close()
+            try:
+                self.transport.close()
+            except RuntimeError:  # its event loop is closed already: so is the socket's use
+                pass
 
     async def send(self, request: bytes) -> tuple[int, bytes]:
         self.waiter = asyncio.get_running_loop().create_future()

@@ -201,3 +201,30 @@ def test_no_more_connections_than_the_limit():
 def test_only_http_urls_are_taken(url):
     with pytest.raises(ValueError):
         JsonRpcTransport(url, timeout=1)
+
+
+def test_a_transport_used_from_a_second_event_loop_opens_new_connections():
+    # The CLI runs one event loop per command; connections of a closed loop are dropped, not reused.
+    server_loop = asyncio.new_event_loop()
+    import threading
+
+    server = Server()
+    ready = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(server_loop)
+        server_loop.run_until_complete(server.__aenter__())
+        ready.set()
+        server_loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    ready.wait(5)
+    try:
+        transport = JsonRpcTransport(server.url, timeout=2)
+        assert run(transport.post(b"a")) == b"echo:a"
+        assert run(transport.post(b"b")) == b"echo:b"  # a new loop: the old one is closed
+        assert server.connections == 2
+    finally:
+        server_loop.call_soon_threadsafe(server_loop.stop)
+        thread.join(5)
