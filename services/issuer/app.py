@@ -62,6 +62,10 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
         pool = SigningPool(settings.sign_processes)
         app.state.settings = settings
         app.state.sessions = sessions
+        # SQLite has one writer at a time: the issue route's transactions queue here, in this process,
+        # rather than in SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between tries of a
+        # lock taken (docs/issuer.md, "Single issuance"). Other processes still wait in the handler.
+        app.state.issue_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         app.state.registry = client
         app.state.verifier = verifier or VerifierClient(settings.verifier_url, settings.verifier_timeout)
         stop = threading.Event()

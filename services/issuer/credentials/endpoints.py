@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from services.core.db import transaction
+from services.core.db import end
+from services.core.web import is_json_content_type
 from services.issuer.deps import (Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing, authenticate,
                                   checked_idempotency_key, require_scope)
 from services.issuer.routing import CredentialId, wake
@@ -69,26 +71,40 @@ async def issue_credential(request: Request,
 def _issue_one(request: Request, raw: bytes, idempotency_key: str | None) -> tuple[int, bytes, bool]:
     """In a worker thread: authenticate (as ``deps.get_principal`` and ``scoped("issue")``), read
     the body, issue, commit; then serialise (pydantic's JSON of the model, as FastAPI would send it)."""
-    with transaction(request.app.state.sessions) as session:  # commits, or rolls back on any error
+    session = request.app.state.sessions()
+    try:
         principal = require_scope(authenticate(request, session), "issue")
         key = checked_idempotency_key(idempotency_key)
-        body = _body(raw)
-        credential, created = service.issue_credential(session, request.app.state.settings, principal.issuer, body,
-                                                       key)
-        wake_awards = created and awards.jobs_queued(session)
+        body = _body(request, raw)
+        with request.app.state.issue_writer or contextlib.nullcontext():
+            credential, created = service.issue_credential(session, request.app.state.settings, principal.issuer,
+                                                           body, key)
+            wake_awards = created and awards.jobs_queued(session)
+            end(session, commit=True)  # commits and closes, or rolls back and raises: no answer for what is not stored
+    except BaseException:
+        end(session, commit=False)  # (after a failed commit: already rolled back and closed, harmless)
+        raise
     return (201 if created else 200), credential.model_dump_json().encode(), wake_awards
 
 
-def _body(raw: bytes) -> CredentialCreate:
-    """The body as FastAPI validates a declared one (the parsed JSON, in Python mode), its errors
-    located under ``body`` as FastAPI's are (422 ``invalid_request``)."""
-    if not raw.strip():
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+def _body(request: Request, raw: bytes) -> CredentialCreate:
+    """The body as FastAPI validates a declared one: parsed by ``json.loads`` (as ``Request.json``)
+    when its ``Content-Type`` is JSON (none is not), then validated in Python mode, the errors
+    located under ``body`` (422 ``invalid_request``, the same messages)."""
+    if not raw:
+        raise _invalid({"type": "missing", "loc": (), "msg": "Field required", "input": None})
+    parsed = json.loads(raw) if is_json_content_type(request.headers.get("content-type")) else None
+    if not isinstance(parsed, dict):
+        raise _invalid({"type": "model_attributes_type", "loc": (), "input": None,
+                        "msg": "Input should be a valid dictionary or object to extract fields from"})
     try:
-        return CredentialCreate.model_validate(orjson.loads(raw))
+        return CredentialCreate.model_validate(parsed)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) \
-            from None
+        raise _invalid(*exc.errors(include_url=False)) from None
+
+
+def _invalid(*errors: dict) -> RequestValidationError:
+    return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
 
 
 @api.get("/credentials", response_model=CredentialList)
