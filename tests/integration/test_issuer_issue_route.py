@@ -146,3 +146,9 @@ def test_on_sqlite_issue_transactions_queue_in_the_process(client, lakeside, dat
         assert most == 1
     else:
         assert most > 1
+
+
+def test_on_sqlite_the_app_checkpoints_its_log_in_a_thread(client, database_url):
+    """(services/core/walcheckpoint.py: no request's commit pays for copying the log back.)"""
+    running = [t for t in threading.enumerate() if t.name == "sqlite-wal-checkpoint" and t.is_alive()]
+    assert len(running) == (1 if database_url.startswith("sqlite") else 0)
