@@ -4,8 +4,9 @@ the commits that would otherwise do it.
 SQLite checkpoints in the commit that takes the log past 1,000 pages: that commit copies them
 back into the database file and syncs it (``synchronous=NORMAL``). A single issue writes ≈ 25
 pages (the rows and their indexes), so one request in forty paid for a checkpoint: an fsync and
-4 MB of writes (measured, the single-issue use case: 1.1–1.7 ms of CPU per credential without
-those checkpoints, 1.6–2.9 ms with them; wall time more). Here a thread does it first: a
+4 MB of writes (measured, the single-issue use case in turns with and without this thread:
+3.4–6.1 ms of wall time per credential with it, 5.5–6.6 without, the same CPU; docs/issuer.md,
+"Where a request's time goes"). Here a thread does it first: a
 ``PASSIVE`` checkpoint (it never waits for readers or the writer, and holds no lock they wait on)
 at each look that finds something committed since the last (``PRAGMA data_version``), looking
 again after :data:`BUSY` seconds while commits keep coming, backing off to :data:`IDLE` when

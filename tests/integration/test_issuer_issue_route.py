@@ -152,3 +152,15 @@ def test_on_sqlite_the_app_checkpoints_its_log_in_a_thread(client, database_url)
     """(services/core/walcheckpoint.py: no request's commit pays for copying the log back.)"""
     running = [t for t in threading.enumerate() if t.name == "sqlite-wal-checkpoint" and t.is_alive()]
     assert len(running) == (1 if database_url.startswith("sqlite") else 0)
+
+
+def test_a_new_credential_wakes_the_relay_and_a_replay_does_not(client, lakeside, monkeypatch):
+    key, achievement_id = lakeside
+    woken = threading.Event()
+    monkeypatch.setattr(client.app.state, "wake_relay", woken, raising=False)
+    headers = {**auth(key), "Idempotency-Key": "order-10"}
+    assert _post(client, headers, _body(achievement_id)).status_code == 201
+    assert woken.is_set()
+    woken.clear()
+    assert _post(client, headers, _body(achievement_id)).status_code == 200
+    assert not woken.is_set()

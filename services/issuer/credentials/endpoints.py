@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from services.core.db import end
+from services.core.errors import InvalidInput
 from services.core.web import is_json_content_type
 from services.issuer.deps import (Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing, authenticate,
                                   checked_idempotency_key, require_scope)
@@ -61,10 +62,10 @@ async def issue_credential(request: Request,
     """
     raw = await request.body()  # safe JSON already (services.core.web.SafeJsonBodies), or empty
     status, payload, wake_awards = await run_in_threadpool(_issue_one, request, raw, idempotency_key)
-    # Committed: wake the relay (and the award runner) now; setting an event does not block.
-    await wake(request, "wake_relay")
-    if wake_awards:
-        await wake(request, "wake_awards")
+    if status == 201:  # committed, something new: wake the relay (and the award runner); an event does not block
+        await wake(request, "wake_relay")
+        if wake_awards:  # a pathway component: no other issuance wakes the award runner
+            await wake(request, "wake_awards")
     return Response(payload, status_code=status, media_type="application/json")
 
 
@@ -93,7 +94,10 @@ def _body(request: Request, raw: bytes) -> CredentialCreate:
     located under ``body`` (422 ``invalid_request``, the same messages)."""
     if not raw:
         raise _invalid({"type": "missing", "loc": (), "msg": "Field required", "input": None})
-    parsed = json.loads(raw) if is_json_content_type(request.headers.get("content-type")) else None
+    try:
+        parsed = json.loads(raw) if is_json_content_type(request.headers.get("content-type")) else None
+    except ValueError:  # (SafeJsonBodies refused it already: only an app without it gets here)
+        raise InvalidInput("request body: not JSON", code="invalid_json") from None
     if not isinstance(parsed, dict):
         raise _invalid({"type": "model_attributes_type", "loc": (), "input": None,
                         "msg": "Input should be a valid dictionary or object to extract fields from"})
