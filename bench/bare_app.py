@@ -1,4 +1,5 @@
-"""The floor under any route: a bare Starlette app with one JSON route, for ``bench.verifier``.
+"""The floor under any route: a bare Starlette app with two JSON routes, for ``bench.verifier``
+and ``bench.issuance``.
 
 Served by the same uvicorn as the services (``services.ops.serve``), it tells what the HTTP
 server and the benchmark's client cost before any of our code runs.
@@ -13,5 +14,11 @@ async def health(_request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+async def echo(request) -> JSONResponse:
+    """A JSON body in, a small JSON answer out: the HTTP floor under ``bench.issuance``'s POST."""
+    body = await request.json()
+    return JSONResponse({"id": "x", "recipient": body.get("recipient")}, status_code=200)
+
+
 def create_app() -> Starlette:
-    return Starlette(routes=[Route("/health", health)])
+    return Starlette(routes=[Route("/health", health), Route("/echo", echo, methods=["POST"])])

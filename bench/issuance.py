@@ -115,7 +115,8 @@ def main() -> None:
                         achievement_id=ach["id"], recipient={"name": f"L {i}", "email": f"u{i}@example.org"}), None)
             use_case = _rate(n_single, time.perf_counter() - start)
 
-            http_serial, http_parallel = _over_http(tmp, url, settings, auth, ach["id"], n_single)
+            http_rows = _over_http(tmp, url, settings, auth, ach["id"], n_single)
+            http_serial, http_parallel = http_rows[-2][1], http_rows[-1][1]
             sign_after = _best(lambda: sign_documents(seed, "did:web:x#z6Mk", created, [docs[next(it) % 400]]), 400)
 
             # warm the pool's worker processes (spawned once per process, then reused)
@@ -146,8 +147,7 @@ def main() -> None:
         ("  the same, measured again after the API runs", sign_after, "1 core, after"),
         (f"single issuance, use case ({n_single}, a transaction each)", use_case, "1 core"),
         (f"single issuance via API, TestClient ({n_single} requests)", single, "1 request at a time"),
-        (f"single issuance via API over HTTP ({n_single} requests)", http_serial, "1 at a time, uvicorn"),
-        (f"single issuance via API over HTTP ({n_single} requests)", http_parallel, "4 at a time, uvicorn"),
+        *((f"{name} ({n_single} requests)", rate, note) for name, rate, note in http_rows),
         (f"batch issuance ({n_batch} recipients, 202 in {accepted * 1000:.0f} ms)", batch_rate,
          f"{cores} signing processes"),
     ]
@@ -163,13 +163,78 @@ def main() -> None:
     print(f"single (use case) / raw = {use_case / high:.2f}–{use_case / low:.2f}")
 
 
-def _over_http(tmp: str, url: str, settings, auth: dict, achievement_id: str, n: int) -> tuple[float, float]:
-    """Single issuance through a real uvicorn process of the issuer on the same database: (serial, 4 at a time)."""
+class _Client:
+    """Kept-alive ``http.client`` connections, one per thread: a request costs the client ≈ 0.1 ms
+    (``httpx.Client`` cost 0.7–2.5 ms, more than the server's work being measured)."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        import threading
+        from urllib.parse import urlsplit
+
+        u = urlsplit(base_url)
+        self.host, self.port = u.hostname, u.port
+        self.headers = {**headers, "Content-Type": "application/json"}
+        self.local = threading.local()
+
+    def send(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        import http.client
+
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn.request(method, path, body, self.headers)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+
+
+def _timed(fn, n: int, concurrency: int) -> float:
+    """Requests per second of ``fn(i)`` for i < n, ``concurrency`` threads at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import httpx
+    start = time.perf_counter()
+    if concurrency == 1:
+        for i in range(n):
+            fn(i)
+    else:
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(fn, range(n)))
+    return _rate(n, time.perf_counter() - start)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its threads so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def _over_http(tmp: str, url: str, settings, auth: dict, achievement_id: str, n: int) -> list[tuple]:
+    """Rows measured over real HTTP: the floor (a bare Starlette app, the issuer's health route), then
+    single issuance through a real uvicorn process of the issuer on the same database, one at a
+    time and four at a time, with the server process's CPU per request."""
+    import orjson
 
     from services.ops.processes import free_port, spawn_app, wait_http
+
+    rows: list[tuple] = []
+    bare = spawn_app("bench-bare-app", "bench.bare_app:create_app", free_port(), dict(os.environ), None)
+    try:
+        wait_http(bare, "/health")
+        client = _Client(bare.url, {})
+        echo = orjson.dumps({"achievement_id": achievement_id, "recipient": {"name": "H", "email": "h@example.org"}})
+
+        def post_echo(i: int) -> None:
+            status, _ = client.send("POST", "/echo", echo)
+            assert status == 200
+
+        _timed(post_echo, 200, 1)
+        rows.append(("HTTP floor: bare Starlette app, POST /echo (JSON in and out)", _timed(post_echo, n, 1),
+                     "1 at a time, uvicorn"))
+        rows.append(("HTTP floor: bare Starlette app, POST /echo (JSON in and out)", _timed(post_echo, n, 4),
+                     "4 at a time, uvicorn"))
+    finally:
+        bare.stop()
 
     env = {**os.environ, "MICROCRED_DATA_DIR": tmp, "MICROCRED_DATABASE_URL": url,
            "MICROCRED_ADMIN_TOKEN": settings.secret("admin_token"),
@@ -179,23 +244,34 @@ def _over_http(tmp: str, url: str, settings, auth: dict, achievement_id: str, n:
     proc = spawn_app("bench-issuer", "services.issuer.app:create_app", free_port(), env, Path(tmp))
     try:
         wait_http(proc)
-        with httpx.Client(base_url=proc.url, headers=auth, timeout=30) as client:
-            def issue(i: int, prefix: str) -> None:
-                r = client.post("/api/v1/credentials", json={"achievement_id": achievement_id, "recipient": {
-                    "name": f"H {i}", "email": f"{prefix}{i}@example.org"}})
-                assert r.status_code == 201, r.text
+        client = _Client(proc.url, auth)
 
-            for i in range(20):
-                issue(i, "hw")
-            start = time.perf_counter()
-            for i in range(n):
-                issue(i, "h")
-            serial = _rate(n, time.perf_counter() - start)
-            start = time.perf_counter()
-            with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda i: issue(i, "p"), range(n)))
-            parallel = _rate(n, time.perf_counter() - start)
-        return serial, parallel
+        def health(i: int) -> None:
+            status, _ = client.send("GET", "/api/v1/health")
+            assert status == 200
+
+        def issue(prefix: str):
+            def one(i: int) -> None:
+                status, body = client.send("POST", "/api/v1/credentials", orjson.dumps({
+                    "achievement_id": achievement_id, "recipient": {"name": f"H {i}", "email": f"{prefix}{i}@example.org"}}))
+                assert status == 201, body[:300]
+            return one
+
+        _timed(health, 100, 1)
+        rows.append(("HTTP floor: the issuer's GET /api/v1/health", _timed(health, n, 1), "1 at a time, uvicorn"))
+        _timed(issue("hw"), 20, 1)
+        pid = proc.popen.pid
+        cpu = _cpu_seconds(pid)
+        serial = _timed(issue("h"), n, 1)
+        cpu_each = (_cpu_seconds(pid) - cpu) / n * 1000
+        rows.append(("single issuance via API over HTTP", serial,
+                     f"1 at a time, uvicorn; server CPU {cpu_each:.2f} ms each"))
+        cpu = _cpu_seconds(pid)
+        parallel = _timed(issue("p"), n, 4)
+        cpu_each = (_cpu_seconds(pid) - cpu) / n * 1000
+        rows.append(("single issuance via API over HTTP", parallel,
+                     f"4 at a time, uvicorn; server CPU {cpu_each:.2f} ms each"))
+        return rows
     finally:
         proc.stop()
 

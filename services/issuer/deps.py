@@ -82,6 +82,12 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
 
 def get_principal(request: Request, session: SessionDep) -> Principal:
     """The issuer behind the API key in ``Authorization: Bearer mc_live_…``."""
+    return authenticate(request, session)
+
+
+def authenticate(request: Request, session: Session) -> Principal:
+    """``get_principal`` itself, for a route that authenticates in its own worker thread (the issue
+    route: one thread hop for the key, the issue and the commit)."""
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer mc_live_…'")
@@ -102,19 +108,28 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     return Principal(issuer=issuer, api_key_id=key.id, scopes=scopes)
 
 
+def require_scope(principal: Principal, *scopes: str) -> Principal:
+    """``principal``, if its key has one of ``scopes``; else 403 ``insufficient_scope``."""
+    if not principal.scopes & set(scopes):
+        wanted = " or ".join(f"'{s}'" for s in scopes)
+        raise Forbidden(f"this API key lacks the {wanted} scope", code="insufficient_scope")
+    return principal
+
+
 def scoped(*scopes: str) -> Callable[..., Principal]:
     """The caller, if its key has one of ``scopes``; else 403 ``insufficient_scope``."""
     async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:  # no I/O: no thread
-        if not principal.scopes & set(scopes):
-            wanted = " or ".join(f"'{s}'" for s in scopes)
-            raise Forbidden(f"this API key lacks the {wanted} scope", code="insufficient_scope")
-        return principal
+        return require_scope(principal, *scopes)
 
     dependency.__name__ = "require_" + "_or_".join(scopes) + "_scope"
     return dependency
 
 
 async def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:
+    return checked_idempotency_key(key)
+
+
+def checked_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
     key = key.strip()

@@ -96,7 +96,8 @@ def test_a_caller_built_credential_is_signed_stored_and_listed_like_our_own(clie
     listed = client.get("/api/v1/credentials", headers=auth(issuer["api_key"])).json()["items"]
     assert our_id in [c["id"] for c in listed]
     with client.sessions() as s:
-        message = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.anchor)).first()
+        message = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.anchor)  # its own: the first
+                          .order_by(OutboxMessage.id)).first()
     assert message.payload == {"hashes": [read["credential_hash"]]}
     # the VC-API read: the credential itself, by our id or our URL
     for ref in (our_id, quote(vc["id"], safe="")):

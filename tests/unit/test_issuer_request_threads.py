@@ -1,5 +1,5 @@
-"""An issue's request runs two thread hops (the API key; the route, which commits), and still commits
-before it answers: what issuer/deps.py's async session and dependencies promise (docs/issuer.md,
+"""An issue's request runs one thread hop (the API key, the body, the issue and the commit together),
+and still commits before it answers: what issuer/deps.py's async session and dependencies promise (docs/issuer.md,
 "Single issuance")."""
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def _credentials(client) -> int:
         return s.scalar(select(func.count()).select_from(Credential))
 
 
-def test_an_issue_takes_two_thread_hops(issuing, monkeypatch):
-    """A sync dependency, a sync generator's opening, a response-model check of a sync route or a
-    sync background task each cost one more: this fails when one comes back."""
+def test_an_issue_takes_one_thread_hop(issuing, monkeypatch):
+    """A sync dependency (the API key's was one), a sync generator's opening, a response-model check
+    of a sync route or a sync background task each cost one more: this fails when one comes back."""
     client, issue = issuing
     assert issue("warm@example.org").status_code == 201
     calls: list[str] = []
@@ -59,7 +59,7 @@ def test_an_issue_takes_two_thread_hops(issuing, monkeypatch):
     r = issue("ada@example.org")
     monkeypatch.setattr(anyio.to_thread, "run_sync", real)
     assert r.status_code == 201, r.text
-    assert len(calls) == 2, calls  # get_principal; the route, which commits (nothing left for the session's end)
+    assert len(calls) == 1, calls  # the key, the body, the issue and its commit, in one worker thread
     assert r.headers["content-type"] == "application/json" and r.json()["credential"]["id"] == r.json()["url"]
 
 

@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from services.core.db import commit_now
-from services.issuer.deps import IdempotencyKey, Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing
+from services.core.db import end
+from services.core.errors import InvalidInput
+from services.core.web import is_json_content_type
+from services.issuer.deps import (Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing, authenticate,
+                                  checked_idempotency_key, require_scope)
 from services.issuer.routing import CredentialId, wake
 from services.issuer.credentials import service
 from services.issuer.pathways import awards
@@ -20,20 +28,87 @@ api = APIRouter(prefix="/api/v1")
 public = APIRouter()
 
 
-@api.post("/credentials", status_code=201, response_model=CredentialRead)
-def issue_credential(body: CredentialCreate, principal: Issuing, session: SessionDep, settings: SettingsDep,
-                     idempotency_key: IdempotencyKey, request: Request, tasks: BackgroundTasks) -> Response:
-    """Issue one credential. With ``Idempotency-Key``, a retry returns the same credential (200)."""
-    credential, created = service.issue_credential(session, settings, principal.issuer, body, idempotency_key)
-    if created:
-        tasks.add_task(wake, request, "wake_relay")
-        if awards.jobs_queued(session):  # a pathway component: no other issuance wakes the award runner
-            tasks.add_task(wake, request, "wake_awards")
-    # Committed and serialised here, in this worker thread (the answer is pydantic's JSON of the
-    # model, as FastAPI would send it): ending the session and FastAPI's check of a returned model
-    # against response_model would each cost a thread hop of their own.
-    commit_now(session)
-    return Response(credential.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
+def _inlined(schema: dict, defs: dict) -> dict:
+    """``schema`` with every ``#/$defs/…`` reference replaced by its definition (none is recursive)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inlined(v, defs) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inlined(v, defs) for v in schema]
+    return schema
+
+
+_CREATE_SCHEMA = CredentialCreate.model_json_schema()
+# The body is read and validated in the route's worker thread, after the API key (as a declared
+# body would be, after the dependencies): described here for OpenAPI.
+_CREATE_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": _inlined({k: v for k, v in _CREATE_SCHEMA.items() if k != "$defs"}, _CREATE_SCHEMA.get("$defs", {}))}}}}
+
+
+@api.post("/credentials", status_code=201, response_model=CredentialRead, openapi_extra=_CREATE_BODY,
+          responses={200: {"model": CredentialRead, "description": "a replay of the same Idempotency-Key"}})
+async def issue_credential(request: Request,
+                           idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Response:
+    """Issue one credential (scope ``issue``). With ``Idempotency-Key``, a retry returns the same credential (200).
+
+    The API key, the body, the issue, the commit and the answer's JSON run in one worker thread,
+    through no dependency of FastAPI's: each sync dependency, and a sync route, is a thread hop of
+    its own, and solving the dependencies (session, key, scope, settings, header, body) cost the
+    event loop more than the rest of the request (docs/issuer.md, "Single issuance"). In the
+    same order as they would be: the key (401, 403), then the header and the body (422). The
+    answer is sent only after the commit returned; any error rolls the transaction back.
+    """
+    raw = await request.body()  # safe JSON already (services.core.web.SafeJsonBodies), or empty
+    status, payload, wake_awards = await run_in_threadpool(_issue_one, request, raw, idempotency_key)
+    if status == 201:  # committed, something new: wake the relay (and the award runner); an event does not block
+        await wake(request, "wake_relay")
+        if wake_awards:  # a pathway component: no other issuance wakes the award runner
+            await wake(request, "wake_awards")
+    return Response(payload, status_code=status, media_type="application/json")
+
+
+def _issue_one(request: Request, raw: bytes, idempotency_key: str | None) -> tuple[int, bytes, bool]:
+    """In a worker thread: authenticate (as ``deps.get_principal`` and ``scoped("issue")``), read
+    the body, issue, commit; then serialise (pydantic's JSON of the model, as FastAPI would send it)."""
+    session = request.app.state.sessions()
+    try:
+        principal = require_scope(authenticate(request, session), "issue")
+        key = checked_idempotency_key(idempotency_key)
+        body = _body(request, raw)
+        with request.app.state.issue_writer or contextlib.nullcontext():
+            credential, created = service.issue_credential(session, request.app.state.settings, principal.issuer,
+                                                           body, key)
+            wake_awards = created and awards.jobs_queued(session)
+            end(session, commit=True)  # commits and closes, or rolls back and raises: no answer for what is not stored
+    except BaseException:
+        end(session, commit=False)  # (after a failed commit: already rolled back and closed, harmless)
+        raise
+    return (201 if created else 200), credential.model_dump_json().encode(), wake_awards
+
+
+def _body(request: Request, raw: bytes) -> CredentialCreate:
+    """The body as FastAPI validates a declared one: parsed by ``json.loads`` (as ``Request.json``)
+    when its ``Content-Type`` is JSON (none is not), then validated in Python mode, the errors
+    located under ``body`` (422 ``invalid_request``, the same messages)."""
+    if not raw:
+        raise _invalid({"type": "missing", "loc": (), "msg": "Field required", "input": None})
+    try:
+        parsed = json.loads(raw) if is_json_content_type(request.headers.get("content-type")) else None
+    except ValueError:  # (SafeJsonBodies refused it already: only an app without it gets here)
+        raise InvalidInput("request body: not JSON", code="invalid_json") from None
+    if not isinstance(parsed, dict):
+        raise _invalid({"type": "model_attributes_type", "loc": (), "input": None,
+                        "msg": "Input should be a valid dictionary or object to extract fields from"})
+    try:
+        return CredentialCreate.model_validate(parsed)
+    except ValidationError as exc:
+        raise _invalid(*exc.errors(include_url=False)) from None
+
+
+def _invalid(*errors: dict) -> RequestValidationError:
+    return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
 
 
 @api.get("/credentials", response_model=CredentialList)

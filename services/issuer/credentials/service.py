@@ -64,8 +64,9 @@ def active_key(session: Session, issuer: Issuer) -> SigningKey:
 def issue_credential(session: Session, settings: IssuerSettings, issuer: Issuer, body: CredentialCreate,
                      idempotency_key: str | None) -> tuple[CredentialRead, bool]:
     """Build, sign and store one credential, with its hash in the outbox; (read, created)."""
-    fingerprint = idempotency.request_hash("credential", body.model_dump(mode="json"))
-    if idempotency_key:
+    fingerprint = None
+    if idempotency_key:  # the request's fingerprint only then (a dump and a hash of the body)
+        fingerprint = idempotency.request_hash("credential", body.model_dump(mode="json"))
         replay = idempotency.replay(session, issuer, idempotency_key, fingerprint, "credential")
         if replay is not None:
             return get_credential(session, issuer, replay), False
