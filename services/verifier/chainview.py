@@ -8,7 +8,6 @@ the head) is read fresh or cached for seconds only.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from dataclasses import dataclass
