@@ -348,6 +348,8 @@ class Relay:
                 self._poll_later({cid: now + _poll_delay(now - created) for cid, created in unconfirmed
                                   if now - created >= STUCK_AFTER})
                 return False
+            if index + 1 < len(parts):
+                self.deliver()  # between two windows too: a batch's last hashes (its flush) wait for no root
         return bool(waiting)
 
     def _attach(self, issuer_id: str, confirmed: list[tuple[str, dict]]) -> None:
