@@ -76,7 +76,7 @@ def take_write_lock(dbapi_connection: sqlite3.Connection, wait: float = WRITE_LO
     0.3 s. Against a writer that commits every few milliseconds and begins again at once (a batch
     runner writing chunk after chunk) such a waiter sees the lock free only by chance: the relay's
     deliveries and the registry's queued hashes waited up to 1.6 s in a batch of 10,000
-    (docs/registry.md, "Measured"). Asked every millisecond, the lock is taken in the next gap
+    (docs/registry.md, "One SQLite file, several writers"). Asked every millisecond, the lock is taken in the next gap
     between two of the runner's transactions. Only where pysqlite would have begun the transaction
     anyway (before the first write), so what a transaction sees and holds is unchanged. True when
     taken; False after ``wait`` seconds (the statement then waits by busy_timeout as before).
