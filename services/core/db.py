@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 
 import enum
 import os
-import re
-import sqlite3
 import time
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
@@ -64,40 +62,6 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
-WRITE_LOCK_POLL = 0.001  # seconds between two tries for SQLite's write lock
-WRITE_LOCK_WAIT = 30.0  # as the busy_timeout: then the statement itself waits (and fails) as before
-
-
-def take_write_lock(dbapi_connection: sqlite3.Connection, wait: float = WRITE_LOCK_WAIT) -> bool:
-    """``BEGIN IMMEDIATE`` on a SQLite connection outside a transaction, tried every millisecond.
-
-    SQLite's own busy wait sleeps 1, 2, 5 … ms, then 100 ms between two tries once it has waited
-    0.3 s. Against a writer that commits every few milliseconds and begins again at once (a batch
-    runner writing chunk after chunk) such a waiter sees the lock free only by chance: the relay's
-    deliveries and the registry's queued hashes waited up to 1.6 s in a batch of 10,000
-    (docs/registry.md, "One SQLite file, several writers"). Asked every millisecond, the lock is taken in the next gap
-    between two of the runner's transactions. Only where pysqlite would have begun the transaction
-    anyway (before the first write), so what a transaction sees and holds is unchanged. True when
-    taken; False after ``wait`` seconds (the statement then waits by busy_timeout as before).
-    """
-    dbapi_connection.execute("PRAGMA busy_timeout=0")
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                dbapi_connection.execute("BEGIN IMMEDIATE")
-                return True
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(WRITE_LOCK_POLL)
-    finally:
-        dbapi_connection.execute("PRAGMA busy_timeout=30000")
-
-
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -112,14 +76,6 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
-
-        @event.listens_for(engine, "before_cursor_execute")
-        def _write_lock_first(_conn, cursor, statement, _params, _context, _executemany) -> None:
-            # pysqlite would open the transaction here (BEGIN before the first write): open it with
-            # the write lock taken, asked for every millisecond (take_write_lock).
-            dbapi_connection = cursor.connection
-            if not dbapi_connection.in_transaction and _WRITES.match(statement):
-                take_write_lock(dbapi_connection)
 
         @event.listens_for(engine, "savepoint")
         def _begin_before_savepoint(connection, _name) -> None:
