@@ -85,7 +85,6 @@ class Relay:
         self.registry = registry
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._receipts = ThreadPoolExecutor(8, thread_name_prefix="receipts")
-        self._ahead = ThreadPoolExecutor(1, thread_name_prefix="receipts-ahead")  # the next window's, while attaching
         self._chain_id: int | None = None
         self._last_registration_poll = 0.0
         self.outstanding = True  # until a pass says otherwise
@@ -150,7 +149,6 @@ class Relay:
 
     def close(self) -> None:
         self._receipts.shutdown(wait=False, cancel_futures=True)
-        self._ahead.shutdown(wait=False, cancel_futures=True)
 
     # -- 1. deliver ------------------------------------------------------------------------
     def deliver(self, limit: int = 2_000) -> bool:
@@ -273,11 +271,9 @@ class Relay:
     def collect_anchors(self) -> bool:
         """Per issuer, the oldest credential due, if fresh, is asked for alone first (a probe): the
         registry anchors in order, so while it is unconfirmed nothing behind it is confirmed either,
-        and the pass asks one hash, not a window. Once it is confirmed, or if it is older than
-        ``STUCK_AFTER`` (a slow chain, a stuck hash: each unconfirmed one then backs off by its own
-        age, and the relay rests meanwhile), the rest are asked for, up to the pass's budget
-        (``receipt_polls_per_pass``: one root of 10,000 in one pass, not five passes each with its
-        own queries and probe)."""
+        and the pass asks one hash, not a window of 2,000. Once it is confirmed, or if it is older
+        than ``STUCK_AFTER`` (a slow chain, a stuck hash: each unconfirmed one then backs off by its
+        own age, and the relay rests meanwhile), the rest are asked for."""
         budget = self.settings.receipt_polls_per_pass
         with transaction(self.sessions) as session:
             issuers = repo.issuers_awaiting_anchor(session)
@@ -294,20 +290,15 @@ class Relay:
                 if not self._collect(issuer_id, probe) or budget <= 0:
                     continue
             with transaction(self.sessions) as session:
-                waiting = repo.awaiting_anchor(session, issuer_id, utcnow(), budget)
+                waiting = repo.awaiting_anchor(session, issuer_id, utcnow(), min(budget, 2_000))
             budget -= len(waiting)
             busy = self._collect(issuer_id, waiting) or busy
         return busy
 
-    def _collect(self, issuer_id: str, waiting: list[tuple[str, str, datetime]], window: int = 1_000) -> bool:
+    def _collect(self, issuer_id: str, waiting: list[tuple[str, str, datetime]], window: int = 2_000) -> bool:
         """Receipts in issuance order, ``window`` at a time in one registry call each (32 single reads
         at a time from a registry without the bulk route); stop after a window with an unconfirmed one.
         True if every one asked for was confirmed.
-
-        Pipelined: once a window is wholly confirmed, the next one is asked for (by a thread beside
-        this one) while this window's proofs are attached, so the registry reads and answers one
-        window while the relay writes the one before it (the registry anchors in order: a window
-        with an unconfirmed one is the last asked for in the pass, as before).
 
         An unconfirmed credential is asked again at the next pass while fresh (the next probe; its
         root is most likely being cut or mined). One unconfirmed for longer than ``STUCK_AFTER``
@@ -316,17 +307,12 @@ class Relay:
         """
         bulk = getattr(self.registry, "anchor_receipts", None)
         window = window if bulk is not None else 32
-        parts = [waiting[start:start + window] for start in range(0, len(waiting), window)]
-
-        def receipts_of(part: list[tuple[str, str, datetime]]) -> list[dict | None]:
+        for start in range(0, len(waiting), window):
+            part = waiting[start:start + window]
             if bulk is not None:
-                return bulk([h for _, h, _ in part])
-            return list(self._receipts.map(lambda item: self.registry.anchor_receipt(item[1]), part))
-
-        ahead = None  # the next window's receipts, being asked for
-        for index, part in enumerate(parts):
-            receipts = ahead.result() if ahead is not None else receipts_of(part)
-            ahead = None
+                receipts = bulk([h for _, h, _ in part])
+            else:
+                receipts = list(self._receipts.map(lambda item: self.registry.anchor_receipt(item[1]), part))
             confirmed, unconfirmed = [], []
             for (cid, h, created), receipt in zip(part, receipts, strict=True):
                 if receipt is None:
@@ -335,21 +321,12 @@ class Relay:
                     confirmed.append((cid, receipt))
                 else:
                     unconfirmed.append((cid, created))
-            if not unconfirmed and index + 1 < len(parts):
-                ahead = self._ahead.submit(receipts_of, parts[index + 1])
-            try:
-                self._attach(issuer_id, confirmed)
-            except BaseException:
-                if ahead is not None:
-                    ahead.cancel()
-                raise
+            self._attach(issuer_id, confirmed)
             if unconfirmed:
                 now = utcnow()
                 self._poll_later({cid: now + _poll_delay(now - created) for cid, created in unconfirmed
                                   if now - created >= STUCK_AFTER})
                 return False
-            if index + 1 < len(parts):
-                self.deliver()  # between two windows too: a batch's last hashes (its flush) wait for no root
         return bool(waiting)
 
     def _attach(self, issuer_id: str, confirmed: list[tuple[str, dict]]) -> None:

@@ -32,8 +32,8 @@ class IssuerSettings(ServiceSettings):
     outbox_interval: float = 0.5
     outbox_idle_interval: float = 5.0
     registry_timeout: float = 10.0
-    # Anchor receipts asked for per relay pass (a root holds up to 10,000: it is collected in one pass).
-    receipt_polls_per_pass: int = 10_000
+    # Anchor receipts polled per relay pass (the registry has one receipt per GET).
+    receipt_polls_per_pass: int = 2_000
     # A synchronous try at the registry while an issuer is created (then the outbox).
     registry_create_timeout: float = 3.0
     # Status lists: a changed list is re-signed and published at most once per this many

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -356,65 +355,3 @@ def test_a_new_outbox_message_wakes_a_waiting_relay(client, database_url):
         assert woken and outcome == [True], "the new credential's outbox message did not wake the relay"
     finally:
         waiter.close()
-
-
-def _waiting(client) -> tuple[str, list]:
-    with client.sessions() as s:
-        issuer_id = s.scalar(select(Issuer.id))
-        return issuer_id, anchoring_repo.awaiting_anchor(s, issuer_id, utcnow(), 100)
-
-
-def _status(client, key, credential) -> str:
-    return client.get(f"/api/v1/credentials/{credential['id']}", headers=auth(key)).json()["status"]
-
-
-def test_the_next_receipt_window_is_asked_for_while_the_current_one_is_attached(client):
-    key = create_issuer(client)["api_key"]
-    achievement = create_achievement(client, key)
-    creds = [issue(client, key, achievement["id"], email=f"w{i}@example.org") for i in range(6)]
-    client.relay.deliver()
-    client.registry.confirm_all()
-    asked: list[list[str]] = []  # the hashes of each bulk call, in order
-    bulk = client.registry.anchor_receipts
-    client.registry.anchor_receipts = lambda hashes: asked.append(list(hashes)) or bulk(hashes)
-    attach, overlapped = client.relay._attach, []
-
-    def attach_seeing_the_next_call(issuer_id, confirmed):
-        window = len(overlapped)  # the windows are attached in order: this is the window-th
-        # a window with one behind it: that one's receipts are asked for while this one is attached
-        overlapped.append(_asked_in_time(lambda: len(asked) > window + 1) if window < 2 else None)
-        attach(issuer_id, confirmed)
-
-    client.relay._attach = attach_seeing_the_next_call
-    issuer_id, waiting = _waiting(client)
-    assert client.relay._collect(issuer_id, waiting, window=2) is True
-    assert asked == [[h for _, h, _ in waiting[i:i + 2]] for i in range(0, 6, 2)]  # in issuance order
-    assert overlapped == [True, True, None]
-    assert all(_status(client, key, c) == "anchored" for c in creds)
-
-
-def _asked_in_time(predicate, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def test_a_window_with_an_unconfirmed_receipt_is_the_last_asked_for(client):
-    key = create_issuer(client)["api_key"]
-    achievement = create_achievement(client, key)
-    creds = [issue(client, key, achievement["id"], email=f"u{i}@example.org") for i in range(6)]
-    client.relay.deliver()
-    client.registry.confirm_all()
-    h = creds[1]["credential_hash"]
-    client.registry.receipts[h] = {**client.registry.receipts[h], "state": "submitted"}
-    asked: list[list[str]] = []
-    bulk = client.registry.anchor_receipts
-    client.registry.anchor_receipts = lambda hashes: asked.append(list(hashes)) or bulk(hashes)
-    issuer_id, waiting = _waiting(client)
-    assert client.relay._collect(issuer_id, waiting, window=2) is False
-    time.sleep(0.2)  # a call asked for ahead would have been made by now
-    assert len(asked) == 1
-    assert [_status(client, key, c) for c in creds] == ["anchored"] + ["pending"] * 5
