@@ -277,10 +277,11 @@ class Worker:
             items = repo.unbatched(session, Anchor, account_id, limit, keys)
             tree = MerkleTree.build([bytes.fromhex(a.hash[2:]) for a in items])
             root = "0x" + tree.root.hex()
+            # The paths before the first write: on SQLite the write lock is held from the job's INSERT
+            # to the commit, and every other writer of the file (the issuer's batch runner) waits.
+            proofs = [(a.id, _hex_proof(tree.proof(bytes.fromhex(a.hash[2:])))) for a in items]
             job = repo.add_job(session, sender, JobKind.anchor, {"root": root, "leafCount": len(items)}, root=root)
-            repo.assign_to_job(session, Anchor, [
-                {"id": a.id, "job_id": job.id, "proof": _hex_proof(tree.proof(bytes.fromhex(a.hash[2:])))}
-                for a in items])
+            repo.assign_to_job(session, Anchor, [{"id": i, "job_id": job.id, "proof": p} for i, p in proofs])
             log.info("batch of %d hashes for %s cut, root %s", len(items), sender, root)
         _crash_point("after_cut")
 
