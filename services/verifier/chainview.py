@@ -106,6 +106,9 @@ class ChainView:
         self._anchors = _TTLCache(ttl=24 * 3600)  # only non-zero records: they can only vanish in a re-org
         self._issuers = _TTLCache(ttl=fresh_seconds)
         self._head = _TTLCache(ttl=min(fresh_seconds, 1.0))
+        # A status list's latest hash, shared by every credential in the list: a second at most, as
+        # the head (a revocation published on chain shows within it; docs/verifier.md, "Caching").
+        self._lists = _TTLCache(ttl=min(fresh_seconds, 1.0))
         self._proven_txs = _TTLCache(ttl=24 * 3600)
 
     async def aclose(self) -> None:
@@ -198,9 +201,10 @@ class ChainView:
 
         ``tx_hash`` (with ``root``) asks whether that transaction really anchored the root: its
         receipt succeeded and carries this contract's ``RootAnchored`` event for the root. The
-        receipt's transaction hash is only a claim until then. Revocation is never cached: it
-        must show within seconds. ``status_lists`` (list ids, with ``account``) appends, per list,
-        the latest list hash the account set on chain (32 zero bytes if none): never cached either.
+        receipt's transaction hash is only a claim until then. A credential's own revocation
+        (``revokedAt``) is never cached. ``status_lists`` (list ids, with ``account``) appends, per
+        list, the latest list hash the account set on chain (32 zero bytes if none): cached for a
+        second at most, like the head, since every credential of the list asks the same.
         """
         plan: list[tuple[str, object]] = []
         requests: list[dict] = []
@@ -240,8 +244,12 @@ class ChainView:
                                                bytes.fromhex(credential_hash[2:])))
         if account is not None:
             for list_id in status_lists:
-                plan.append(("list", None))
-                requests.append(self._call_request("statusListOf", _checksum(account), list_id))
+                cached_list = self._lists.get((account.lower(), list_id))
+                if cached_list is not None:
+                    plan.append(("value", cached_list))
+                else:
+                    plan.append(("list", (account.lower(), list_id)))
+                    requests.append(self._call_request("statusListOf", _checksum(account), list_id))
         results = iter(await self._batch(requests)) if requests else iter(())
         out: list = []
         for kind, arg in plan:
@@ -274,5 +282,6 @@ class ChainView:
                 out.append(int(value))
             elif kind == "list":
                 list_hash, _set_at = next(results)
+                self._lists.put(arg, bytes(list_hash))
                 out.append(bytes(list_hash))
         return out
