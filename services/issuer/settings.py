@@ -63,6 +63,8 @@ class IssuerSettings(ServiceSettings):
     run_webhooks: bool = False
     # How often the deliverer looks for due deliveries; how long one attempt may take.
     webhook_interval: float = 0.25
+    # With no delivery pending at all, the longest rest between two looks (a new one wakes it).
+    webhook_idle_interval: float = 2.0
     # (the whole attempt: DNS, connecting, sending, the response's status and headers).
     webhook_timeout: float = 5.0
     # Retries: the n-th failed attempt waits base * 2**(n-1) seconds, at most max; a delivery still

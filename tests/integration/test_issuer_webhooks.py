@@ -714,3 +714,35 @@ def test_revoking_an_endorsement_reaches_the_endorsed_issuers_partners_in_the_re
     assert client.post(f"/api/v1/credentials/{c['id']}/revoke", headers=auth(key), json={"reason": "x"}
                        ).status_code == 200
     assert count(client, WebhookEvent) == 2
+
+
+def test_an_idle_deliverer_rests_and_a_new_event_ends_the_rest(database_url, tmp_path, receiver, monkeypatch):
+    # Nothing pending: the looks space out (up to webhook_idle_interval) instead of one every
+    # webhook_interval; a credential issued meanwhile (another connection's commit, or NOTIFY on
+    # PostgreSQL) is still sent within a look or two, not at the end of the rest.
+    with issuer_client(database_url, tmp_path, **{**FAST, "webhook_idle_interval": 5.0}) as client:
+        key = create_issuer(client)["api_key"]
+        _register(client, key, receiver.url, events=["credential.issued"])
+        achievement = create_achievement(client, key)["id"]
+        looks: list[float] = []
+        real = webhooks_repo.work_state
+        monkeypatch.setattr(webhooks_repo, "work_state", lambda s, now: (looks.append(time.monotonic()), real(s, now))[1])
+        deliverer = Deliverer(client.settings, client.sessions, holder="resting-deliverer")
+        stop = threading.Event()
+        thread = threading.Thread(target=deliverer.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            time.sleep(2.0)
+            rested = len(looks)
+            assert rested <= 8, f"{rested} looks in 2 s with nothing pending (every 0.05 s would be 40)"
+            issued = time.monotonic()
+            issue(client, key, achievement)
+            deadline = issued + 3.0
+            while not receiver.events() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert receiver.events(), "the new event was not sent within 3 s"
+            assert time.monotonic() - issued < 1.5  # far sooner than the 5 s rest it was in
+        finally:
+            stop.set()
+            thread.join(10)
+            deliverer.close()

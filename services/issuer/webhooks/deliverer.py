@@ -54,6 +54,7 @@ from services.core import urlsafety
 from services.core.db import transaction, utcnow
 from services.core.leases import acquire_lease
 from services.core.secretbox import SecretBoxError
+from services.core.wakeup import Wakeup
 from services.issuer.models import Lease, WebhookState
 from services.issuer.settings import IssuerSettings
 from services.issuer.webhooks import repository as repo, service, signatures
@@ -100,18 +101,32 @@ class Deliverer:
         self._resting: dict[str, datetime] = {}  # endpoint -> not before (it failed)
         self._busy: dict[str, Future] = {}       # endpoint -> its worker, queued or sending
         self._next_prune = 0.0
+        self.outstanding = True  # a delivery pending at all (due or not), as the last pass found
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.tick()
-            except Exception:
-                log.exception("webhook pass failed")
-                busy = False
-            if not busy:
-                (wake or stop).wait(self.settings.webhook_interval)
-                if wake is not None:
-                    wake.clear()
+        """Pass after pass until ``stop``: every ``webhook_interval`` while any delivery is pending
+        (a retry comes due on time); with none pending at all the wait doubles up to
+        ``webhook_idle_interval``, and ends early when the database changed (a SQLite file's
+        data_version, NOTIFY on PostgreSQL: services/core/wakeup.py), so a new event goes out as
+        soon as before while an idle relay does not query its database four times a second."""
+        interval = self.settings.webhook_interval
+        waiter = Wakeup(self.settings.database_url, repo.WEBHOOK_CHANNEL)
+        delay = interval
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.tick()
+                except Exception:
+                    log.exception("webhook pass failed")
+                    busy = False
+                if busy:
+                    continue
+                delay = interval if self.outstanding else \
+                    min(max(delay * 2, interval), max(self.settings.webhook_idle_interval, interval))
+                if waiter.wait(stop, delay, wake):
+                    delay = interval
+        finally:
+            waiter.close()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -127,7 +142,8 @@ class Deliverer:
         if time.monotonic() >= self._next_prune:
             self.prune(now)
         with transaction(self.sessions) as session:
-            if not repo.work_due(session, now):
+            due, self.outstanding = repo.work_state(session, now)
+            if not due:
                 return False
             if not acquire_lease(session, Lease, LEASE_NAME, self.holder, LEASE_TTL):
                 return False

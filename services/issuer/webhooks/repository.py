@@ -11,7 +11,11 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from services.core import wakeup
 from services.issuer.models import Issuer, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookState
+
+# NOTIFY'd with every delivery written (PostgreSQL): the deliverer resting with nothing pending wakes.
+WEBHOOK_CHANNEL = "microcred_issuer_webhooks"
 
 
 # -- endpoints ----------------------------------------------------------------------------------
@@ -71,6 +75,7 @@ def add_events(session: Session, events: list[dict], deliveries: list[dict]) -> 
         session.execute(insert(WebhookEvent), events)
     if deliveries:
         session.execute(insert(WebhookDelivery), deliveries)
+        wakeup.notify(session, WEBHOOK_CHANNEL)
 
 
 def deliveries_page(session: Session, issuer_id: str, endpoint_id: str, limit: int,
@@ -100,9 +105,12 @@ def add_delivery(session: Session, row: WebhookDelivery) -> WebhookDelivery:
 
 
 # -- the deliverer ---------------------------------------------------------------------------
-def work_due(session: Session, now: datetime) -> bool:
-    return bool(session.scalar(select(exists().where(WebhookDelivery.state == WebhookState.pending,
-                                                     WebhookDelivery.next_attempt_at <= now))))
+def work_state(session: Session, now: datetime) -> tuple[bool, bool]:
+    """(a delivery is due now, any delivery is pending at all): one query."""
+    pending = WebhookDelivery.state == WebhookState.pending
+    due, outstanding = session.execute(select(exists().where(pending, WebhookDelivery.next_attempt_at <= now),
+                                              exists().where(pending))).one()
+    return bool(due), bool(outstanding)
 
 
 def eligible(session: Session, now: datetime, resting: Sequence[str], limit: int) -> list[tuple[int, str]]:
