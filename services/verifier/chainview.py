@@ -172,8 +172,9 @@ class ChainView:
             self._chain_id = int(value, 16)
         return self._chain_id
 
-    async def head(self) -> int:
-        cached = self._head.get("head")
+    async def head(self, *, fresh: bool = False) -> int:
+        """The latest block number: cached for a second, or read now (``fresh``)."""
+        cached = None if fresh else self._head.get("head")
         if cached is None:
             (value,) = await self._batch([{"method": "eth_blockNumber", "params": []}])
             cached = int(value, 16)

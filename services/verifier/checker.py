@@ -568,6 +568,13 @@ class Checker:
             anchor_json["txHash"] = None  # a claim the chain does not back is not shown as evidence
         if anchor.block_number:
             facts.anchored_at = datetime.fromtimestamp(anchor.anchored_at, UTC)
+            if head - anchor.block_number + 1 < self.confirmations:
+                # Short of the confirmations by the head kept for a second: the chain's own head
+                # decides (an anchor the registry has just seen confirmed is not shown pending).
+                try:
+                    head = max(head, await self.chain.head(fresh=True))
+                except ChainReadError:
+                    pass  # the head read with the batch stands
             facts.confirmations = max(0, head - anchor.block_number + 1)
             anchor_json["confirmations"] = facts.confirmations
             # The contract's block number is the fact; the receipt's is only a claim.

@@ -145,3 +145,39 @@ def test_a_receipt_for_another_chain_is_not_read_early(signature_events):
     report = asyncio.run(_checker(chain).verify_document(document))
     assert chain.reads == []
     assert "does not read" in {c.id: c.message for c in report.checks}["anchor"]
+
+
+class LaggingHeadChain(RecordingChain):
+    """The batch's head (kept for a second) is one block short of the confirmations; the chain's own is not."""
+
+    def __init__(self, events: list, public_key: str, fresh_head: int | Exception) -> None:
+        super().__init__(events, public_key)
+        self.fresh_head = fresh_head
+
+    async def read_for_verification(self, **read):
+        answer = await super().read_for_verification(**read)
+        answer[1] = 5  # block 5 anchored, head 5: one confirmation of the two asked
+        return answer
+
+    async def head(self, *, fresh: bool = False) -> int:
+        self.events.append(f"head fresh={fresh}")
+        if isinstance(self.fresh_head, Exception):
+            raise self.fresh_head
+        return self.fresh_head
+
+
+@pytest.mark.parametrize("fresh_head,anchor,confirmations", [
+    (6, "passed", 2),  # the chain moved on: confirmed, as the registry already says
+    (5, "pending", 1),  # it did not: still pending
+    (ChainReadError("the chain did not answer within 3s"), "pending", 1),  # no fresh head: the batch's stands
+])
+def test_short_of_confirmations_by_the_kept_head_the_chain_is_asked_its_head(signature_events, fresh_head, anchor,
+                                                                              confirmations):
+    document, public_key = _anchored_credential()
+    chain = LaggingHeadChain(signature_events, public_key, fresh_head)
+    checker = _checker(chain)
+    checker.confirmations = 2
+    report = asyncio.run(checker.verify_document(document))
+    assert "head fresh=True" in signature_events
+    assert {c.id: c.status for c in report.checks}["anchor"] == anchor
+    assert report.anchor["confirmations"] == confirmations
