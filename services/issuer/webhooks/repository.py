@@ -101,6 +101,7 @@ def delivery(session: Session, issuer_id: str, endpoint_id: str,
 def add_delivery(session: Session, row: WebhookDelivery) -> WebhookDelivery:
     session.add(row)
     session.flush()
+    wakeup.notify(session, WEBHOOK_CHANNEL)  # a redelivery ends the deliverer's rest too
     return row
 
 
