@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -188,3 +189,29 @@ class Wakeup:
                 pass
             self._conn = None
         self._version = None  # data_version is per connection: a new one starts a new baseline
+
+
+def run_passes(tick: Callable[[], bool], outstanding: Callable[[], bool], stop: threading.Event,
+               database_url: str, channel: str, wake: threading.Event | None, interval: float, longest: float,
+               log: logging.Logger, what: str) -> None:
+    """A worker's loop until ``stop``: a pass (``tick``; True when there may be more at once) right
+    after a busy one; while ``outstanding()`` (work waiting, due or not) one every ``interval``;
+    with none the wait doubles up to ``longest``. A wake-up on ``channel`` (a commit to the SQLite
+    file, NOTIFY on PostgreSQL) or ``wake`` ends any wait, and the waits start again from
+    ``interval``. A failed pass is logged (``what`` pass failed) and counts as an idle one."""
+    waiter = Wakeup(database_url, channel)
+    delay = interval
+    try:
+        while not stop.is_set():
+            try:
+                busy = tick()
+            except Exception:
+                log.exception("%s pass failed", what)
+                busy = False
+            if busy:
+                continue
+            delay = interval if outstanding() else min(max(delay * 2, interval), longest)
+            if waiter.wait(stop, delay, wake):
+                delay = interval
+    finally:
+        waiter.close()

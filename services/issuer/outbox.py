@@ -43,7 +43,7 @@ import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction, utcnow
-from services.core.wakeup import Wakeup
+from services.core.wakeup import run_passes
 from services.issuer import statuslists
 from services.issuer.anchoring import repository as repo
 from services.issuer.anchoring.repository import OUTBOX_CHANNEL
@@ -96,25 +96,8 @@ class Relay:
         after passes that found none at all the wait doubles up to ``outbox_idle_interval``, and
         ends early when the database changed (a SQLite file's data_version, NOTIFY on PostgreSQL:
         services/core/wakeup.py) or the API beside it sets ``wake``."""
-        waiter = Wakeup(self.settings.database_url, OUTBOX_CHANNEL)
-        delay = self.settings.outbox_interval
-        try:
-            while not stop.is_set():
-                try:
-                    busy = self.tick()
-                except Exception:
-                    log.exception("outbox relay pass failed")
-                    busy = False
-                if busy:
-                    continue
-                if self.outstanding:
-                    delay = self.settings.outbox_interval
-                else:
-                    delay = min(max(delay * 2, self.settings.outbox_interval), self.settings.outbox_idle_interval)
-                if waiter.wait(stop, delay, wake):
-                    delay = self.settings.outbox_interval
-        finally:
-            waiter.close()
+        run_passes(self.tick, lambda: self.outstanding, stop, self.settings.database_url, OUTBOX_CHANNEL, wake,
+                   self.settings.outbox_interval, self.settings.outbox_idle_interval, log, "outbox relay")
 
     def tick(self) -> bool:
         """One pass; True when there may be more to do at once. With nothing due (one query) the

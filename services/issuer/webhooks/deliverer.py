@@ -54,7 +54,7 @@ from services.core import urlsafety
 from services.core.db import transaction, utcnow
 from services.core.leases import acquire_lease
 from services.core.secretbox import SecretBoxError
-from services.core.wakeup import Wakeup
+from services.core.wakeup import run_passes
 from services.issuer.models import Lease, WebhookState
 from services.issuer.settings import IssuerSettings
 from services.issuer.webhooks import repository as repo, service, signatures
@@ -109,24 +109,8 @@ class Deliverer:
         ``webhook_idle_interval``, and ends early when the database changed (a SQLite file's
         data_version, NOTIFY on PostgreSQL: services/core/wakeup.py), so a new event goes out as
         soon as before while an idle relay does not query its database four times a second."""
-        interval = self.settings.webhook_interval
-        waiter = Wakeup(self.settings.database_url, repo.WEBHOOK_CHANNEL)
-        delay = interval
-        try:
-            while not stop.is_set():
-                try:
-                    busy = self.tick()
-                except Exception:
-                    log.exception("webhook pass failed")
-                    busy = False
-                if busy:
-                    continue
-                delay = interval if self.outstanding else \
-                    min(max(delay * 2, interval), max(self.settings.webhook_idle_interval, interval))
-                if waiter.wait(stop, delay, wake):
-                    delay = interval
-        finally:
-            waiter.close()
+        run_passes(self.tick, lambda: self.outstanding, stop, self.settings.database_url, repo.WEBHOOK_CHANNEL, wake,
+                   self.settings.webhook_interval, self.settings.webhook_idle_interval, log, "webhook")
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
