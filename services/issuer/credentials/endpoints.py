@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.core.db import end
 from services.core.errors import InvalidInput
-from services.core.web import is_json_content_type
+from services.core.web import JSON_BODY, is_json_content_type
 from services.issuer.deps import (Issuing, Reading, Revoking, SessionDep, SettingsDep, Withdrawing, authenticate,
                                   checked_idempotency_key, require_scope)
 from services.issuer.routing import CredentialId, wake
@@ -89,13 +89,16 @@ def _issue_one(request: Request, raw: bytes, idempotency_key: str | None) -> tup
 
 
 def _body(request: Request, raw: bytes) -> CredentialCreate:
-    """The body as FastAPI validates a declared one: parsed by ``json.loads`` (as ``Request.json``)
-    when its ``Content-Type`` is JSON (none is not), then validated in Python mode, the errors
+    """The body as FastAPI validates a declared one: parsed (as ``Request.json``) when its
+    ``Content-Type`` is JSON (none is not) — taken as the safe-JSON guard parsed it, or by
+    ``json.loads`` in an app without the guard — then validated in Python mode, the errors
     located under ``body`` (422 ``invalid_request``, the same messages)."""
     if not raw:
         raise _invalid({"type": "missing", "loc": (), "msg": "Field required", "input": None})
     try:
-        parsed = json.loads(raw) if is_json_content_type(request.headers.get("content-type")) else None
+        parsed = None
+        if is_json_content_type(request.headers.get("content-type")):
+            parsed = request.scope[JSON_BODY] if JSON_BODY in request.scope else json.loads(raw)
     except ValueError:  # (SafeJsonBodies refused it already: only an app without it gets here)
         raise InvalidInput("request body: not JSON", code="invalid_json") from None
     if not isinstance(parsed, dict):
