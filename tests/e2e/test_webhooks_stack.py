@@ -70,6 +70,10 @@ def test_issued_anchored_revoked_reach_a_partner_signed_and_in_order(stack, rece
         anchored = receiver.events()[1]["data"]["anchor"]
         assert anchored["tx_hash"].startswith("0x") and anchored["block_number"] >= 1
 
+        # The receiver answers before the deliverer records the delivery; a kill in between sends that one
+        # again later (at least once, by design), so the kill waits for the three to be recorded.
+        wait_for(lambda: [d["state"] for d in api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()["items"]]
+                 == ["delivered"] * 3, timeout=30, what="the three deliveries recorded")
         # the deliverer's process killed and the receiver down: what happens meanwhile waits in the database
         stack.kill("issuer-outbox")
         receiver.stop()
