@@ -632,7 +632,7 @@ def default_loader() -> StaticDocumentLoader:
 
 
 def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | None = None, *,
-                 fast: bool = True) -> str:
+                 fast: bool = True, size_checked: bool = False) -> str:
     """RDFC-1.0 canonical N-Quads of ``document``, in strict safe mode, within the limits.
 
     Raises :class:`UnsafeDocumentError` (something would not be signed, or the JSON is not
@@ -644,7 +644,9 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
     A document in the shape credentials have goes through the fast path (compactrdf.py),
     which writes exactly what the full pyld path writes; anything else, and every refusal,
     goes through the full path. ``fast=False`` forces the full path (tests and bench compare
-    the two).
+    the two). ``size_checked``: the caller has already held ``document`` (or a document it is
+    part of) to limits no looser than :func:`check_size`'s defaults, as
+    ``credential.check_shape`` does; the walk is not done twice.
     """
     loader = loader or default_loader()
     options = {
@@ -661,7 +663,8 @@ def canonicalize(document: Mapping[str, Any], loader: StaticDocumentLoader | Non
         "processingMode": "json-ld-1.1",
     }
     try:
-        check_size(document)
+        if not size_checked:
+            check_size(document)
         processor = _SafeProcessor(loader.processed_contexts, loader.compact_terms)
         if fast and type(document) is dict:
             options["isFrame"] = False
@@ -696,10 +699,12 @@ def canonicalize_nquads(nquads: str, budget: int = RDFC_WORK_BUDGET) -> str:
 _NQUADS = {"format": "application/n-quads"}
 
 
-def credential_hash(credential: Mapping[str, Any], loader: StaticDocumentLoader | None = None) -> bytes:
-    """SHA-256 of the canonical N-Quads of ``credential`` without ``proof`` (docs/issuer.md, "The credential")."""
+def credential_hash(credential: Mapping[str, Any], loader: StaticDocumentLoader | None = None, *,
+                    size_checked: bool = False) -> bytes:
+    """SHA-256 of the canonical N-Quads of ``credential`` without ``proof`` (docs/issuer.md, "The
+    credential"); ``size_checked`` as for :func:`canonicalize`."""
     unsigned = {key: value for key, value in credential.items() if key != "proof"}
-    return hashlib.sha256(canonicalize(unsigned, loader).encode("utf-8")).digest()
+    return hashlib.sha256(canonicalize(unsigned, loader, size_checked=size_checked).encode("utf-8")).digest()
 
 
 def _context_key(local_ctx: Any) -> Any:

@@ -19,6 +19,11 @@ from services.core.errors import AppError, PayloadTooLarge, Unauthorized
 # The scope key under which SafeJsonBodies leaves the body it parsed (the safe value itself).
 JSON_BODY = "microcred.json_body"
 
+# FastAPI's own OpenTelemetry, off: the services export Prometheus metrics and JSON logs with a
+# request id (docs/operations.md). Left on, it asks OpenTelemetry on every request whether a
+# provider is configured (three environment lookups), a cost on the verifier's hot route.
+NO_NATIVE_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
+
 log = logging.getLogger("microcred.web")
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from services.core import metrics
 from services.core.db import make_engine, make_sessionmaker
 from services.core.walcheckpoint import checkpoint_in_background
-from services.core.web import install_error_handlers, install_request_guards
+from services.core.web import NO_NATIVE_TELEMETRY, install_error_handlers, install_request_guards
 from services.issuer import statuslists_endpoints
 from services.issuer.achievements import endpoints as achievements
 from services.issuer.apikeys import endpoints as apikeys
@@ -123,7 +123,7 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
             app.state.verifier.close()
         engine.dispose()
 
-    app = FastAPI(title="microcred issuer", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="microcred issuer", version="0.1.0", lifespan=lifespan, telemetry=NO_NATIVE_TELEMETRY,
                   description="Issuers, API keys, achievements, and Open Badges 3.0 credentials signed with "
                               "eddsa-rdfc-2022 and anchored through the registry.")
     install_error_handlers(app)

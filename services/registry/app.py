@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.core import metrics
 from services.core.db import make_engine, make_sessionmaker
-from services.core.web import install_error_handlers, install_request_guards
+from services.core.web import NO_NATIVE_TELEMETRY, install_error_handlers, install_request_guards
 from services.registry.chain import ChainError, Web3Chain
 from services.registry import metrics as registry_metrics
 from services.registry.endpoints import router
@@ -47,7 +47,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             thread.join(timeout=10)
         engine.dispose()
 
-    app = FastAPI(title="microcred registry", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="microcred registry", version="0.1.0", lifespan=lifespan, telemetry=NO_NATIVE_TELEMETRY,
                   description="Chain accounts, Merkle-batched anchoring of credential hashes, revocations, receipts.")
     install_error_handlers(app)
     app.include_router(router)

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core import metrics, requestid
 from services.core.errors import AppError
-from services.core.web import error_body, install_error_handlers, install_request_guards
+from services.core.web import NO_NATIVE_TELEMETRY, error_body, install_error_handlers, install_request_guards
 from services.verifier.badge import ImageSource
 from services.verifier.endpoints import NO_CACHE, router, templates
 from services.verifier import oembed, pasted, profiles, status_link
@@ -161,7 +161,7 @@ def create_app(settings: VerifierSettings | None = None, *, checker: Any = None)
             if chain is not None and hasattr(chain, "aclose"):
                 await chain.aclose()  # the JSON-RPC session (services/verifier/chainview.py)
 
-    app = FastAPI(title="microcred verifier", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="microcred verifier", version="0.1.0", lifespan=lifespan, telemetry=NO_NATIVE_TELEMETRY,
                   description="Verify Open Badges 3.0 credentials — issuer signature, on-chain issuer registry, "
                               "blockchain anchor, revocation and expiry — in one report (docs/verifier.md).")
     install_error_handlers(app)

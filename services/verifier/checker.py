@@ -75,7 +75,8 @@ def hash_or_verdict(credential: Any) -> tuple[str, bytes] | Verdict:
     """The first half of :func:`document_verdict`: the credential's kind and hash, or the verdict on
     a malformed document (exactly what ``document_verdict`` says of it), without checking any signature."""
     try:
-        return check_shape(credential), credential_hash(credential)
+        # check_shape holds the credential to limits stricter than canonicalize's: not walked again.
+        return check_shape(credential), credential_hash(credential, size_checked=True)
     except (CredentialFormatError, JsonLdDocumentError) as exc:
         return Verdict(str(exc), None, None, None, None, None, None)
 
@@ -370,11 +371,23 @@ class Checker:
     async def _verify_one(self, credential: dict, ask_issuer: bool) -> Report:
         now = datetime.now(UTC)
         embedded = _embedded_receipt(credential)  # decoded once: base58 of a 1 kB receipt is not free
-        # The issuer's status service, when it is asked, runs while the hash and signature are computed.
-        early = self._start_early_reads(credential, ask_issuer or embedded is None or embedded[0] is None)
+        ask = ask_issuer or embedded is None or embedded[0] is None
+        early: dict[str, asyncio.Task] = {}
+        asked = []  # whether on_hash ran (it does on a verdict not cached, for a document with a hash)
+
+        def on_hash(credential_hash: str) -> bool:
+            # The chain read goes out once the hash is known, and is answered while the signature is
+            # checked; the issuer's status service, when it is asked, after it (its request is the
+            # slower to build, and the chain's is on the path of every verification).
+            started = self._prefetch_chain(credential, embedded, credential_hash, early)
+            early.update(self._start_early_reads(credential, ask))
+            asked.append(True)
+            return started
+
         try:
-            # The chain read goes out once the hash is known, and is answered while the signature is checked.
-            verdict = await self._verdict(credential, lambda h: self._prefetch_chain(credential, embedded, h, early))
+            verdict = await self._verdict(credential, on_hash)
+            if not asked:  # the verdict was cached, or the document has no hash: nothing started yet
+                early.update(self._start_early_reads(credential, ask))
         except BaseException:
             for task in early.values():
                 task.cancel()
@@ -454,10 +467,9 @@ class Checker:
             else:
                 kind, document_hash = first or (None, None)
                 if document_hash is not None and on_hash("0x" + document_hash.hex()):
-                    # Steps for the task it started to write its request: aiohttp sends the body from
-                    # a task of its own, two loop steps in; a third for margin (each is microseconds).
-                    for _ in range(3):
-                        await asyncio.sleep(0)
+                    # One loop step for the task it started to write its request: the JSON-RPC
+                    # transport writes in the task's first step (services/verifier/rpc_transport.py).
+                    await asyncio.sleep(0)
                 cached = document_verdict(credential, keys, document_hash=document_hash, kind=kind)
             if not _expires(credential):
                 self._verdicts.put(key, cached)

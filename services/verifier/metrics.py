@@ -30,15 +30,25 @@ class VerifierMetrics:
         self.duration = Histogram("microcred_verifier_verification_duration_seconds",
                                   "Time to compute one verification report.", buckets=LATENCY_BUCKETS,
                                   registry=registry)
+        self._children: dict[tuple, object] = {}
 
     def observe(self, report, seconds: float) -> None:
         self.duration.observe(seconds)
         self.count(report)
 
     def count(self, report) -> None:
-        self.verdicts.labels(str(report.status)).inc()
+        self._child(self.verdicts, str(report.status)).inc()
         for check in report.checks:
-            self.checks.labels(str(check.id), str(check.status)).inc()
+            self._child(self.checks, str(check.id), str(check.status)).inc()
+
+    def _child(self, metric, *labels: str):
+        """The labelled child, kept: ``labels()`` takes a lock and builds its key on every call (the
+        labels are our rules' few names, so this stays small)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
 
 def instrument(checker, metrics: VerifierMetrics) -> None:

@@ -217,3 +217,27 @@ def test_long_lists_with_duplicates_canonicalise_exactly_as_stock_pyld(tag_value
     document["evidence"] = [{"type": ["Evidence"], "name": f"E{i % 3}", **({"id": e} if e else {})}
                             for i, e in enumerate(evidence_ids)]
     assert canonicalize(document) == stock_nquads(document)
+
+
+def test_the_shape_check_is_no_looser_than_the_size_check_the_verifier_skips_after_it():
+    """The verifier's hash skips canonicalize's size walk after check_shape (``size_checked``): that
+    holds only while check_shape's limits are at least as strict as check_size's defaults."""
+    from services.core import credential as shape, jsonld
+
+    assert shape.MAX_VALUES <= jsonld.MAX_VALUES and shape.MAX_ARRAY_ITEMS <= jsonld.MAX_ARRAY_ITEMS
+    assert shape.MAX_DEPTH <= jsonld.MAX_NESTING
+
+
+def test_a_document_too_large_is_refused_by_the_verifiers_hash_before_any_json_ld_work():
+    from services.verifier.checker import Verdict, hash_or_verdict
+
+    wide = credential()
+    wide["credentialSubject"]["tags"] = [f"t{i}" for i in range(MAX_VALUES + 1)]
+    deep = credential()
+    node = deep["credentialSubject"]
+    for _ in range(40):
+        node["x"] = {}
+        node = node["x"]
+    for document in (wide, deep):
+        verdict = hash_or_verdict(document)
+        assert isinstance(verdict, Verdict) and verdict.format_error and verdict.credential_hash is None
