@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -65,10 +66,12 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
         pool = SigningPool(settings.sign_processes)
         app.state.settings = settings
         app.state.sessions = sessions
-        # SQLite has one writer at a time: the issue route's transactions queue here, in this process,
-        # rather than in SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between tries of a
-        # lock taken (docs/issuer.md, "Single issuance"). Other processes still wait in the handler.
-        app.state.issue_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # SQLite has one writer at a time: the issue route's requests run in turn on this one thread of
+        # the process, rather than meeting in SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between
+        # tries of a lock taken, or on a lock with worker threads fighting for the GIL (docs/issuer.md,
+        # "Single issuance"). Other processes still wait in the handler. PostgreSQL: worker threads.
+        writer = ThreadPoolExecutor(1, thread_name_prefix="issue-writer") if engine.dialect.name == "sqlite" else None
+        app.state.issue_writer = writer
         app.state.registry = client
         app.state.verifier = verifier or VerifierClient(settings.verifier_url, settings.verifier_timeout)
         threads: list[threading.Thread] = []
@@ -117,6 +120,8 @@ def create_app(settings: IssuerSettings | None = None, registry: Registry | None
         if deliverer is not None:
             deliverer.close()
         pool.shutdown()
+        if writer is not None:
+            writer.shutdown(wait=True)  # an issue still running commits before the engine goes
         if registry is None:
             client.close()
         if verifier is None:

@@ -116,8 +116,8 @@ def test_openapi_still_describes_the_body_the_header_and_the_answer(client):
 
 
 def test_on_sqlite_issue_transactions_queue_in_the_process(client, lakeside, database_url, monkeypatch):
-    """Four issues at once: on SQLite never two inside the use case together (each waits on the
-    in-process lock, not in SQLite's sleeping busy handler); on PostgreSQL no such lock."""
+    """Four issues at once: on SQLite never two inside the use case together (they run in turn on the
+    process's issue-writer thread, not in SQLite's sleeping busy handler); on PostgreSQL no such thread."""
     key, achievement_id = lakeside
     sqlite = database_url.startswith("sqlite")
     assert (client.app.state.issue_writer is not None) == sqlite

@@ -4,6 +4,8 @@ and still commits before it answers: what issuer/deps.py's async session and dep
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
@@ -49,17 +51,24 @@ def test_an_issue_takes_one_thread_hop(issuing, monkeypatch):
     client, issue = issuing
     assert issue("warm@example.org").status_code == 201
     calls: list[str] = []
-    real = anyio.to_thread.run_sync
+    real, real_executor = anyio.to_thread.run_sync, asyncio.BaseEventLoop.run_in_executor
 
     async def counting(func, *args, **kwargs):
         calls.append(getattr(func, "__qualname__", repr(func)))
         return await real(func, *args, **kwargs)
 
+    def counting_executor(loop, executor, func, *args):
+        calls.append(f"executor {getattr(executor, '_thread_name_prefix', executor)}")
+        return real_executor(loop, executor, func, *args)
+
     monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counting_executor)
     r = issue("ada@example.org")
     monkeypatch.setattr(anyio.to_thread, "run_sync", real)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", real_executor)
     assert r.status_code == 201, r.text
-    assert len(calls) == 1, calls  # the key, the body, the issue and its commit, in one worker thread
+    # the key, the body, the issue and its commit, in one thread: on SQLite, the process's issue writer
+    assert calls == ["executor issue-writer"], calls
     assert r.headers["content-type"] == "application/json" and r.json()["credential"]["id"] == r.json()["url"]
 
 

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import contextvars
 import json
 from typing import Annotated
 
@@ -53,15 +54,21 @@ async def issue_credential(request: Request,
                            idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Response:
     """Issue one credential (scope ``issue``). With ``Idempotency-Key``, a retry returns the same credential (200).
 
-    The API key, the body, the issue, the commit and the answer's JSON run in one worker thread,
-    through no dependency of FastAPI's: each sync dependency, and a sync route, is a thread hop of
-    its own, and solving the dependencies (session, key, scope, settings, header, body) cost the
-    event loop more than the rest of the request (docs/issuer.md, "Single issuance"). In the
-    same order as they would be: the key (401, 403), then the header and the body (422). The
-    answer is sent only after the commit returned; any error rolls the transaction back.
+    The API key, the body, the issue, the commit and the answer's JSON run in one worker thread
+    (on SQLite, the process's one issue writer), through no dependency of FastAPI's: each sync
+    dependency, and a sync route, is a thread hop of its own, and solving the dependencies (session,
+    key, scope, settings, header, body) cost the event loop more than the rest of the request
+    (docs/issuer.md, "Single issuance"). In the same order as they would be: the key (401, 403),
+    then the header and the body (422). The answer is sent only after the commit returned; any
+    error rolls the transaction back.
     """
     raw = await request.body()  # safe JSON already (services.core.web.SafeJsonBodies), or empty
-    status, payload, wake_awards = await run_in_threadpool(_issue_one, request, raw, idempotency_key)
+    writer = request.app.state.issue_writer
+    if writer is None:
+        status, payload, wake_awards = await run_in_threadpool(_issue_one, request, raw, idempotency_key)
+    else:  # SQLite: the process's one writer thread, in turn (its context: the request id)
+        status, payload, wake_awards = await asyncio.get_running_loop().run_in_executor(
+            writer, contextvars.copy_context().run, _issue_one, request, raw, idempotency_key)
     if status == 201:  # committed, something new: wake the relay (and the award runner); an event does not block
         await wake(request, "wake_relay")
         if wake_awards:  # a pathway component: no other issuance wakes the award runner
@@ -77,11 +84,10 @@ def _issue_one(request: Request, raw: bytes, idempotency_key: str | None) -> tup
         principal = require_scope(authenticate(request, session), "issue")
         key = checked_idempotency_key(idempotency_key)
         body = _body(request, raw)
-        with request.app.state.issue_writer or contextlib.nullcontext():
-            credential, created = service.issue_credential(session, request.app.state.settings, principal.issuer,
-                                                           body, key)
-            wake_awards = created and awards.jobs_queued(session)
-            end(session, commit=True)  # commits and closes, or rolls back and raises: no answer for what is not stored
+        credential, created = service.issue_credential(session, request.app.state.settings, principal.issuer,
+                                                       body, key)
+        wake_awards = created and awards.jobs_queued(session)
+        end(session, commit=True)  # commits and closes, or rolls back and raises: no answer for what is not stored
     except BaseException:
         end(session, commit=False)  # (after a failed commit: already rolled back and closed, harmless)
         raise
