@@ -371,23 +371,12 @@ class Checker:
     async def _verify_one(self, credential: dict, ask_issuer: bool) -> Report:
         now = datetime.now(UTC)
         embedded = _embedded_receipt(credential)  # decoded once: base58 of a 1 kB receipt is not free
-        ask = ask_issuer or embedded is None or embedded[0] is None
-        early: dict[str, asyncio.Task] = {}
-        asked = []  # whether on_hash ran (it does on a verdict not cached, for a document with a hash)
-
-        def on_hash(credential_hash: str) -> bool:
-            # The chain read goes out once the hash is known, and is answered while the signature is
-            # checked; the issuer's status service, when it is asked, after it (its request is the
-            # slower to build, and the chain's is on the path of every verification).
-            started = self._prefetch_chain(credential, embedded, credential_hash, early)
-            early.update(self._start_early_reads(credential, ask))
-            asked.append(True)
-            return started
-
+        # The issuer's status service, when it is asked, runs while the hash and signature are computed
+        # (and while another platform's DID document is read, before them).
+        early = self._start_early_reads(credential, ask_issuer or embedded is None or embedded[0] is None)
         try:
-            verdict = await self._verdict(credential, on_hash)
-            if not asked:  # the verdict was cached, or the document has no hash: nothing started yet
-                early.update(self._start_early_reads(credential, ask))
+            # The chain read goes out once the hash is known, and is answered while the signature is checked.
+            verdict = await self._verdict(credential, lambda h: self._prefetch_chain(credential, embedded, h, early))
         except BaseException:
             for task in early.values():
                 task.cancel()
