@@ -21,6 +21,7 @@ from web3 import Web3
 
 from services.core.contract import ABI
 from services.verifier import abiwords
+from services.verifier.revocations import RevocationIndex
 from services.verifier.rpc_transport import JsonRpcTransport, TransportError
 
 
@@ -89,7 +90,8 @@ class ChainView:
     (docs/verifier.md, "Where a cold verification's time goes").
     """
 
-    def __init__(self, rpc_url: str, contract_address: str, timeout: float = 3.0, fresh_seconds: float = 2.0) -> None:
+    def __init__(self, rpc_url: str, contract_address: str, timeout: float = 3.0, fresh_seconds: float = 2.0,
+                 follow_revocations: bool = False) -> None:
         self.rpc_url = rpc_url
         self.address = Web3.to_checksum_address(contract_address)
         self.timeout = timeout
@@ -110,6 +112,10 @@ class ChainView:
         # the head (a revocation published on chain shows within it; docs/verifier.md, "Caching").
         self._lists = _TTLCache(ttl=min(fresh_seconds, 1.0))
         self._proven_txs = _TTLCache(ttl=24 * 3600)
+        # A long-lived verifier follows the contract's revocation events instead of asking each
+        # credential's revokedAt (services/verifier/revocations.py); a one-off check does not.
+        self.revocations = RevocationIndex(self._batch, self.address, fresh=min(fresh_seconds, 1.0)) \
+            if follow_revocations else None
 
     async def aclose(self) -> None:
         await self._transport.close()
@@ -203,7 +209,9 @@ class ChainView:
         ``tx_hash`` (with ``root``) asks whether that transaction really anchored the root: its
         receipt succeeded and carries this contract's ``RootAnchored`` event for the root. The
         receipt's transaction hash is only a claim until then. A credential's own revocation
-        (``revokedAt``) is never cached. ``status_lists`` (list ids, with ``account``) appends, per
+        (``revokedAt``) is never cached; with ``follow_revocations`` it is not asked while the
+        revocation index, under a second old, holds no revocation of that hash (0 is answered).
+        ``status_lists`` (list ids, with ``account``) appends, per
         list, the latest list hash the account set on chain (32 zero bytes if none): cached for a
         second at most, like the head, since every credential of the list asks the same.
         """
@@ -240,9 +248,12 @@ class ChainView:
                 plan.append(("tx", (tx_hash, root)))
                 requests.append({"method": "eth_getTransactionReceipt", "params": [tx_hash]})
         if account is not None and credential_hash is not None:
-            plan.append(("revoked", None))
-            requests.append(self._call_request("revokedAt", _checksum(account),
-                                               bytes.fromhex(credential_hash[2:])))
+            if self.revocations is not None and self.revocations.clears(account, credential_hash):
+                plan.append(("value", 0))  # not revoked as of under a second ago: nothing to ask
+            else:
+                plan.append(("revoked", None))
+                requests.append(self._call_request("revokedAt", _checksum(account),
+                                                   bytes.fromhex(credential_hash[2:])))
         if account is not None:
             for list_id in status_lists:
                 cached_list = self._lists.get((account.lower(), list_id))

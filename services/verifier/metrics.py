@@ -5,7 +5,10 @@
 * ``microcred_verifier_checks_total{check, status}``: each check of each report (``format``,
   ``signature``, ``issuer``, ``integrity``, ``anchor``, ``revocation``, ``expiry`` × ``passed``,
   ``failed``, ``pending``, ``skipped``);
-* ``microcred_verifier_verification_duration_seconds``: time to compute one report.
+* ``microcred_verifier_verification_duration_seconds``: time to compute one report;
+* ``microcred_verifier_revocation_index_age_seconds`` and
+  ``microcred_verifier_revocation_index_syncs_total{outcome}``: how old the index of per-hash
+  revocations is, and its syncs (services/verifier/revocations.py).
 
 Counted as an observer of the checker (``Checker.observers``), told of each report its
 ``verify_document`` computes — which every route and the checker's own ``verify_credential_id``
@@ -17,12 +20,37 @@ our own verification rules (services/core/verification.py), never from the crede
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from services.core.metrics import LATENCY_BUCKETS
 
 
+class RevocationIndexCollector(Collector):
+    """The revocation index's age and syncs, read at scrape time."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+
+    def collect(self):
+        age = self.index.age
+        gauge = GaugeMetricFamily("microcred_verifier_revocation_index_age_seconds",
+                                  "Seconds since the index of per-hash revocations was last complete "
+                                  "(absent until its first sync).")
+        if age is not None:
+            gauge.add_metric([], age)
+        yield gauge
+        syncs = CounterMetricFamily("microcred_verifier_revocation_index_syncs",
+                                    "Syncs of the revocation index with the chain's logs, by outcome.",
+                                    labels=("outcome",))
+        for outcome, count in self.index.syncs.items():
+            syncs.add_metric([outcome], count)
+        yield syncs
+
+
 class VerifierMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.verdicts = Counter("microcred_verifier_verifications", "Verifications computed, by verdict.",
                                 ("status",), registry=registry)
         self.checks = Counter("microcred_verifier_checks", "Checks of computed verifications, by check and outcome.",
@@ -31,6 +59,14 @@ class VerifierMetrics:
                                   "Time to compute one verification report.", buckets=LATENCY_BUCKETS,
                                   registry=registry)
         self._children: dict[tuple, object] = {}
+        self._index_collector: RevocationIndexCollector | None = None
+
+    def watch_revocation_index(self, index) -> None:
+        """Report ``index`` (the checker's, built anew each time the app starts) instead of any before it."""
+        if self._index_collector is not None:
+            self.registry.unregister(self._index_collector)
+        self._index_collector = RevocationIndexCollector(index)
+        self.registry.register(self._index_collector)
 
     def observe(self, report, seconds: float) -> None:
         self.duration.observe(seconds)
@@ -57,3 +93,6 @@ def instrument(checker, metrics: VerifierMetrics) -> None:
     observers = getattr(checker, "observers", None)
     if observers is not None:
         observers.append(metrics.observe)
+    index = getattr(getattr(checker, "chain", None), "revocations", None)
+    if index is not None:
+        metrics.watch_revocation_index(index)

@@ -120,6 +120,12 @@ def test_the_verifier_passes_the_request_id_to_the_issuer_and_counts_the_checks(
     assert at(found, "microcred_http_request_duration_seconds_count", method="GET", route="/c/{credential_id}",
               status="2xx") >= 1
     assert not any(credential_id in str(key) for key in found)  # ids never become labels
+    # The verification started the revocation index's first sync with the chain's logs.
+    synced = wait_for(lambda: (m := scrape(verifier)) and at(
+        m, "microcred_verifier_revocation_index_syncs_total", outcome="ok") >= 1 and m,
+        timeout=10, what="the revocation index synced")
+    assert at(synced, "microcred_verifier_revocation_index_syncs_total", outcome="failed") == 0
+    assert ("microcred_verifier_revocation_index_age_seconds", ()) in synced
 
 
 def test_every_service_and_worker_answers_metrics_with_the_work_done(stack, issued):

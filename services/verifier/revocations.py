@@ -1,0 +1,128 @@
+"""Every per-hash revocation on the chain, followed from the contract's ``CredentialRevoked`` events.
+
+A credential's own ``revokedAt(account, hash)`` was the one chain read every cold verification
+had to make: the anchor, the issuer record, the head and the status lists' hashes are shared by
+many credentials and cached (services/verifier/chainview.py). Instead the verifier keeps the
+set of revoked (account, hash) pairs the contract's logs name. While that set is complete as
+of at most ``fresh`` seconds ago (a second: as fresh as the cached head and status-list hashes),
+a hash not in it is not revoked, and nothing need be asked of the node for it.
+
+The index only ever spares a read; it never decides a revocation. A hash it holds, and every
+credential while it is older than ``fresh`` (a verifier that was idle, a node that refuses
+``eth_getLogs``), is asked of the contract as before. It is kept fresh by the verifications
+themselves: one that finds it past half its freshness starts a sync in the background (one
+JSON-RPC batch, ``eth_blockNumber`` and ``eth_getLogs`` since a little before the last sync),
+so an idle verifier asks the node nothing. Each sync reads the last ``REORG_WINDOW`` blocks
+again and replaces what it held for them, and a chain that went back below the last sync (a
+re-org, a dev chain reverted to a snapshot) is read again from block 0.
+
+docs/verifier.md ("Caching") says what this means for how soon a revocation shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from web3 import Web3
+
+CREDENTIAL_REVOKED_TOPIC = "0x" + Web3.keccak(text="CredentialRevoked(address,bytes32)").hex().removeprefix("0x")
+REORG_WINDOW = 64  # blocks read again on every sync
+
+log = logging.getLogger("microcred.verifier.revocations")
+
+Batch = Callable[[list[dict]], Awaitable[list]]
+
+
+class RevocationIndex:
+    """``clears(account, hash)``: True only when the hash is known not revoked as of under ``fresh`` seconds ago."""
+
+    def __init__(self, batch: Batch, contract: str, *, fresh: float = 1.0, retry_after: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._batch = batch  # ChainView's JSON-RPC batch: requests in, results out, ChainReadError if not
+        self.contract = contract.lower()
+        self.fresh = fresh
+        self.retry_after = retry_after
+        self.clock = clock
+        self._revoked: dict[tuple[str, str], int] = {}  # (account, hash), lowercase hex -> block number
+        self._synced_to: int | None = None  # the head block of the last sync
+        self._complete_at: float | None = None  # clock time as of which every revocation is in _revoked
+        self._task: asyncio.Task | None = None
+        self._not_before = 0.0  # after a failed sync, none before then
+        self.syncs = {"ok": 0, "failed": 0}  # for /metrics (services/verifier/metrics.py)
+
+    @property
+    def age(self) -> float | None:
+        """Seconds since the index was last complete, or None if it never was."""
+        return None if self._complete_at is None else self.clock() - self._complete_at
+
+    def clears(self, account: str, credential_hash: str) -> bool:
+        """Whether ``credential_hash`` is known not revoked by ``account``; False means: ask the contract.
+
+        Called from a running event loop (a verification); starts a sync in the background when
+        the index is past half its freshness.
+        """
+        age = self.age
+        if age is None or age > self.fresh / 2:
+            self._start_sync()
+        if age is None or age > self.fresh:
+            return False
+        return (account.lower(), credential_hash.lower()) not in self._revoked
+
+    def _start_sync(self) -> None:
+        if self.clock() < self._not_before:
+            return
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
+            return
+        self._task = loop.create_task(self.sync())
+
+    async def sync(self) -> None:
+        """Read the logs since a little before the last sync; on any failure keep what is held (it
+        ages out) and try again ``retry_after`` seconds later."""
+        started = self.clock()
+        start = 0 if self._synced_to is None else max(0, self._synced_to - REORG_WINDOW + 1)
+        try:
+            head, logs = await self._batch([
+                {"method": "eth_blockNumber", "params": []},
+                {"method": "eth_getLogs", "params": [{"address": self.contract, "topics": [CREDENTIAL_REVOKED_TOPIC],
+                                                      "fromBlock": hex(start), "toBlock": "latest"}]},
+            ])
+            head = int(head, 16)
+            found = self._revocations(logs)
+        except Exception as exc:  # the node refused, timed out, or answered nonsense: direct reads meanwhile
+            self._not_before = self.clock() + self.retry_after
+            self.syncs["failed"] += 1
+            log.warning("revocation index not updated: %s", str(exc) or type(exc).__name__)
+            return
+        if self._synced_to is not None and head < self._synced_to:
+            # The chain went back below what was read: what it holds now is read again from block 0.
+            self._revoked, self._synced_to, self._complete_at = {}, None, None
+            await self.sync()
+            return
+        kept = {key: block for key, block in self._revoked.items() if block < start}
+        kept.update(found)
+        self._revoked, self._synced_to, self._complete_at = kept, head, started
+        self.syncs["ok"] += 1
+
+    def _revocations(self, logs: object) -> dict[tuple[str, str], int]:
+        """The (account, hash) pairs of ``CredentialRevoked`` logs of our contract; ValueError if malformed."""
+        if not isinstance(logs, list):
+            raise ValueError("eth_getLogs did not answer a list")
+        found: dict[tuple[str, str], int] = {}
+        for entry in logs:
+            if not isinstance(entry, dict):
+                raise ValueError("a log is not an object")
+            if entry.get("removed") is True:
+                continue  # taken back by a re-org
+            topics = entry.get("topics")
+            if str(entry.get("address", "")).lower() != self.contract or not isinstance(topics, list) \
+                    or len(topics) != 3 or str(topics[0]).lower() != CREDENTIAL_REVOKED_TOPIC:
+                raise ValueError("a log that is not our contract's CredentialRevoked")
+            account, credential_hash = str(topics[1]).lower(), str(topics[2]).lower()
+            if len(account) != 66 or len(credential_hash) != 66:
+                raise ValueError("a CredentialRevoked log with malformed topics")
+            found[("0x" + account[-40:], credential_hash)] = int(entry["blockNumber"], 16)
+        return found

@@ -1,0 +1,222 @@
+"""The revocation index's rules: when it may spare a revokedAt read, and how it follows the logs.
+
+Logic only, so the JSON-RPC batch is a stand-in that answers from a list of logs and a head
+(tests/integration/test_revocation_index_chain.py runs it against a real anvil).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.verifier.revocations import CREDENTIAL_REVOKED_TOPIC, REORG_WINDOW, RevocationIndex
+
+CONTRACT = "0x" + "ab" * 20
+ALICE, BOB = "0x" + "a1" * 20, "0x" + "b2" * 20
+H1, H2, H3 = ("0x" + c * 64 for c in "123")
+
+
+def log(account: str, credential_hash: str, block: int, **extra) -> dict:
+    return {"address": CONTRACT, "blockNumber": hex(block), "removed": False, **extra,
+            "topics": [CREDENTIAL_REVOKED_TOPIC, "0x" + "0" * 24 + account[2:], credential_hash]}
+
+
+class Node:
+    """Answers the index's batch: the head, and the logs from the asked block on."""
+
+    def __init__(self) -> None:
+        self.head = 10
+        self.logs: list[dict] = []
+        self.asked_from: list[int] = []
+        self.fail: Exception | None = None
+
+    async def batch(self, requests: list[dict]) -> list:
+        assert [r["method"] for r in requests] == ["eth_blockNumber", "eth_getLogs"]
+        if self.fail is not None:
+            raise self.fail
+        query = requests[1]["params"][0]
+        assert query["address"] == CONTRACT and query["topics"] == [CREDENTIAL_REVOKED_TOPIC]
+        start = int(query["fromBlock"], 16)
+        self.asked_from.append(start)
+        return [hex(self.head), [entry for entry in self.logs if int(entry["blockNumber"], 16) >= start]]
+
+
+@pytest.fixture
+def clock():
+    return [100.0]
+
+
+@pytest.fixture
+def node():
+    return Node()
+
+
+@pytest.fixture
+def index(node, clock):
+    return RevocationIndex(node.batch, CONTRACT, fresh=1.0, retry_after=30.0, clock=lambda: clock[0])
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_never_synced_it_clears_nothing_and_starts_a_sync_in_the_background(index, node):
+    node.logs = [log(ALICE, H1, 3)]
+
+    async def main():
+        assert index.clears(ALICE, H2) is False  # unknown: ask the contract
+        await asyncio.sleep(0)  # the sync it started runs
+        assert node.asked_from == [0]
+        return index.clears(ALICE, H2), index.clears(ALICE, H1)
+
+    assert run(main()) == (True, False)
+
+
+def test_a_revoked_hash_is_never_cleared_and_others_only_for_their_own_account(index, node):
+    node.logs = [log(ALICE, H1, 3), log(BOB, H2, 4)]
+    run(index.sync())
+
+    async def main():
+        return [index.clears(a, h) for a, h in ((ALICE, H1), (BOB, H2), (BOB, H1), (ALICE, H2), (ALICE, H3))]
+
+    assert run(main()) == [False, False, True, True, True]
+    assert run(_clears(index, ALICE.upper().replace("0X", "0x"), H1.upper().replace("0X", "0x"))) is False
+
+
+async def _clears(index, account, credential_hash):
+    return index.clears(account, credential_hash)
+
+
+def test_older_than_its_freshness_it_clears_nothing(index, clock):
+    run(index.sync())
+
+    async def main():  # no sync runs between the two (neither awaits)
+        clock[0] += 0.9
+        fresh = index.clears(ALICE, H1)
+        clock[0] += 0.2  # 1.1 s since the sync started
+        return fresh, index.clears(ALICE, H1)
+
+    assert run(main()) == (True, False)
+
+
+def test_its_age_counts_from_before_the_batch_was_sent(node, clock):
+    async def slow_batch(requests):
+        clock[0] += 0.7  # the node takes its time: what is seen was complete as of the start only
+        return await node.batch(requests)
+
+    index = RevocationIndex(slow_batch, CONTRACT, fresh=1.0, clock=lambda: clock[0])
+    run(index.sync())
+    assert index.age == pytest.approx(0.7)
+    clock[0] += 0.4
+    assert run(_clears(index, ALICE, H1)) is False
+
+
+def test_past_half_its_freshness_a_verification_starts_the_next_sync(index, node, clock):
+    node.head = 100
+    run(index.sync())
+
+    async def main():
+        clock[0] += 0.3
+        index.clears(ALICE, H1)
+        await asyncio.sleep(0)
+        clock[0] += 0.3  # 0.6 s: past half
+        node.logs = [log(ALICE, H1, 101)]
+        node.head = 101
+        assert index.clears(ALICE, H1) is True  # still fresh: used, and a sync starts
+        index.clears(ALICE, H2)  # one sync at a time
+        await asyncio.sleep(0)
+        return index.clears(ALICE, H1)
+
+    assert run(main()) is False
+    assert node.asked_from == [0, 100 - REORG_WINDOW + 1]
+
+
+def test_each_sync_reads_the_reorg_window_again_and_replaces_what_it_held_there(index, node):
+    node.head = 200
+    node.logs = [log(ALICE, H1, 100), log(ALICE, H2, 190)]
+    run(index.sync())
+    # A re-org drops the revocation at 190 and puts another one at 195.
+    node.logs = [log(ALICE, H1, 100), log(ALICE, H3, 195)]
+    node.head = 201
+    run(index.sync())
+    assert node.asked_from == [0, 200 - REORG_WINDOW + 1]
+    assert [run(_clears(index, ALICE, h)) for h in (H1, H2, H3)] == [False, True, False]
+
+
+def test_a_log_a_reorg_took_back_is_not_a_revocation(index, node):
+    node.logs = [log(ALICE, H1, 5, removed=True)]
+    run(index.sync())
+    assert run(_clears(index, ALICE, H1)) is True
+
+
+def test_a_chain_that_went_back_is_read_again_from_block_zero(index, node):
+    node.head = 300
+    node.logs = [log(ALICE, H1, 250)]
+    run(index.sync())
+    # Reverted to a snapshot at block 100, then a revocation at block 120 (below the window of 300).
+    node.head = 130
+    node.logs = [log(BOB, H2, 120)]
+    run(index.sync())
+    assert node.asked_from == [0, 300 - REORG_WINDOW + 1, 0]
+    assert [run(_clears(index, a, h)) for a, h in ((ALICE, H1), (BOB, H2))] == [True, False]
+
+
+@pytest.mark.parametrize("bad", [
+    "not a list",
+    [{"address": CONTRACT, "topics": [CREDENTIAL_REVOKED_TOPIC], "blockNumber": "0x1"}],  # topics missing
+    [log(ALICE, H1, 3, address="0x" + "cd" * 20)],  # another contract's log
+    [{**log(ALICE, H1, 3), "topics": ["0x" + "00" * 32, "0x" + "00" * 32, H1]}],  # another event
+    [{**log(ALICE, H1, 3), "blockNumber": None}],
+])
+def test_a_malformed_answer_leaves_the_index_as_it_was_and_waits_before_trying_again(index, node, clock, bad):
+    run(index.sync())
+    age_before = index.age
+
+    async def answer(requests):
+        return ["0x20", bad]
+
+    index._batch = answer
+    run(index.sync())
+    assert index.age == age_before  # nothing taken from it
+    index._batch = node.batch
+    clock[0] += 5.0  # stale now, but a failed sync waits retry_after before the next
+
+    async def main():
+        assert index.clears(ALICE, H1) is False
+        await asyncio.sleep(0)
+
+    run(main())
+    assert node.asked_from == [0]  # no new sync yet
+    clock[0] += 30.0
+    run(main())
+    assert node.asked_from == [0, 0]
+
+
+def test_an_unreachable_node_leaves_every_hash_to_the_contract(index, node):
+    node.fail = ConnectionError("refused")
+    run(index.sync())
+    assert index.age is None
+    assert run(_clears(index, ALICE, H1)) is False
+
+
+def test_a_sync_cut_short_with_its_event_loop_leaves_the_next_one_to_run(index, node):
+    async def never(requests):
+        await asyncio.Event().wait()
+
+    async def start_only():
+        index.clears(ALICE, H1)  # its sync waits on the node when this loop ends
+        await asyncio.sleep(0)
+
+    index._batch = never
+    run(start_only())
+    assert index.age is None
+    index._batch = node.batch
+
+    async def main():
+        assert index.clears(ALICE, H1) is False
+        await asyncio.sleep(0)
+        return index.clears(ALICE, H1)
+
+    assert run(main()) is True
+    assert node.asked_from == [0]
