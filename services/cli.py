@@ -166,19 +166,22 @@ def verify(source: str = typer.Argument(..., help="a credential URL, a credentia
 
 @app.command("deploy-contract")
 def deploy_contract(rpc: str = typer.Option(..., "--rpc", help="JSON-RPC endpoint of the target chain")) -> None:
-    """Deploy the CredentialRegistry, owned by the account in MICROCRED_OWNER_PRIVATE_KEY; prints its address."""
+    """Deploy the CredentialRegistry, owned by the account in MICROCRED_OWNER_PRIVATE_KEY; prints its address
+    (and, on standard error, the block it was deployed in, for the verifier's MICROCRED_REVOCATIONS_FROM_BLOCK)."""
     import os
 
     from web3 import HTTPProvider, Web3
 
-    from services.devchain.deploy import deploy_registry
+    from services.devchain.deploy import deploy_registry_in_block
 
     key = os.environ.get("MICROCRED_OWNER_PRIVATE_KEY")
     if not key:
         typer.echo("set MICROCRED_OWNER_PRIVATE_KEY to the operator's key (it becomes the contract's owner)", err=True)
         raise typer.Exit(2)
-    address = deploy_registry(Web3(HTTPProvider(rpc)), key)
+    address, block = deploy_registry_in_block(Web3(HTTPProvider(rpc)), key)
     typer.echo(address)
+    typer.echo(f"deployed in block {block}: set MICROCRED_CONTRACT_ADDRESS={address} everywhere and "
+               f"MICROCRED_REVOCATIONS_FROM_BLOCK={block} for the verifiers", err=True)
 
 
 @app.command()

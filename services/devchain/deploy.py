@@ -13,7 +13,7 @@ from services.core.contract import ABI, BYTECODE
 from services.devchain.anvil import DEV_CHAIN_ID, DEV_KEYS, DEV_MNEMONIC
 
 __all__ = ["DEV_CHAIN_ID", "DEV_KEYS", "DEV_MNEMONIC", "DEV_ADDRESSES", "OPERATOR_KEY", "OPERATOR_ADDRESS",
-           "deploy_registry", "ensure_deployed"]
+           "deploy_registry", "deploy_registry_in_block", "ensure_deployed"]
 
 # The dev chain's accounts (public keys, never for real funds); account 0 operates the platform.
 DEV_ADDRESSES = tuple(Account.from_key(key).address for key in DEV_KEYS)
@@ -24,6 +24,11 @@ OPERATOR_ADDRESS = DEV_ADDRESSES[0]
 def deploy_registry(w3: Web3, owner_account: LocalAccount | str | bytes) -> str:
     """Deploy with ``owner_account`` (an eth-account account or its private key) as sender and
     owner; returns the checksummed contract address."""
+    return deploy_registry_in_block(w3, owner_account)[0]
+
+
+def deploy_registry_in_block(w3: Web3, owner_account: LocalAccount | str | bytes) -> tuple[str, int]:
+    """:func:`deploy_registry`, and the block it was deployed in (where the contract's logs begin)."""
     owner = owner_account if isinstance(owner_account, LocalAccount) else Account.from_key(owner_account)
     factory = w3.eth.contract(abi=ABI, bytecode=BYTECODE)
     tx = factory.constructor(owner.address).build_transaction({
@@ -34,7 +39,7 @@ def deploy_registry(w3: Web3, owner_account: LocalAccount | str | bytes) -> str:
                                                   timeout=60, poll_latency=0.05)
     if receipt["status"] != 1:
         raise RuntimeError("contract deployment reverted")
-    return receipt["contractAddress"]
+    return receipt["contractAddress"], receipt["blockNumber"]
 
 
 def ensure_deployed(rpc_url: str, data_dir: Path, owner_key: str | None = None) -> dict:

@@ -91,7 +91,7 @@ class ChainView:
     """
 
     def __init__(self, rpc_url: str, contract_address: str, timeout: float = 3.0, fresh_seconds: float = 2.0,
-                 follow_revocations: bool = False) -> None:
+                 follow_revocations: bool = False, revocations_from_block: int = 0) -> None:
         self.rpc_url = rpc_url
         self.address = Web3.to_checksum_address(contract_address)
         self.timeout = timeout
@@ -114,8 +114,8 @@ class ChainView:
         self._proven_txs = _TTLCache(ttl=24 * 3600)
         # A long-lived verifier follows the contract's revocation events instead of asking each
         # credential's revokedAt (services/verifier/revocations.py); a one-off check does not.
-        self.revocations = RevocationIndex(self._batch, self.address, fresh=min(fresh_seconds, 1.0)) \
-            if follow_revocations else None
+        self.revocations = RevocationIndex(self._batch, self.address, fresh=min(fresh_seconds, 1.0),
+                                           from_block=revocations_from_block) if follow_revocations else None
 
     async def aclose(self) -> None:
         await self._transport.close()

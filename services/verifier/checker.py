@@ -828,7 +828,8 @@ async def verify_offline(credential: dict, rpc_url: str, contract: str, confirma
 
 def build_checker(settings, http: httpx.AsyncClient) -> Checker:
     """Wire a checker from the verifier's settings; no contract configured means chain checks fail closed."""
-    chain = ChainView(settings.eth_rpc_url, settings.contract_address, follow_revocations=True) \
+    chain = ChainView(settings.eth_rpc_url, settings.contract_address, follow_revocations=True,
+                      revocations_from_block=getattr(settings, "revocations_from_block", 0)) \
         if settings.contract_address else None
     return Checker(chain=chain, http=http, registry_url=settings.registry_url, issuer_url=settings.issuer_url,
                    public_base_url=settings.public_base_url, confirmations=settings.confirmations,

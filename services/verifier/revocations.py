@@ -10,11 +10,13 @@ a hash not in it is not revoked, and nothing need be asked of the node for it.
 The index only ever spares a read; it never decides a revocation. A hash it holds, and every
 credential while it is older than ``fresh`` (a verifier that was idle, a node that refuses
 ``eth_getLogs``), is asked of the contract as before. It is kept fresh by the verifications
-themselves: one that finds it past half its freshness starts a sync in the background (one
-JSON-RPC batch, ``eth_blockNumber`` and ``eth_getLogs`` since a little before the last sync),
-so an idle verifier asks the node nothing. Each sync reads the last ``REORG_WINDOW`` blocks
-again and replaces what it held for them, and a chain that went back below the last sync (a
-re-org, a dev chain reverted to a snapshot) is read again from block 0.
+themselves: one that finds it past half its freshness starts a sync in the background
+(``eth_blockNumber``, then ``eth_getLogs`` up to that head since a little before the last sync,
+``PAGE_BLOCKS`` at a time), so an idle verifier asks the node nothing. The first sync reads
+from ``from_block`` (the contract's deployment block, MICROCRED_REVOCATIONS_FROM_BLOCK). Each
+sync reads the last ``REORG_WINDOW`` blocks again and replaces what it held for them, and a
+chain that went back below the last sync (a re-org, a dev chain reverted to a snapshot) is read
+again from the start.
 
 docs/verifier.md ("Caching") says what this means for how soon a revocation shows.
 """
@@ -30,6 +32,7 @@ from web3 import Web3
 
 CREDENTIAL_REVOKED_TOPIC = "0x" + Web3.keccak(text="CredentialRevoked(address,bytes32)").hex().removeprefix("0x")
 REORG_WINDOW = 64  # blocks read again on every sync
+PAGE_BLOCKS = 5_000  # blocks per eth_getLogs: public endpoints refuse wider ranges (10,000 is a common limit)
 
 log = logging.getLogger("microcred.verifier.revocations")
 
@@ -39,15 +42,18 @@ Batch = Callable[[list[dict]], Awaitable[list]]
 class RevocationIndex:
     """``clears(account, hash)``: True only when the hash is known not revoked as of under ``fresh`` seconds ago."""
 
-    def __init__(self, batch: Batch, contract: str, *, fresh: float = 1.0, retry_after: float = 30.0,
+    def __init__(self, batch: Batch, contract: str, *, fresh: float = 1.0, from_block: int = 0,
+                 page_blocks: int = PAGE_BLOCKS, retry_after: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._batch = batch  # ChainView's JSON-RPC batch: requests in, results out, ChainReadError if not
         self.contract = contract.lower()
         self.fresh = fresh
+        self.from_block = from_block  # the contract's deployment block: no log of it before
+        self.page_blocks = page_blocks
         self.retry_after = retry_after
         self.clock = clock
         self._revoked: dict[tuple[str, str], int] = {}  # (account, hash), lowercase hex -> block number
-        self._synced_to: int | None = None  # the head block of the last sync
+        self._scanned_to: int | None = None  # every block up to this one is read
         self._complete_at: float | None = None  # clock time as of which every revocation is in _revoked
         self._task: asyncio.Task | None = None
         self._not_before = 0.0  # after a failed sync, none before then
@@ -80,35 +86,42 @@ class RevocationIndex:
         self._task = loop.create_task(self.sync())
 
     async def sync(self) -> None:
-        """Read the logs since a little before the last sync; on any failure keep what is held (it
-        ages out) and try again ``retry_after`` seconds later."""
+        """Read the head, then the logs up to it since a little before the last sync, a page of
+        blocks at a time; on any failure keep what was read (each page's revocations are facts) and
+        try again ``retry_after`` seconds later. The index is complete as of the moment the head was
+        asked: every revocation mined before then is in a block up to that head."""
         started = self.clock()
-        start = 0 if self._synced_to is None else max(0, self._synced_to - REORG_WINDOW + 1)
         try:
-            head, logs = await self._batch([
-                {"method": "eth_blockNumber", "params": []},
-                {"method": "eth_getLogs", "params": [{"address": self.contract, "topics": [CREDENTIAL_REVOKED_TOPIC],
-                                                      "fromBlock": hex(start), "toBlock": "latest"}]},
-            ])
+            (head,) = await self._batch([{"method": "eth_blockNumber", "params": []}])
             head = int(head, 16)
-            found = self._revocations(logs)
+            if self._scanned_to is not None and head < self._scanned_to:
+                # The chain went back below what was read (a re-org, a dev chain reverted to a
+                # snapshot): what it holds now is read again from the start.
+                self._revoked, self._scanned_to, self._complete_at = {}, None, None
+            low = self.from_block if self._scanned_to is None \
+                else max(self.from_block, self._scanned_to - REORG_WINDOW + 1)
+            while low <= head:
+                high = min(head, low + self.page_blocks - 1)
+                (logs,) = await self._batch([{"method": "eth_getLogs", "params": [{
+                    "address": self.contract, "topics": [CREDENTIAL_REVOKED_TOPIC],
+                    "fromBlock": hex(low), "toBlock": hex(high)}]}])
+                found = self._revocations(logs, low, high)
+                # What this page says replaces what was held for its blocks (a re-org may have changed them).
+                kept = {key: block for key, block in self._revoked.items() if not low <= block <= high}
+                kept.update(found)
+                self._revoked, self._scanned_to = kept, high
+                low = high + 1
         except Exception as exc:  # the node refused, timed out, or answered nonsense: direct reads meanwhile
             self._not_before = self.clock() + self.retry_after
             self.syncs["failed"] += 1
             log.warning("revocation index not updated: %s", str(exc) or type(exc).__name__)
             return
-        if self._synced_to is not None and head < self._synced_to:
-            # The chain went back below what was read: what it holds now is read again from block 0.
-            self._revoked, self._synced_to, self._complete_at = {}, None, None
-            await self.sync()
-            return
-        kept = {key: block for key, block in self._revoked.items() if block < start}
-        kept.update(found)
-        self._revoked, self._synced_to, self._complete_at = kept, head, started
+        self._complete_at = started
         self.syncs["ok"] += 1
 
-    def _revocations(self, logs: object) -> dict[tuple[str, str], int]:
-        """The (account, hash) pairs of ``CredentialRevoked`` logs of our contract; ValueError if malformed."""
+    def _revocations(self, logs: object, low: int, high: int) -> dict[tuple[str, str], int]:
+        """The (account, hash) pairs of our contract's ``CredentialRevoked`` logs in blocks ``low``–``high``;
+        ValueError if anything is malformed."""
         if not isinstance(logs, list):
             raise ValueError("eth_getLogs did not answer a list")
         found: dict[tuple[str, str], int] = {}
@@ -124,5 +137,8 @@ class RevocationIndex:
             account, credential_hash = str(topics[1]).lower(), str(topics[2]).lower()
             if len(account) != 66 or len(credential_hash) != 66:
                 raise ValueError("a CredentialRevoked log with malformed topics")
-            found[("0x" + account[-40:], credential_hash)] = int(entry["blockNumber"], 16)
+            block = int(entry["blockNumber"], 16)
+            if not low <= block <= high:
+                raise ValueError("a log outside the blocks asked")
+            found[("0x" + account[-40:], credential_hash)] = block
         return found

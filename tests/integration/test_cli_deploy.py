@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -18,6 +19,10 @@ def test_deploy_contract_prints_the_address_of_a_registry_owned_by_the_operator(
     address = done.stdout.strip()
     assert chain.w3.eth.get_code(address)
     assert chain.w3.eth.contract(address=address, abi=ABI).functions.owner().call() == chain.owner
+    # The block it names is the deployment's: no code there the block before.
+    block = int(re.search(r"MICROCRED_REVOCATIONS_FROM_BLOCK=(\d+)", done.stderr).group(1))
+    assert chain.w3.eth.get_code(address, block_identifier=block)
+    assert not chain.w3.eth.get_code(address, block_identifier=block - 1)
 
 
 def test_deploy_contract_without_a_key_refuses(chain, tmp_path):

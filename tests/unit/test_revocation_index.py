@@ -23,23 +23,31 @@ def log(account: str, credential_hash: str, block: int, **extra) -> dict:
 
 
 class Node:
-    """Answers the index's batch: the head, and the logs from the asked block on."""
+    """Answers the index's requests: the head, and the logs of the blocks asked."""
 
     def __init__(self) -> None:
         self.head = 10
         self.logs: list[dict] = []
-        self.asked_from: list[int] = []
+        self.asked: list[tuple[int, int]] = []  # (fromBlock, toBlock) of each eth_getLogs
         self.fail: Exception | None = None
 
+    @property
+    def asked_from(self) -> list[int]:
+        return [low for low, _ in self.asked]
+
     async def batch(self, requests: list[dict]) -> list:
-        assert [r["method"] for r in requests] == ["eth_blockNumber", "eth_getLogs"]
         if self.fail is not None:
             raise self.fail
-        query = requests[1]["params"][0]
+        (request,) = requests
+        if request["method"] == "eth_blockNumber":
+            return [hex(self.head)]
+        assert request["method"] == "eth_getLogs"
+        query = request["params"][0]
         assert query["address"] == CONTRACT and query["topics"] == [CREDENTIAL_REVOKED_TOPIC]
-        start = int(query["fromBlock"], 16)
-        self.asked_from.append(start)
-        return [hex(self.head), [entry for entry in self.logs if int(entry["blockNumber"], 16) >= start]]
+        low, high = int(query["fromBlock"], 16), int(query["toBlock"], 16)
+        assert high <= self.head
+        self.asked.append((low, high))
+        return [[entry for entry in self.logs if low <= int(entry["blockNumber"], 16) <= high]]
 
 
 @pytest.fixture
@@ -102,7 +110,8 @@ def test_older_than_its_freshness_it_clears_nothing(index, clock):
 
 def test_its_age_counts_from_before_the_batch_was_sent(node, clock):
     async def slow_batch(requests):
-        clock[0] += 0.7  # the node takes its time: what is seen was complete as of the start only
+        if requests[0]["method"] == "eth_blockNumber":
+            clock[0] += 0.7  # the node takes its time: what is seen was complete as of the asking only
         return await node.batch(requests)
 
     index = RevocationIndex(slow_batch, CONTRACT, fresh=1.0, clock=lambda: clock[0])
@@ -150,7 +159,7 @@ def test_a_log_a_reorg_took_back_is_not_a_revocation(index, node):
     assert run(_clears(index, ALICE, H1)) is True
 
 
-def test_a_chain_that_went_back_is_read_again_from_block_zero(index, node):
+def test_a_chain_that_went_back_is_read_again_from_the_start(index, node):
     node.head = 300
     node.logs = [log(ALICE, H1, 250)]
     run(index.sync())
@@ -158,7 +167,7 @@ def test_a_chain_that_went_back_is_read_again_from_block_zero(index, node):
     node.head = 130
     node.logs = [log(BOB, H2, 120)]
     run(index.sync())
-    assert node.asked_from == [0, 300 - REORG_WINDOW + 1, 0]
+    assert node.asked_from == [0, 0]
     assert [run(_clears(index, a, h)) for a, h in ((ALICE, H1), (BOB, H2))] == [True, False]
 
 
@@ -168,13 +177,14 @@ def test_a_chain_that_went_back_is_read_again_from_block_zero(index, node):
     [log(ALICE, H1, 3, address="0x" + "cd" * 20)],  # another contract's log
     [{**log(ALICE, H1, 3), "topics": ["0x" + "00" * 32, "0x" + "00" * 32, H1]}],  # another event
     [{**log(ALICE, H1, 3), "blockNumber": None}],
+    [log(ALICE, H1, 40)],  # a block it was not asked for
 ])
 def test_a_malformed_answer_leaves_the_index_as_it_was_and_waits_before_trying_again(index, node, clock, bad):
     run(index.sync())
     age_before = index.age
 
     async def answer(requests):
-        return ["0x20", bad]
+        return ["0x20"] if requests[0]["method"] == "eth_blockNumber" else [bad]
 
     index._batch = answer
     run(index.sync())
@@ -220,3 +230,42 @@ def test_a_sync_cut_short_with_its_event_loop_leaves_the_next_one_to_run(index, 
 
     assert run(main()) is True
     assert node.asked_from == [0]
+
+
+def test_a_long_chain_is_read_a_page_at_a_time_from_the_contracts_block(node, clock):
+    index = RevocationIndex(node.batch, CONTRACT, fresh=1.0, from_block=1_000, page_blocks=400,
+                            clock=lambda: clock[0])
+    node.head = 2_000
+    node.logs = [log(ALICE, H1, 999), log(ALICE, H2, 1_399), log(BOB, H3, 2_000)]
+    run(index.sync())
+    assert node.asked == [(1_000, 1_399), (1_400, 1_799), (1_800, 2_000)]
+    # H1 was revoked before the contract's block: a log there is not the contract's (never read).
+    assert [run(_clears(index, a, h)) for a, h in ((ALICE, H1), (ALICE, H2), (BOB, H3))] == [True, False, False]
+    node.head = 2_010
+    node.asked.clear()
+    run(index.sync())
+    assert node.asked == [(2_000 - REORG_WINDOW + 1, 2_010)]
+
+
+def test_a_sync_that_fails_half_way_keeps_the_pages_it_read_but_is_not_complete(node, clock):
+    index = RevocationIndex(node.batch, CONTRACT, fresh=1.0, page_blocks=100, clock=lambda: clock[0])
+    node.head = 250
+    node.logs = [log(ALICE, H1, 50)]
+    answered = node.batch
+
+    async def fails_on_the_third_page(requests):
+        if requests[0]["method"] == "eth_getLogs" and requests[0]["params"][0]["fromBlock"] == hex(200):
+            raise ConnectionError("reset")
+        return await answered(requests)
+
+    index._batch = fails_on_the_third_page
+    run(index.sync())
+    assert index.age is None and index.syncs == {"ok": 0, "failed": 1}
+    assert run(_clears(index, ALICE, H2)) is False  # not complete: every hash is asked
+    index._batch = answered
+    node.asked.clear()
+    run(index.sync())
+    assert node.asked == [(136, 235), (236, 250)]  # on from what was read (up to 199), the window again
+    assert 199 - REORG_WINDOW + 1 == 136
+    assert index.syncs == {"ok": 1, "failed": 1}
+    assert [run(_clears(index, ALICE, h)) for h in (H1, H2)] == [False, True]
