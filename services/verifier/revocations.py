@@ -10,13 +10,15 @@ a hash not in it is not revoked, and nothing need be asked of the node for it.
 The index only ever spares a read; it never decides a revocation. A hash it holds, and every
 credential while it is older than ``fresh`` (a verifier that was idle, a node that refuses
 ``eth_getLogs``), is asked of the contract as before. It is kept fresh by the verifications
-themselves: one that finds it past half its freshness starts a sync in the background
-(``eth_blockNumber``, then ``eth_getLogs`` up to that head since a little before the last sync,
-``PAGE_BLOCKS`` at a time), so an idle verifier asks the node nothing. The first sync reads
-from ``from_block`` (the contract's deployment block, MICROCRED_REVOCATIONS_FROM_BLOCK). Each
-sync reads the last ``REORG_WINDOW`` blocks again and replaces what it held for them, and a
-chain that went back below the last sync (a re-org, a dev chain reverted to a snapshot) is read
-again from the start.
+themselves: one that finds it past half its freshness starts a sync in the background, so an
+idle verifier asks the node nothing. A sync asks for the head block (and the block it read
+last), then for ``eth_getLogs`` up to that head, ``PAGE_BLOCKS`` at a time, each page with the
+hash of its last block. The first sync reads from ``from_block`` (the contract's deployment
+block, MICROCRED_REVOCATIONS_FROM_BLOCK); later ones from ``REORG_WINDOW`` blocks before the
+last one read (that block included), replacing what was held for them. If the block read last
+has another hash now, the chain changed below it (a re-org, a dev chain reverted or
+restarted) and everything is read again from the start; while the head is below it (a node
+behind another, a chain gone back), the index is not complete and every hash is asked.
 
 docs/verifier.md ("Caching") says what this means for how soon a revocation shows.
 """
@@ -54,6 +56,8 @@ class RevocationIndex:
         self.clock = clock
         self._revoked: dict[tuple[str, str], int] = {}  # (account, hash), lowercase hex -> block number
         self._scanned_to: int | None = None  # every block up to this one is read
+        self._scanned_hash: str | None = None  # the hash of that block when it was read
+        self._syncing = False
         self._complete_at: float | None = None  # clock time as of which every revocation is in _revoked
         self._task: asyncio.Task | None = None
         self._not_before = 0.0  # after a failed sync, none before then
@@ -86,38 +90,65 @@ class RevocationIndex:
         self._task = loop.create_task(self.sync())
 
     async def sync(self) -> None:
-        """Read the head, then the logs up to it since a little before the last sync, a page of
-        blocks at a time; on any failure keep what was read (each page's revocations are facts) and
-        try again ``retry_after`` seconds later. The index is complete as of the moment the head was
-        asked: every revocation mined before then is in a block up to that head."""
-        started = self.clock()
-        try:
-            (head,) = await self._batch([{"method": "eth_blockNumber", "params": []}])
-            head = int(head, 16)
-            if self._scanned_to is not None and head < self._scanned_to:
-                # The chain went back below what was read (a re-org, a dev chain reverted to a
-                # snapshot): what it holds now is read again from the start.
-                self._revoked, self._scanned_to, self._complete_at = {}, None, None
-            low = self.from_block if self._scanned_to is None \
-                else max(self.from_block, self._scanned_to - REORG_WINDOW + 1)
-            while low <= head:
-                high = min(head, low + self.page_blocks - 1)
-                (logs,) = await self._batch([{"method": "eth_getLogs", "params": [{
-                    "address": self.contract, "topics": [CREDENTIAL_REVOKED_TOPIC],
-                    "fromBlock": hex(low), "toBlock": hex(high)}]}])
-                found = self._revocations(logs, low, high)
-                # What this page says replaces what was held for its blocks (a re-org may have changed them).
-                kept = {key: block for key, block in self._revoked.items() if not low <= block <= high}
-                kept.update(found)
-                self._revoked, self._scanned_to = kept, high
-                low = high + 1
-        except Exception as exc:  # the node refused, timed out, or answered nonsense: direct reads meanwhile
-            self._not_before = self.clock() + self.retry_after
-            self.syncs["failed"] += 1
-            log.warning("revocation index not updated: %s", str(exc) or type(exc).__name__)
+        """Bring the index up to the chain's head; one sync at a time (a second call meanwhile returns).
+
+        On any failure what was read is kept (each page's revocations are facts) and the index is
+        not complete: every hash is asked of the contract until a later sync completes."""
+        if self._syncing:
             return
+        self._syncing = True
+        try:
+            await self._sync()
+        except _Behind as exc:
+            self._failed(str(exc), retry_after=self.fresh)
+        except Exception as exc:  # the node refused, timed out, or answered nonsense: direct reads meanwhile
+            self._failed(str(exc) or type(exc).__name__, retry_after=self.retry_after)
+        else:
+            self.syncs["ok"] += 1
+        finally:
+            self._syncing = False
+
+    async def _sync(self) -> None:
+        # Complete as of now: every revocation mined before this moment is in a block up to the
+        # head the node names next.
+        started = self.clock()
+        requests = [{"method": "eth_getBlockByNumber", "params": ["latest", False]}]
+        if self._scanned_to is not None:
+            requests.append({"method": "eth_getBlockByNumber", "params": [hex(self._scanned_to), False]})
+        latest, *last_read = await self._batch(requests)
+        head, _ = _block(latest)
+        if self._scanned_to is not None:
+            if head < self._scanned_to:
+                # A node behind the one read before (load-balanced endpoints), or a chain gone back:
+                # not complete until the head passes what was read, and the hash below says which.
+                raise _Behind(f"the chain's head {head} is below block {self._scanned_to}, read before")
+            if last_read[0] is None or _block(last_read[0])[1] != self._scanned_hash:
+                # The block last read is not the one the chain has now (a re-org, a dev chain
+                # reverted or restarted): everything is read again from the start.
+                self._revoked, self._scanned_to, self._scanned_hash, self._complete_at = {}, None, None, None
+        low = self.from_block if self._scanned_to is None \
+            else max(self.from_block, self._scanned_to - REORG_WINDOW + 1)
+        while low <= head:
+            high = min(head, low + self.page_blocks - 1)
+            logs, block = await self._batch([
+                {"method": "eth_getLogs", "params": [{"address": self.contract, "topics": [CREDENTIAL_REVOKED_TOPIC],
+                                                      "fromBlock": hex(low), "toBlock": hex(high)}]},
+                {"method": "eth_getBlockByNumber", "params": [hex(high), False]}])
+            found = self._revocations(logs, low, high)
+            number, block_hash = _block(block)
+            if number != high:
+                raise ValueError(f"asked for block {high}, the node answered block {number}")
+            # What this page says replaces what was held for its blocks (a re-org may have changed them).
+            kept = {key: at for key, at in self._revoked.items() if not low <= at <= high}
+            kept.update(found)
+            self._revoked, self._scanned_to, self._scanned_hash = kept, high, block_hash
+            low = high + 1
         self._complete_at = started
-        self.syncs["ok"] += 1
+
+    def _failed(self, why: str, *, retry_after: float) -> None:
+        self._not_before = self.clock() + retry_after
+        self.syncs["failed"] += 1
+        log.warning("revocation index not updated: %s", why)
 
     def _revocations(self, logs: object, low: int, high: int) -> dict[tuple[str, str], int]:
         """The (account, hash) pairs of our contract's ``CredentialRevoked`` logs in blocks ``low``–``high``;
@@ -142,3 +173,14 @@ class RevocationIndex:
                 raise ValueError("a log outside the blocks asked")
             found[("0x" + account[-40:], credential_hash)] = block
         return found
+
+
+class _Behind(Exception):
+    """The node's head is below what the index has read: nothing is decided until it passes it."""
+
+
+def _block(value: object) -> tuple[int, str]:
+    """(number, hash) of an ``eth_getBlockByNumber`` answer; ValueError if it is not one."""
+    if not isinstance(value, dict) or not isinstance(value.get("number"), str) or not isinstance(value.get("hash"), str):
+        raise ValueError("eth_getBlockByNumber did not answer a block")
+    return int(value["number"], 16), value["hash"].lower()
