@@ -112,6 +112,10 @@ class ChainView:
         # the head (a revocation published on chain shows within it; docs/verifier.md, "Caching").
         self._lists = _TTLCache(ttl=min(fresh_seconds, 1.0))
         self._proven_txs = _TTLCache(ttl=24 * 3600)
+        # What was asked of the node, for /metrics (services/verifier/metrics.py): HTTP requests
+        # (each one JSON-RPC batch) and the calls in them by method.
+        self.requests_sent = 0
+        self.calls_sent: dict[str, int] = {}
         # A long-lived verifier follows the contract's revocation events instead of asking each
         # credential's revokedAt (services/verifier/revocations.py); a one-off check does not.
         self.revocations = RevocationIndex(self._batch, self.address, fresh=min(fresh_seconds, 1.0),
@@ -131,6 +135,9 @@ class ChainView:
     async def _batch(self, requests: list[dict]) -> list:
         payload = [{"jsonrpc": "2.0", "id": i, "method": r["method"], "params": r["params"]}
                    for i, r in enumerate(requests)]
+        self.requests_sent += 1
+        for r in requests:
+            self.calls_sent[r["method"]] = self.calls_sent.get(r["method"], 0) + 1
         try:
             answers = {a["id"]: a for a in orjson.loads(await self._transport.post(orjson.dumps(payload)))}
         except TransportError as exc:

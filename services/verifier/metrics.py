@@ -6,6 +6,8 @@
   ``signature``, ``issuer``, ``integrity``, ``anchor``, ``revocation``, ``expiry`` × ``passed``,
   ``failed``, ``pending``, ``skipped``);
 * ``microcred_verifier_verification_duration_seconds``: time to compute one report;
+* ``microcred_verifier_chain_requests_total`` and ``microcred_verifier_chain_calls_total{method}``:
+  what was asked of the chain's node (an operator pays a hosted endpoint by them);
 * ``microcred_verifier_revocation_index_age_seconds`` and
   ``microcred_verifier_revocation_index_syncs_total{outcome}``: how old the index of per-hash
   revocations is, and its syncs (services/verifier/revocations.py).
@@ -26,13 +28,25 @@ from prometheus_client.registry import Collector
 from services.core.metrics import LATENCY_BUCKETS
 
 
-class RevocationIndexCollector(Collector):
-    """The revocation index's age and syncs, read at scrape time."""
+class ChainCollector(Collector):
+    """What the verifier asked of the chain's node, and its revocation index's age and syncs, read at scrape time."""
 
-    def __init__(self, index) -> None:
-        self.index = index
+    def __init__(self, chain) -> None:
+        self.chain = chain
+        self.index = chain.revocations
 
     def collect(self):
+        requests = CounterMetricFamily("microcred_verifier_chain_requests",
+                                       "HTTP requests to the chain's JSON-RPC endpoint (each one batch).")
+        requests.add_metric([], self.chain.requests_sent)
+        yield requests
+        calls = CounterMetricFamily("microcred_verifier_chain_calls",
+                                    "JSON-RPC calls in those requests, by method.", labels=("method",))
+        for method, count in sorted(self.chain.calls_sent.items()):
+            calls.add_metric([method], count)
+        yield calls
+        if self.index is None:
+            return
         age = self.index.age
         gauge = GaugeMetricFamily("microcred_verifier_revocation_index_age_seconds",
                                   "Seconds since the index of per-hash revocations was last complete "
@@ -59,14 +73,14 @@ class VerifierMetrics:
                                   "Time to compute one verification report.", buckets=LATENCY_BUCKETS,
                                   registry=registry)
         self._children: dict[tuple, object] = {}
-        self._index_collector: RevocationIndexCollector | None = None
+        self._chain_collector: ChainCollector | None = None
 
-    def watch_revocation_index(self, index) -> None:
-        """Report ``index`` (the checker's, built anew each time the app starts) instead of any before it."""
-        if self._index_collector is not None:
-            self.registry.unregister(self._index_collector)
-        self._index_collector = RevocationIndexCollector(index)
-        self.registry.register(self._index_collector)
+    def watch_chain(self, chain) -> None:
+        """Report ``chain`` (the checker's ChainView, built anew each time the app starts) instead of any before it."""
+        if self._chain_collector is not None:
+            self.registry.unregister(self._chain_collector)
+        self._chain_collector = ChainCollector(chain)
+        self.registry.register(self._chain_collector)
 
     def observe(self, report, seconds: float) -> None:
         self.duration.observe(seconds)
@@ -93,6 +107,6 @@ def instrument(checker, metrics: VerifierMetrics) -> None:
     observers = getattr(checker, "observers", None)
     if observers is not None:
         observers.append(metrics.observe)
-    index = getattr(getattr(checker, "chain", None), "revocations", None)
-    if index is not None:
-        metrics.watch_revocation_index(index)
+    chain = getattr(checker, "chain", None)
+    if chain is not None and hasattr(chain, "calls_sent"):
+        metrics.watch_chain(chain)

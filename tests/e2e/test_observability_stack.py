@@ -126,6 +126,8 @@ def test_the_verifier_passes_the_request_id_to_the_issuer_and_counts_the_checks(
         timeout=10, what="the revocation index synced")
     assert at(synced, "microcred_verifier_revocation_index_syncs_total", outcome="failed") == 0
     assert ("microcred_verifier_revocation_index_age_seconds", ()) in synced
+    assert at(synced, "microcred_verifier_chain_requests_total") >= 2  # the verification's batch, the sync
+    assert at(synced, "microcred_verifier_chain_calls_total", method="eth_getLogs") >= 1
 
 
 def test_every_service_and_worker_answers_metrics_with_the_work_done(stack, issued):

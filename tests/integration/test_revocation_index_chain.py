@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 
 import orjson
 
@@ -35,11 +36,14 @@ class Counted:
     """The view's transport, counting the JSON-RPC methods of each request it sends."""
 
     def __init__(self, view: ChainView) -> None:
-        self.sent: list[list[str]] = []
+        self.sent: list[list[str]] = []  # cleared by the tests as they go
+        self.every: list[list[str]] = []
         post = view._transport.post
 
         async def counting(body: bytes) -> bytes:
-            self.sent.append([r["method"] for r in orjson.loads(body)])
+            methods = [r["method"] for r in orjson.loads(body)]
+            self.sent.append(methods)
+            self.every.append(methods)
             return await post(body)
 
         view._transport.post = counting
@@ -84,6 +88,9 @@ def test_revocations_on_chain_are_followed_and_only_revoked_hashes_are_asked(cha
             (later_at,) = await view.read_for_verification(account=account, credential_hash="0x" + later.hex(),
                                                            issuer_record=False)
             assert later_at > 0
+            # What /metrics reports of the node's use is what went out.
+            assert view.requests_sent == len(counted.every)
+            assert view.calls_sent == dict(Counter(m for request in counted.every for m in request))
         finally:
             await view.aclose()
 
