@@ -12,13 +12,16 @@ credential while it is older than ``fresh`` (a verifier that was idle, a node th
 ``eth_getLogs``), is asked of the contract as before. It is kept fresh by the verifications
 themselves: one that finds it past half its freshness starts a sync in the background, so an
 idle verifier asks the node nothing. A sync asks for the head block (and the block it read
-last), then for ``eth_getLogs`` up to that head, ``PAGE_BLOCKS`` at a time, each page with the
-hash of its last block. The first sync reads from ``from_block`` (the contract's deployment
-block, MICROCRED_REVOCATIONS_FROM_BLOCK); later ones from ``REORG_WINDOW`` blocks before the
-last one read (that block included), replacing what was held for them. If the block read last
-has another hash now, the chain changed below it (a re-org, a dev chain reverted or
-restarted) and everything is read again from the start; while the head is below it (a node
-behind another, a chain gone back), the index is not complete and every hash is asked.
+last), then for ``eth_getLogs`` up to that head, ``PAGE_BLOCKS`` at a time. A page is taken
+only if the block read before it and the page's last block keep their hashes from before its
+logs are asked until after (a change anywhere below a block changes that block's hash), so the
+logs taken are one chain's. The first sync reads from ``from_block`` (the contract's deployment
+block, MICROCRED_REVOCATIONS_FROM_BLOCK, checked: no code of the contract before it); later
+ones from ``REORG_WINDOW`` blocks before the last one read (that block included), replacing
+what was held for them. If the block read last has another hash now, the chain changed below
+it (a re-org, a dev chain reverted or restarted) and everything is read again from the start;
+while the head is below it (a node behind another, a chain gone back), or if the chain moves
+under a sync, the index is not complete and every hash is asked.
 
 docs/verifier.md ("Caching") says what this means for how soon a revocation shows.
 """
@@ -57,7 +60,7 @@ class RevocationIndex:
         self._revoked: dict[tuple[str, str], int] = {}  # (account, hash), lowercase hex -> block number
         self._scanned_to: int | None = None  # every block up to this one is read
         self._scanned_hash: str | None = None  # the hash of that block when it was read
-        self._syncing = False
+        self._running: asyncio.Task | None = None  # the sync under way
         self._complete_at: float | None = None  # clock time as of which every revocation is in _revoked
         self._task: asyncio.Task | None = None
         self._not_before = 0.0  # after a failed sync, none before then
@@ -92,21 +95,27 @@ class RevocationIndex:
     async def sync(self) -> None:
         """Bring the index up to the chain's head; one sync at a time (a second call meanwhile returns).
 
-        On any failure what was read is kept (each page's revocations are facts) and the index is
-        not complete: every hash is asked of the contract until a later sync completes."""
-        if self._syncing:
+        A failed request leaves the index as complete as its last sync made it (a second at most);
+        a chain that moved under the sync (``_ChainMoved``) makes it incomplete at once."""
+        loop = asyncio.get_running_loop()
+        running = self._running
+        if running is not None and not running.done() and running.get_loop() is loop:
             return
-        self._syncing = True
+        self._running = asyncio.current_task()
         try:
             await self._sync()
+        except _ChainMoved as exc:
+            self._revoked, self._scanned_to, self._scanned_hash, self._complete_at = {}, None, None, None
+            self._failed(str(exc), retry_after=self.fresh)
         except _Behind as exc:
+            self._complete_at = None
             self._failed(str(exc), retry_after=self.fresh)
         except Exception as exc:  # the node refused, timed out, or answered nonsense: direct reads meanwhile
             self._failed(str(exc) or type(exc).__name__, retry_after=self.retry_after)
         else:
             self.syncs["ok"] += 1
         finally:
-            self._syncing = False
+            self._running = None
 
     async def _sync(self) -> None:
         # Complete as of now: every revocation mined before this moment is in a block up to the
@@ -115,35 +124,56 @@ class RevocationIndex:
         requests = [{"method": "eth_getBlockByNumber", "params": ["latest", False]}]
         if self._scanned_to is not None:
             requests.append({"method": "eth_getBlockByNumber", "params": [hex(self._scanned_to), False]})
-        latest, *last_read = await self._batch(requests)
+        elif self.from_block > 0:  # the setting must name the contract's deployment: no code before it
+            requests.append({"method": "eth_getCode", "params": [self.contract, hex(self.from_block - 1)]})
+        latest, *more = await self._batch(requests)
         head, _ = _block(latest)
         if self._scanned_to is not None:
             if head < self._scanned_to:
-                # A node behind the one read before (load-balanced endpoints), or a chain gone back:
-                # not complete until the head passes what was read, and the hash below says which.
+                # A node behind the one read before, or a chain gone back: not complete until the
+                # head passes what was read, and that block's hash says which.
                 raise _Behind(f"the chain's head {head} is below block {self._scanned_to}, read before")
-            if last_read[0] is None or _block(last_read[0])[1] != self._scanned_hash:
+            if more[0] is None or _block(more[0])[1] != self._scanned_hash:
                 # The block last read is not the one the chain has now (a re-org, a dev chain
                 # reverted or restarted): everything is read again from the start.
                 self._revoked, self._scanned_to, self._scanned_hash, self._complete_at = {}, None, None, None
+        else:
+            if head < self.from_block:
+                raise ValueError(f"the chain's head {head} is below MICROCRED_REVOCATIONS_FROM_BLOCK "
+                                 f"{self.from_block}: not the contract's chain, or the setting is wrong")
+            if more and more[0] not in ("0x", "0x0", None):
+                raise ValueError(f"the contract has code before block {self.from_block}: "
+                                 "MICROCRED_REVOCATIONS_FROM_BLOCK must be its deployment block or earlier")
         low = self.from_block if self._scanned_to is None \
             else max(self.from_block, self._scanned_to - REORG_WINDOW + 1)
         while low <= head:
-            high = min(head, low + self.page_blocks - 1)
-            logs, block = await self._batch([
-                {"method": "eth_getLogs", "params": [{"address": self.contract, "topics": [CREDENTIAL_REVOKED_TOPIC],
-                                                      "fromBlock": hex(low), "toBlock": hex(high)}]},
-                {"method": "eth_getBlockByNumber", "params": [hex(high), False]}])
-            found = self._revocations(logs, low, high)
-            number, block_hash = _block(block)
-            if number != high:
-                raise ValueError(f"asked for block {high}, the node answered block {number}")
-            # What this page says replaces what was held for its blocks (a re-org may have changed them).
-            kept = {key: at for key, at in self._revoked.items() if not low <= at <= high}
-            kept.update(found)
-            self._revoked, self._scanned_to, self._scanned_hash = kept, high, block_hash
-            low = high + 1
+            await self._read_page(low, min(head, low + self.page_blocks - 1))
+            low = self._scanned_to + 1
         self._complete_at = started
+
+    async def _read_page(self, low: int, high: int) -> None:
+        """The logs of blocks ``low``–``high``, taken only if the chain did not move while they were read:
+        the block read last before (when there is one) and ``high`` keep their hashes from before the
+        logs are asked until after (a change anywhere below a block changes its hash)."""
+        before = [{"method": "eth_getBlockByNumber", "params": [hex(high), False]}]
+        if self._scanned_to is not None:
+            before.append({"method": "eth_getBlockByNumber", "params": [hex(self._scanned_to), False]})
+        first, *last_read = await self._batch(before)
+        number, high_hash = _block(first)
+        if number != high:
+            raise ValueError(f"asked for block {high}, the node answered block {number}")
+        if last_read and (last_read[0] is None or _block(last_read[0])[1] != self._scanned_hash):
+            raise _ChainMoved(f"block {self._scanned_to} changed while the revocation index was read")
+        (logs,) = await self._batch([{"method": "eth_getLogs", "params": [{
+            "address": self.contract, "topics": [CREDENTIAL_REVOKED_TOPIC], "fromBlock": hex(low), "toBlock": hex(high)}]}])
+        found = self._revocations(logs, low, high)
+        (after,) = await self._batch([{"method": "eth_getBlockByNumber", "params": [hex(high), False]}])
+        if after is None or _block(after)[1] != high_hash:
+            raise _ChainMoved(f"block {high} changed while its logs were read")
+        # What this page says replaces what was held for its blocks (a re-org may have changed them).
+        kept = {key: at for key, at in self._revoked.items() if not low <= at <= high}
+        kept.update(found)
+        self._revoked, self._scanned_to, self._scanned_hash = kept, high, high_hash
 
     def _failed(self, why: str, *, retry_after: float) -> None:
         self._not_before = self.clock() + retry_after
@@ -177,6 +207,10 @@ class RevocationIndex:
 
 class _Behind(Exception):
     """The node's head is below what the index has read: nothing is decided until it passes it."""
+
+
+class _ChainMoved(Exception):
+    """A block read before has another hash now: the chain changed under the index while it was read."""
 
 
 def _block(value: object) -> tuple[int, str]:

@@ -33,6 +33,8 @@ class Node:
         self.logs: list[dict] = []
         self.asked: list[tuple[int, int]] = []  # (fromBlock, toBlock) of each eth_getLogs
         self.fail: Exception | None = None
+        self.deployed_at = 0  # the contract's code from this block on
+        self.after_logs = lambda: None  # what happens on the chain right after a getLogs is answered
 
     @property
     def asked_from(self) -> list[int]:
@@ -52,6 +54,9 @@ class Node:
         params = request["params"]
         if request["method"] == "eth_getBlockByNumber":
             return self.block(self.head if params[0] == "latest" else int(params[0], 16))
+        if request["method"] == "eth_getCode":
+            assert params[0] == CONTRACT
+            return "0x6080" if int(params[1], 16) >= self.deployed_at else "0x"
         assert request["method"] == "eth_getLogs"
         query = params[0]
         assert query["address"] == CONTRACT and query["topics"] == [CREDENTIAL_REVOKED_TOPIC]
@@ -59,7 +64,9 @@ class Node:
         if high > self.head:
             raise RuntimeError("block range extends beyond current head block")  # as anvil and geth answer
         self.asked.append((low, high))
-        return [entry for entry in self.logs if low <= int(entry["blockNumber"], 16) <= high]
+        answer = [entry for entry in self.logs if low <= int(entry["blockNumber"], 16) <= high]
+        self.after_logs()
+        return answer
 
 
 @pytest.fixture
@@ -192,11 +199,10 @@ def test_while_the_head_is_below_what_was_read_every_hash_is_asked(index, node, 
     run(index.sync())
     # A node behind the one read before (or the chain gone back): nothing is decided ...
     node.head = 220
-    clock[0] += 0.6
+    clock[0] += 0.4
     run(index.sync())
     assert index.syncs == {"ok": 1, "failed": 1}
-    clock[0] += 0.5
-    assert clears(index, ALICE, H2) is False
+    assert clears(index, ALICE, H2) is False  # at once, though the last complete sync is 0.4 s old
     # ... and a verification tries again a second later, not after retry_after.
     node.head = 300
 
@@ -206,7 +212,7 @@ def test_while_the_head_is_below_what_was_read_every_hash_is_asked(index, node, 
 
     run(verification())
     assert index.syncs == {"ok": 1, "failed": 1}  # within the second: not yet
-    clock[0] += 0.6
+    clock[0] += 1.0
     run(verification())
     assert index.syncs == {"ok": 2, "failed": 1}
     assert [clears(index, ALICE, h) for h in (H1, H2)] == [False, True]
@@ -215,11 +221,11 @@ def test_while_the_head_is_below_what_was_read_every_hash_is_asked(index, node, 
 def test_a_long_chain_is_read_a_page_at_a_time_from_the_contracts_block(node, clock):
     index = RevocationIndex(node.batch, CONTRACT, fresh=1.0, from_block=1_000, page_blocks=400,
                             clock=lambda: clock[0])
-    node.head = 2_000
+    node.head, node.deployed_at = 2_000, 1_000
     node.logs = [log(ALICE, H1, 999), log(ALICE, H2, 1_399), log(BOB, H3, 2_000)]
     run(index.sync())
     assert node.asked == [(1_000, 1_399), (1_400, 1_799), (1_800, 2_000)]
-    # Before the contract's block there is nothing of it to read: H1's log there is never asked for.
+    # Before the contract's block there is nothing of it to read (a stand-in's log there is never asked for).
     assert [clears(index, a, h) for a, h in ((ALICE, H1), (ALICE, H2), (BOB, H3))] == [True, False, False]
     node.head = 2_010
     node.asked.clear()
@@ -357,3 +363,72 @@ def test_a_sync_cut_short_with_its_event_loop_leaves_the_next_one_to_run(index, 
 
     assert run(main()) is True
     assert node.asked_from == [0]
+
+
+def test_a_later_sync_that_fails_leaves_the_index_as_complete_as_the_last_one_made_it(index, node, clock):
+    node.head = 100
+    node.logs = [log(ALICE, H1, 50)]
+    run(index.sync())
+    node.fail = ConnectionError("reset")
+    clock[0] += 0.6
+    run(index.sync())
+    assert index.syncs == {"ok": 1, "failed": 1}
+    assert [clears(index, ALICE, h) for h in (H1, H2)] == [False, True]  # 0.6 s old: still used
+    clock[0] += 0.5
+    assert clears(index, ALICE, H2) is False  # a second old: not
+
+
+def test_a_chain_that_moves_while_a_page_is_read_is_not_taken(index, node):
+    node.head = 100
+    node.logs = [log(ALICE, H1, 50)]
+
+    def reorg():  # right after the logs were answered: block 50 and all above it change
+        node.version, node.logs, node.after_logs = 1, [log(BOB, H2, 60)], lambda: None
+
+    node.after_logs = reorg
+    run(index.sync())
+    assert index.age is None and index.syncs == {"ok": 0, "failed": 1}
+    assert clears(index, ALICE, H1) is False and clears(index, BOB, H2) is False
+    node.asked.clear()
+    run(index.sync())
+    assert node.asked == [(0, 100)]  # read again, all of it, from the chain as it is
+    assert [clears(index, a, h) for a, h in ((ALICE, H1), (BOB, H2))] == [True, False]
+
+
+def test_a_chain_that_moves_between_pages_is_read_again_from_the_start(node, clock):
+    index = RevocationIndex(node.batch, CONTRACT, fresh=1.0, page_blocks=100, clock=lambda: clock[0])
+    node.head = 250
+    node.logs = [log(ALICE, H1, 50)]
+    def moved():  # after the first page was taken, before the second: reverted and mined again past
+        if len(node.asked) == 1 and node.version == 0:
+            node.version, node.head, node.logs = 1, 260, [log(BOB, H2, 30)]
+
+    answered = node.batch
+
+    async def batch(requests):
+        if requests[0]["method"] == "eth_getBlockByNumber" and requests[0]["params"][0] == hex(199):
+            moved()
+        return await answered(requests)
+
+    index._batch = batch
+    run(index.sync())
+    assert index.age is None and index.syncs == {"ok": 0, "failed": 1}
+    node.asked.clear()
+    run(index.sync())
+    assert node.asked == [(0, 99), (100, 199), (200, 260)]
+    assert [clears(index, a, h) for a, h in ((ALICE, H1), (BOB, H2))] == [True, False]
+
+
+def test_a_from_block_above_the_head_or_after_the_contracts_deployment_is_refused(node, clock):
+    node.head = 500
+    node.logs = [log(ALICE, H1, 350)]
+    # Above the head (nothing there yet, so no code before it either); after the deployment at
+    # 300 (its logs at 350 would be missed).
+    for from_block, node.deployed_at in ((600, 700), (400, 300)):
+        index = RevocationIndex(node.batch, CONTRACT, fresh=1.0, from_block=from_block, clock=lambda: clock[0])
+        run(index.sync())
+        assert index.age is None and index.syncs == {"ok": 0, "failed": 1}, from_block
+        assert clears(index, ALICE, H2) is False
+    index = RevocationIndex(node.batch, CONTRACT, fresh=1.0, from_block=300, clock=lambda: clock[0])
+    run(index.sync())
+    assert [clears(index, ALICE, h) for h in (H1, H2)] == [False, True]
