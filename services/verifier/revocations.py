@@ -60,9 +60,8 @@ class RevocationIndex:
         self._revoked: dict[tuple[str, str], int] = {}  # (account, hash), lowercase hex -> block number
         self._scanned_to: int | None = None  # every block up to this one is read
         self._scanned_hash: str | None = None  # the hash of that block when it was read
-        self._running: asyncio.Task | None = None  # the sync under way
+        self._running: asyncio.Task | None = None  # the sync under way (started by a verification or called)
         self._complete_at: float | None = None  # clock time as of which every revocation is in _revoked
-        self._task: asyncio.Task | None = None
         self._not_before = 0.0  # after a failed sync, none before then
         self.syncs = {"ok": 0, "failed": 0}  # for /metrics (services/verifier/metrics.py)
 
@@ -88,24 +87,27 @@ class RevocationIndex:
         if self.clock() < self._not_before:
             return
         loop = asyncio.get_running_loop()
-        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
-            return
-        self._task = loop.create_task(self.sync())
+        if not self._sync_running(loop):
+            self._running = loop.create_task(self.sync())
+
+    def _sync_running(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether a sync is under way on ``loop`` (one cut short with another loop does not count)."""
+        running = self._running
+        return running is not None and not running.done() and running.get_loop() is loop
 
     async def sync(self) -> None:
         """Bring the index up to the chain's head; one sync at a time (a second call meanwhile returns).
 
         A failed request leaves the index as complete as its last sync made it (a second at most);
         a chain that moved under the sync (``_ChainMoved``) makes it incomplete at once."""
-        loop = asyncio.get_running_loop()
-        running = self._running
-        if running is not None and not running.done() and running.get_loop() is loop:
+        current = asyncio.current_task()
+        if self._running is not current and self._sync_running(asyncio.get_running_loop()):
             return
-        self._running = asyncio.current_task()
+        self._running = current
         try:
             await self._sync()
         except _ChainMoved as exc:
-            self._revoked, self._scanned_to, self._scanned_hash, self._complete_at = {}, None, None, None
+            self._forget()
             self._failed(str(exc), retry_after=self.fresh)
         except _Behind as exc:
             self._complete_at = None
@@ -115,7 +117,8 @@ class RevocationIndex:
         else:
             self.syncs["ok"] += 1
         finally:
-            self._running = None
+            if self._running is current:
+                self._running = None
 
     async def _sync(self) -> None:
         # Complete as of now: every revocation mined before this moment is in a block up to the
@@ -136,7 +139,7 @@ class RevocationIndex:
             if more[0] is None or _block(more[0])[1] != self._scanned_hash:
                 # The block last read is not the one the chain has now (a re-org, a dev chain
                 # reverted or restarted): everything is read again from the start.
-                self._revoked, self._scanned_to, self._scanned_hash, self._complete_at = {}, None, None, None
+                self._forget()
         else:
             if head < self.from_block:
                 raise ValueError(f"the chain's head {head} is below MICROCRED_REVOCATIONS_FROM_BLOCK "
@@ -174,6 +177,10 @@ class RevocationIndex:
         kept = {key: at for key, at in self._revoked.items() if not low <= at <= high}
         kept.update(found)
         self._revoked, self._scanned_to, self._scanned_hash = kept, high, high_hash
+
+    def _forget(self) -> None:
+        """Drop all that was read: the index is incomplete until it is read again from the start."""
+        self._revoked, self._scanned_to, self._scanned_hash, self._complete_at = {}, None, None, None
 
     def _failed(self, why: str, *, retry_after: float) -> None:
         self._not_before = self.clock() + retry_after
