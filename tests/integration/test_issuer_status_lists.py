@@ -308,7 +308,8 @@ def test_a_new_list_is_published_as_version_1_and_queued_at_the_registry(client,
 
 
 def test_publishing_coalesces_all_changes_of_an_interval_into_one_version(database_url, tmp_path):
-    with issuer_client(database_url, tmp_path, run_batches=False, status_list_interval=1.5) as client:
+    # The interval is long enough for the six calls below on a loaded CI machine (1.64 s was seen).
+    with issuer_client(database_url, tmp_path, run_batches=False, status_list_interval=3.0) as client:
         relay = Relay(client.settings, client.sessions, client.registry, holder="test-relay")
         try:
             key = create_issuer(client)["api_key"]
@@ -321,10 +322,10 @@ def test_publishing_coalesces_all_changes_of_an_interval_into_one_version(databa
             client.post(f"/api/v1/credentials/{creds[6]['id']}/suspend", json={"reason": "s"}, headers=auth(key))
             relay.tick()
             revocation, suspension = _lists(client, "revocation")[0], _lists(client, "suspension")[0]
-            assert time.monotonic() - started < 1.5, "the machine was too slow for this interval"
+            assert time.monotonic() - started < 3.0, "the machine was too slow for this interval"
             assert (revocation.version, suspension.version) == (1, 1), "published again inside the interval"
             assert revocation.changes == 6 and suspension.changes == 2
-            time.sleep(max(0.0, 1.6 - (time.monotonic() - started)))
+            time.sleep(max(0.0, 3.1 - (time.monotonic() - started)))
             relay.tick()
             revocation, suspension = _lists(client, "revocation")[0], _lists(client, "suspension")[0]
             assert (revocation.version, suspension.version) == (2, 2)
